@@ -1,0 +1,131 @@
+package eventing
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// ErrMalformed marks an event that can never be handled: wrong type, data that
+// does not decode, or a payload that fails validation. Callers answer 400.
+var ErrMalformed = errors.New("malformed event")
+
+// FieldError is one problem with one field of a payload.
+type FieldError struct {
+	// Field is the JSON path of the field, for example "traffic[1].percent".
+	Field string
+	// Problem says what is wrong and what is expected.
+	Problem string
+}
+
+// Error implements error.
+func (e FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// ValidationError lists every problem found in a payload, in field order.
+type ValidationError []FieldError
+
+// Error implements error; it joins every problem with "; ".
+func (v ValidationError) Error() string {
+	parts := make([]string, len(v))
+	for i, fe := range v {
+		parts[i] = fe.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrMalformed) true for validation errors.
+func (v ValidationError) Is(target error) bool { return target == ErrMalformed }
+
+// problems collects field errors; err returns nil when there are none.
+type problems []FieldError
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return ValidationError(p)
+}
+
+// dnsLabel is a Kubernetes DNS-1123 label (namespaces).
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// dns1035Label is a Kubernetes DNS-1035 label (Knative Service and Revision names).
+var dns1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+// commitSHA is a full SHA-1 or SHA-256 Git object name.
+var commitSHA = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+
+func (p *problems) required(field, value string) bool {
+	if value == "" {
+		p.add(field, "required")
+		return false
+	}
+	return true
+}
+
+func (p *problems) namespace(field, value string) {
+	if p.required(field, value) && (len(value) > 63 || !dnsLabel.MatchString(value)) {
+		p.add(field, "%q is not a Kubernetes namespace name (DNS-1123 label: lower-case letters, digits and '-', at most 63)", value)
+	}
+}
+
+func (p *problems) objectName(field, value string) {
+	if p.required(field, value) {
+		p.optionalObjectName(field, value)
+	}
+}
+
+func (p *problems) optionalObjectName(field, value string) {
+	if value != "" && (len(value) > 63 || !dns1035Label.MatchString(value)) {
+		p.add(field, "%q is not a Knative object name (DNS-1035 label: starts with a letter, lower-case letters, digits and '-', at most 63)", value)
+	}
+}
+
+// pinnedImage checks an image reference that must name a registry, a
+// repository and a sha256 digest (a tag is optional); it returns the parsed
+// reference when it is valid.
+func (p *problems) pinnedImage(field, value string) (name.Digest, bool) {
+	if !p.required(field, value) {
+		return name.Digest{}, false
+	}
+	ref, err := ParsePinnedImage(value)
+	if err != nil {
+		p.add(field, "%v", err)
+		return name.Digest{}, false
+	}
+	return ref, true
+}
+
+// ParsePinnedImage parses an image reference that must carry a sha256 digest,
+// such as "registry.example.com/team/hello:1.4.0@sha256:3f2a…". The registry is
+// required to be explicit (no implicit Docker Hub).
+func ParsePinnedImage(s string) (name.Digest, error) {
+	if !strings.Contains(s, "@") {
+		return name.Digest{}, fmt.Errorf("%q has no digest: expected <registry>/<repository>[:<tag>]@sha256:<64 hex>", s)
+	}
+	ref, err := name.NewDigest(s, name.StrictValidation)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("%q is not an image reference: %v", s, err)
+	}
+	if !strings.HasPrefix(ref.DigestStr(), "sha256:") {
+		return name.Digest{}, fmt.Errorf("%q: digest must be sha256", s)
+	}
+	return ref, nil
+}
+
+// TagOf returns the tag of a pinned reference ("" when it has none).
+func TagOf(ref name.Digest) string {
+	base, _, _ := strings.Cut(ref.String(), "@")
+	t, err := name.NewTag(base, name.StrictValidation)
+	if err != nil {
+		return ""
+	}
+	return t.TagStr()
+}
