@@ -1,0 +1,232 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+)
+
+// Intake holds the settings of the intake function (prefix SLIPSTREAM_INTAKE_).
+type Intake struct {
+	// AllowedRegistries lists the registry hosts (host or host:port) intake
+	// accepts pushes from and may contact to resolve a digest. Empty refuses every push.
+	AllowedRegistries []string `split_words:"true" desc:"comma-separated registry hosts (host or host:port) pushes are accepted from"`
+	// DockerConfigFile is a Docker config.json with registry credentials for digest resolution.
+	DockerConfigFile string `split_words:"true" desc:"Docker config.json with credentials for digest look-ups"`
+	// ResolveTimeout bounds one digest look-up. Default 5s.
+	ResolveTimeout time.Duration `split_words:"true" default:"5s" desc:"time limit for one digest look-up"`
+}
+
+// Validate implements Validator.
+func (c *Intake) Validate() error {
+	var p problems
+	for _, h := range c.AllowedRegistries {
+		if err := registryHost(h); err != nil {
+			p.env(Prefix+"_INTAKE_ALLOWED_REGISTRIES", "%v", err)
+		}
+	}
+	p.positiveDuration(Prefix+"_INTAKE_RESOLVE_TIMEOUT", c.ResolveTimeout)
+	return p.err()
+}
+
+func registryHost(h string) error {
+	if h == "" || strings.ContainsAny(h, "/@ ") {
+		return fmt.Errorf("%q is not a registry host (host or host:port, no scheme or path)", h)
+	}
+	host := h
+	if hh, port, err := net.SplitHostPort(h); err == nil {
+		if port == "" {
+			return fmt.Errorf("%q has an empty port", h)
+		}
+		host = hh
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", h)
+	}
+	return nil
+}
+
+// Promote holds the settings of the promote function (prefix SLIPSTREAM_PROMOTE_).
+type Promote struct {
+	// GitURL is the config repository: https://, http://, ssh:// or file://. Required.
+	GitURL string `split_words:"true" desc:"config repository URL (https, http, ssh or file)"`
+	// GitBranch is the branch slipstream commits to. Default main.
+	GitBranch string `split_words:"true" default:"main" desc:"branch to commit to"`
+	// Paths are the folders (relative to the repository root) searched for manifests. Default the root.
+	Paths []string `split_words:"true" default:"." desc:"comma-separated folders searched for manifests, relative to the repository root"`
+	// AuthorName is the commit author and committer name. Default slipstream.
+	AuthorName string `split_words:"true" default:"slipstream" desc:"commit author name"`
+	// AuthorEmail is the commit author and committer e-mail. Default slipstream@localhost.
+	AuthorEmail string `split_words:"true" default:"slipstream@localhost" desc:"commit author e-mail"`
+	// GitUsername is the HTTPS user name; with a token, any non-empty name works. Default git.
+	GitUsername string `split_words:"true" default:"git" desc:"HTTPS user name"`
+	// GitPasswordFile is the HTTPS password or token, read from a file.
+	GitPasswordFile Secret `split_words:"true" desc:"file holding the HTTPS password or token"`
+	// GitSSHKeyFile is the SSH private key, read from a file.
+	GitSSHKeyFile Secret `split_words:"true" desc:"file holding the SSH private key"`
+	// GitKnownHostsFile is the known_hosts file SSH host keys are verified against.
+	GitKnownHostsFile string `split_words:"true" desc:"known_hosts file for SSH host key verification"`
+	// GitTimeout bounds each Git network operation. Default 30s.
+	GitTimeout time.Duration `split_words:"true" default:"30s" desc:"time limit for each clone, fetch or push"`
+}
+
+// Validate implements Validator.
+func (c *Promote) Validate() error {
+	var p problems
+	key := Prefix + "_PROMOTE_GIT_URL"
+	if c.GitURL == "" {
+		p.env(key, "required: the config repository URL")
+	} else if u, err := url.Parse(c.GitURL); err != nil || u.Scheme == "" {
+		p.env(key, "expected an https://, http://, ssh:// or file:// URL")
+	} else {
+		switch u.Scheme {
+		case "https", "http", "ssh", "file":
+		default:
+			p.env(key, "scheme %q is not one of https, http, ssh, file", u.Scheme)
+		}
+		if _, hasPassword := u.User.Password(); hasPassword {
+			p.env(key, "carries a password in the URL; use %s_PROMOTE_GIT_PASSWORD_FILE", Prefix)
+		}
+		if u.Scheme == "ssh" && !c.GitSSHKeyFile.Set() {
+			p.env(Prefix+"_PROMOTE_GIT_SSH_KEY_FILE", "required for an ssh:// repository")
+		}
+		if u.Scheme == "ssh" && c.GitKnownHostsFile == "" {
+			p.env(Prefix+"_PROMOTE_GIT_KNOWN_HOSTS_FILE", "required for an ssh:// repository (host keys are always verified)")
+		}
+	}
+	if c.GitBranch == "" || strings.ContainsAny(c.GitBranch, " ~^:?*[\\") || strings.Contains(c.GitBranch, "..") {
+		p.env(Prefix+"_PROMOTE_GIT_BRANCH", "%q is not a branch name", c.GitBranch)
+	}
+	for _, dir := range c.Paths {
+		clean := path.Clean(dir)
+		if path.IsAbs(dir) || clean == ".." || strings.HasPrefix(clean, "../") {
+			p.env(Prefix+"_PROMOTE_PATHS", "%q is outside the repository root", dir)
+		}
+	}
+	if c.AuthorName == "" {
+		p.env(Prefix+"_PROMOTE_AUTHOR_NAME", "must not be empty")
+	}
+	if !strings.Contains(c.AuthorEmail, "@") {
+		p.env(Prefix+"_PROMOTE_AUTHOR_EMAIL", "%q is not an e-mail address", c.AuthorEmail)
+	}
+	if c.GitPasswordFile.Set() && c.GitSSHKeyFile.Set() {
+		p.env(Prefix+"_PROMOTE_GIT_PASSWORD_FILE", "set together with %s_PROMOTE_GIT_SSH_KEY_FILE; choose one", Prefix)
+	}
+	p.positiveDuration(Prefix+"_PROMOTE_GIT_TIMEOUT", c.GitTimeout)
+	return p.err()
+}
+
+// Rollout holds the settings of the rollout function (prefix SLIPSTREAM_ROLLOUT_).
+type Rollout struct {
+	// PrometheusURL is the Prometheus HTTP API used for analysis. Empty: a
+	// Service that asks for analysis stops with a clear reason.
+	PrometheusURL string `split_words:"true" desc:"Prometheus base URL for analysis queries"`
+	// QueryTimeout bounds one Prometheus query. Default 10s.
+	QueryTimeout time.Duration `split_words:"true" default:"10s" desc:"time limit for one analysis query"`
+	// Namespaces limits the namespaces whose Services are managed. Empty: all.
+	Namespaces []string `desc:"comma-separated namespaces to manage; empty means all"`
+}
+
+// Validate implements Validator.
+func (c *Rollout) Validate() error {
+	var p problems
+	if c.PrometheusURL != "" {
+		if err := httpURL(c.PrometheusURL); err != nil {
+			p.env(Prefix+"_ROLLOUT_PROMETHEUS_URL", "%v", err)
+		}
+	}
+	p.positiveDuration(Prefix+"_ROLLOUT_QUERY_TIMEOUT", c.QueryTimeout)
+	p.namespaces(Prefix+"_ROLLOUT_NAMESPACES", c.Namespaces)
+	return p.err()
+}
+
+func (p *problems) namespaces(key string, list []string) {
+	for _, ns := range list {
+		if !dnsLabel(ns) {
+			p.env(key, "%q is not a namespace name", ns)
+		}
+	}
+}
+
+// Rollback holds the settings of the rollback function (prefix SLIPSTREAM_ROLLBACK_).
+type Rollback struct {
+	// TokenFile is the bearer token Alertmanager must send, read from a file.
+	TokenFile Secret `split_words:"true" desc:"file holding the bearer token Alertmanager sends"`
+	// Username is the basic-auth user name Alertmanager must send.
+	Username string `desc:"basic-auth user name Alertmanager sends"`
+	// PasswordFile is the basic-auth password, read from a file.
+	PasswordFile Secret `split_words:"true" desc:"file holding the basic-auth password"`
+	// AllowUnauthenticated accepts webhooks without credentials (logged as a warning). Default false.
+	AllowUnauthenticated bool `split_words:"true" default:"false" desc:"accept webhooks without credentials"`
+	// NamespaceLabels are the alert labels that name the namespace, first match wins.
+	NamespaceLabels []string `split_words:"true" default:"namespace,namespace_name" desc:"alert labels naming the namespace, in order"`
+	// ServiceLabels are the alert labels that name the Knative Service, first match wins.
+	ServiceLabels []string `split_words:"true" default:"service_name,knative_service,service" desc:"alert labels naming the Knative Service, in order"`
+	// RevisionLabels are the alert labels that name a Revision, first match wins.
+	RevisionLabels []string `split_words:"true" default:"revision_name,revision" desc:"alert labels naming a Revision, in order"`
+	// DefaultRollbackOn holds the matchers for Services without
+	// slipstream.dev/rollback-on. Default severity="critical".
+	DefaultRollbackOn Matchers `split_words:"true" default:"severity=\"critical\"" desc:"Alertmanager matchers for Services without slipstream.dev/rollback-on"`
+}
+
+// Validate implements Validator.
+func (c *Rollback) Validate() error {
+	var p problems
+	if !c.TokenFile.Set() && !c.PasswordFile.Set() && !c.AllowUnauthenticated {
+		p.env(Prefix+"_ROLLBACK_TOKEN_FILE", "no credentials configured: set it (or %s_ROLLBACK_USERNAME and %s_ROLLBACK_PASSWORD_FILE), or %s_ROLLBACK_ALLOW_UNAUTHENTICATED=true", Prefix, Prefix, Prefix)
+	}
+	if (c.Username == "") != !c.PasswordFile.Set() {
+		p.env(Prefix+"_ROLLBACK_USERNAME", "basic auth needs both %s_ROLLBACK_USERNAME and %s_ROLLBACK_PASSWORD_FILE", Prefix, Prefix)
+	}
+	for _, kl := range []struct {
+		key  string
+		list []string
+	}{{"NAMESPACE_LABELS", c.NamespaceLabels}, {"SERVICE_LABELS", c.ServiceLabels}, {"REVISION_LABELS", c.RevisionLabels}} {
+		key, list := kl.key, kl.list
+		if len(list) == 0 {
+			p.env(Prefix+"_ROLLBACK_"+key, "must name at least one label")
+		}
+		for _, l := range list {
+			if !labelName(l) {
+				p.env(Prefix+"_ROLLBACK_"+key, "%q is not a label name", l)
+			}
+		}
+	}
+	if len(c.DefaultRollbackOn) == 0 {
+		p.env(Prefix+"_ROLLBACK_DEFAULT_ROLLBACK_ON", "must hold at least one matcher")
+	}
+	return p.err()
+}
+
+// Matchers are Alertmanager label matchers, parsed with Alertmanager's own
+// parser: `severity="critical"`, `{team=~"shop|pay", env!="dev"}`.
+type Matchers labels.Matchers
+
+// Decode implements envconfig.Decoder.
+func (m *Matchers) Decode(value string) error {
+	ms, err := parseMatchers(value)
+	if err != nil {
+		return err
+	}
+	*m = ms
+	return nil
+}
+
+// String renders the matchers in Alertmanager syntax.
+func (m Matchers) String() string { return labels.Matchers(m).String() }
+
+func parseMatchers(value string) (Matchers, error) {
+	ms, err := labels.ParseMatchers(value)
+	if err != nil {
+		return nil, fmt.Errorf(`expected Alertmanager matchers such as severity="critical" or {team=~"a|b", env!="dev"}: %v`, err)
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf(`no matchers: expected Alertmanager matchers such as severity="critical"`)
+	}
+	return Matchers(ms), nil
+}

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the prefix of every slipstream environment variable.
+const Prefix = "SLIPSTREAM"
+
+// Shared holds the settings every function reads.
+type Shared struct {
+	// Port is the HTTP port; SLIPSTREAM_PORT, else Knative's PORT. Default 8080.
+	Port int `envconfig:"PORT" default:"8080" desc:"HTTP port; Knative sets PORT"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `split_words:"true" default:"info" desc:"debug, info, warn or error"`
+	// LogFormat is json or text. Default json.
+	LogFormat string `split_words:"true" default:"json" desc:"json or text"`
+	// Sink is where functions called by outside systems send events; Knative's
+	// SinkBinding injects K_SINK. Empty: those functions cannot send.
+	Sink string `envconfig:"K_SINK" desc:"event sink URL, injected by a SinkBinding"`
+	// CEOverrides is the SinkBinding's K_CE_OVERRIDES: extensions added to every sent event.
+	CEOverrides CEOverrides `envconfig:"K_CE_OVERRIDES" desc:"JSON {\"extensions\":{…}} added to sent events, injected by a SinkBinding"`
+	// MaxBodyBytes is the largest request body accepted; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64 `split_words:"true" default:"1048576" desc:"largest request body in bytes; larger gets 413"`
+	// RequestTimeout bounds the handling of one request. Default 30s.
+	RequestTimeout time.Duration `split_words:"true" default:"30s" desc:"time limit for handling one request"`
+	// ShutdownGrace is how long in-flight requests may finish after SIGTERM. Default 30s.
+	ShutdownGrace time.Duration `split_words:"true" default:"30s" desc:"time in-flight requests get to finish after SIGTERM"`
+	// SinkRetries is how many times a failed send to K_SINK is retried. Default 3.
+	SinkRetries int `split_words:"true" default:"3" desc:"retries of a failed send to K_SINK"`
+	// SinkBackoff is the first retry delay; each retry doubles it. Default 100ms.
+	SinkBackoff time.Duration `split_words:"true" default:"100ms" desc:"first retry delay, doubled on each retry"`
+	// SinkTimeout bounds one send attempt. Default 2s.
+	SinkTimeout time.Duration `split_words:"true" default:"2s" desc:"time limit for one send attempt"`
+}
+
+// Validate implements Validator.
+func (s *Shared) Validate() error {
+	var p problems
+	if s.Port < 1 || s.Port > 65535 {
+		p.env("PORT", "%d is not a TCP port (1-65535)", s.Port)
+	}
+	switch s.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p.env(Prefix+"_LOG_LEVEL", "%q is not one of debug, info, warn, error", s.LogLevel)
+	}
+	switch s.LogFormat {
+	case "json", "text":
+	default:
+		p.env(Prefix+"_LOG_FORMAT", "%q is not one of json, text", s.LogFormat)
+	}
+	if s.Sink != "" {
+		if err := httpURL(s.Sink); err != nil {
+			p.env("K_SINK", "%v", err)
+		}
+	}
+	p.positive(Prefix+"_MAX_BODY_BYTES", s.MaxBodyBytes)
+	p.positiveDuration(Prefix+"_REQUEST_TIMEOUT", s.RequestTimeout)
+	p.nonNegativeDuration(Prefix+"_SHUTDOWN_GRACE", s.ShutdownGrace)
+	if s.SinkRetries < 0 {
+		p.env(Prefix+"_SINK_RETRIES", "%d: must be 0 or more", s.SinkRetries)
+	}
+	p.positiveDuration(Prefix+"_SINK_BACKOFF", s.SinkBackoff)
+	p.positiveDuration(Prefix+"_SINK_TIMEOUT", s.SinkTimeout)
+	return p.err()
+}
+
+// CEOverrides is Knative's K_CE_OVERRIDES: {"extensions": {"name": "value"}}.
+type CEOverrides struct {
+	// Extensions are set on every event sent to the sink.
+	Extensions map[string]string `json:"extensions"`
+}
+
+// Decode implements envconfig.Decoder.
+func (o *CEOverrides) Decode(value string) error {
+	if err := json.Unmarshal([]byte(value), o); err != nil {
+		return fmt.Errorf(`expected JSON {"extensions":{"name":"value"}}: %v`, err)
+	}
+	return nil
+}
+
+// Validator is a settings struct that checks itself after parsing.
+type Validator interface {
+	Validate() error
+}
+
+// Error is a start-up settings error. Each line names one variable.
+type Error struct {
+	// Problems lists one problem per line, each starting with the variable name.
+	Problems []string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	return "invalid settings:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// Load reads spec from the environment with the given prefix (Prefix for
+// Shared, Prefix+"_<FUNCTION>" for a function's settings), then validates it.
+// Every error is an *Error naming the variable.
+func Load(prefix string, spec Validator) error {
+	if err := envconfig.Process(prefix, spec); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return &Error{Problems: []string{fmt.Sprintf("%s: %q is not a valid %s: %v", pe.KeyName, pe.Value, describeType(pe.TypeName), unwrapParse(pe.Err))}}
+		}
+		// envconfig's other error is "required key X missing value".
+		return &Error{Problems: []string{strings.TrimPrefix(err.Error(), "envconfig.Process: ")}}
+	}
+	if err := spec.Validate(); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return &Error{Problems: []string{err.Error()}}
+	}
+	return nil
+}
+
+func describeType(t string) string {
+	switch t {
+	case "time.Duration":
+		return "duration (e.g. 500ms, 30s, 5m)"
+	case "int", "int64":
+		return "whole number"
+	case "bool":
+		return "boolean (true or false)"
+	case "config.Secret":
+		return "secret file"
+	}
+	return t
+}
+
+func unwrapParse(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// problems collects settings problems, one line each.
+type problems []string
+
+func (p *problems) env(key, format string, args ...any) {
+	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (p *problems) positive(key string, v int64) {
+	if v <= 0 {
+		p.env(key, "%d: must be greater than 0", v)
+	}
+}
+
+func (p *problems) positiveDuration(key string, d time.Duration) {
+	if d <= 0 {
+		p.env(key, "%s: must be greater than 0", d)
+	}
+}
+
+func (p *problems) nonNegativeDuration(key string, d time.Duration) {
+	if d < 0 {
+		p.env(key, "%s: must not be negative", d)
+	}
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &Error{Problems: p}
+}
+
+// httpURL checks an absolute http or https URL with a host.
+func httpURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a parseable URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", redactURL(u))
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q carries credentials in the URL; use the *_FILE settings", redactURL(u))
+	}
+	return nil
+}
+
+func redactURL(u *url.URL) string {
+	if u.User != nil {
+		c := *u
+		c.User = url.User("REDACTED")
+		return c.String()
+	}
+	return u.String()
+}

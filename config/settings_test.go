@@ -1,0 +1,248 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// clearEnv unsets every variable these tests read, so the machine's own
+// environment cannot leak in; t.Setenv restores them afterwards.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, Prefix+"_") || k == "PORT" || k == "K_SINK" || k == "K_CE_OVERRIDES" {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	clearEnv(t)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func secretFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadSharedDefaults(t *testing.T) {
+	setEnv(t, nil)
+	var s Shared
+	if err := Load(Prefix, &s); err != nil {
+		t.Fatal(err)
+	}
+	want := Shared{Port: 8080, LogLevel: "info", LogFormat: "json", MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
+		ShutdownGrace: 30 * time.Second, SinkRetries: 3, SinkBackoff: 100 * time.Millisecond, SinkTimeout: 2 * time.Second}
+	if diff := cmp.Diff(want, s); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadShared(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want func(*Shared)
+		errs []string // each must appear in the error, in this order
+	}{{
+		name: "Knative's PORT and K_SINK",
+		env:  map[string]string{"PORT": "9090", "K_SINK": "http://broker-ingress.knative-eventing.svc.cluster.local/demo/default", "K_CE_OVERRIDES": `{"extensions":{"team":"shop"}}`},
+		want: func(s *Shared) {
+			s.Port = 9090
+			s.Sink = "http://broker-ingress.knative-eventing.svc.cluster.local/demo/default"
+			s.CEOverrides.Extensions = map[string]string{"team": "shop"}
+		},
+	}, {
+		name: "prefixed port wins over PORT",
+		env:  map[string]string{"PORT": "9090", "SLIPSTREAM_PORT": "7070"},
+		want: func(s *Shared) { s.Port = 7070 },
+	}, {
+		name: "not a number",
+		env:  map[string]string{"PORT": "eighty"},
+		errs: []string{`SLIPSTREAM_PORT: "eighty" is not a valid whole number`},
+	}, {
+		name: "not a duration",
+		env:  map[string]string{"SLIPSTREAM_REQUEST_TIMEOUT": "30"},
+		errs: []string{`SLIPSTREAM_REQUEST_TIMEOUT: "30" is not a valid duration`},
+	}, {
+		name: "bad overrides",
+		env:  map[string]string{"K_CE_OVERRIDES": `{"extensions":`},
+		errs: []string{"K_CE_OVERRIDES", `expected JSON {"extensions"`},
+	}, {
+		name: "every validation problem at once",
+		env: map[string]string{"PORT": "70000", "SLIPSTREAM_LOG_LEVEL": "loud", "SLIPSTREAM_LOG_FORMAT": "xml",
+			"K_SINK": "broker.local/x", "SLIPSTREAM_MAX_BODY_BYTES": "0", "SLIPSTREAM_REQUEST_TIMEOUT": "-1s",
+			"SLIPSTREAM_SHUTDOWN_GRACE": "-1s", "SLIPSTREAM_SINK_RETRIES": "-1", "SLIPSTREAM_SINK_BACKOFF": "0s", "SLIPSTREAM_SINK_TIMEOUT": "0s"},
+		errs: []string{"PORT: 70000 is not a TCP port", `SLIPSTREAM_LOG_LEVEL: "loud"`, `SLIPSTREAM_LOG_FORMAT: "xml"`,
+			"K_SINK:", "SLIPSTREAM_MAX_BODY_BYTES", "SLIPSTREAM_REQUEST_TIMEOUT", "SLIPSTREAM_SHUTDOWN_GRACE",
+			"SLIPSTREAM_SINK_RETRIES", "SLIPSTREAM_SINK_BACKOFF", "SLIPSTREAM_SINK_TIMEOUT"},
+	}, {
+		name: "credentials in the sink URL are refused and not printed",
+		env:  map[string]string{"K_SINK": "https://user:hunter2@broker.example.com/"},
+		errs: []string{"K_SINK", "credentials"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			var got Shared
+			err := Load(Prefix, &got)
+			if len(tc.errs) > 0 {
+				var se *Error
+				if !errors.As(err, &se) {
+					t.Fatalf("Load() = %v, want *Error", err)
+				}
+				msg, at := err.Error(), 0
+				for _, want := range tc.errs {
+					i := strings.Index(msg[at:], want)
+					if i < 0 {
+						t.Fatalf("error does not say %q (in order):\n%s", want, msg)
+					}
+					at += i + len(want)
+				}
+				if strings.Contains(msg, "hunter2") {
+					t.Errorf("error reveals a password: %s", msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			setEnv(t, nil)
+			var want Shared
+			if err := Load(Prefix, &want); err != nil {
+				t.Fatal(err)
+			}
+			tc.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	token := secretFile(t, "s3cr3t-token\n")
+	setEnv(t, map[string]string{"SLIPSTREAM_ROLLBACK_TOKEN_FILE": token})
+	var r Rollback
+	if err := Load(Prefix+"_ROLLBACK", &r); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r.TokenFile.Value()); got != "s3cr3t-token" {
+		t.Errorf("token = %q, want the file's content without the newline", got)
+	}
+	if r.TokenFile.Path() != token {
+		t.Errorf("path = %q", r.TokenFile.Path())
+	}
+	for _, format := range []string{"%v", "%s", "%+v", "%#v"} {
+		if s := sprintf(format, r); strings.Contains(s, "s3cr3t") {
+			t.Errorf("%s of the settings reveals the secret: %s", format, s)
+		}
+	}
+
+	for name, env := range map[string]map[string]string{
+		"missing file": {"SLIPSTREAM_ROLLBACK_TOKEN_FILE": filepath.Join(t.TempDir(), "nope")},
+		"empty file":   {"SLIPSTREAM_ROLLBACK_TOKEN_FILE": secretFile(t, "\n")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			setEnv(t, env)
+			var r Rollback
+			err := Load(Prefix+"_ROLLBACK", &r)
+			if err == nil || !strings.Contains(err.Error(), "SLIPSTREAM_ROLLBACK_TOKEN_FILE") {
+				t.Errorf("Load() = %v, want an error naming SLIPSTREAM_ROLLBACK_TOKEN_FILE", err)
+			}
+		})
+	}
+}
+
+func TestLoadFunctions(t *testing.T) {
+	key := secretFile(t, "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+	pw := secretFile(t, "pw")
+	tests := []struct {
+		name   string
+		prefix string
+		spec   Validator
+		env    map[string]string
+		errs   []string
+	}{
+		{"intake defaults", Prefix + "_INTAKE", &Intake{}, nil, nil},
+		{"intake bad hosts", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "https://r.example.com,r.example.com:,ok.example.com:5000"},
+			[]string{`SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: "https://r.example.com"`, `"r.example.com:" has an empty port`}},
+		{"promote needs a URL", Prefix + "_PROMOTE", &Promote{}, nil, []string{"SLIPSTREAM_PROMOTE_GIT_URL: required"}},
+		{"promote ok", Prefix + "_PROMOTE", &Promote{}, map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://git.example.com/config.git", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE": pw}, nil},
+		{"promote everything wrong", Prefix + "_PROMOTE", &Promote{}, map[string]string{
+			"SLIPSTREAM_PROMOTE_GIT_URL": "ftp://git.example.com/x", "SLIPSTREAM_PROMOTE_GIT_BRANCH": "a..b", "SLIPSTREAM_PROMOTE_PATHS": "apps,../etc,/abs",
+			"SLIPSTREAM_PROMOTE_AUTHOR_EMAIL": "nobody", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE": pw, "SLIPSTREAM_PROMOTE_GIT_SSH_KEY_FILE": key, "SLIPSTREAM_PROMOTE_GIT_TIMEOUT": "0s"},
+			[]string{`SLIPSTREAM_PROMOTE_GIT_URL: scheme "ftp"`, `SLIPSTREAM_PROMOTE_GIT_BRANCH: "a..b"`, `SLIPSTREAM_PROMOTE_PATHS: "../etc" is outside`, `SLIPSTREAM_PROMOTE_PATHS: "/abs" is outside`,
+				"SLIPSTREAM_PROMOTE_AUTHOR_EMAIL", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE: set together", "SLIPSTREAM_PROMOTE_GIT_TIMEOUT"}},
+		{"promote ssh needs key and known_hosts", Prefix + "_PROMOTE", &Promote{}, map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "ssh://git@git.example.com/config.git"},
+			[]string{"SLIPSTREAM_PROMOTE_GIT_SSH_KEY_FILE: required", "SLIPSTREAM_PROMOTE_GIT_KNOWN_HOSTS_FILE: required"}},
+		{"promote password in URL", Prefix + "_PROMOTE", &Promote{}, map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://u:hunter2@git.example.com/x"},
+			[]string{"SLIPSTREAM_PROMOTE_GIT_URL: carries a password"}},
+		{"rollout ok", Prefix + "_ROLLOUT", &Rollout{}, map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "http://prometheus.monitoring:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "demo,shop"}, nil},
+		{"rollout bad", Prefix + "_ROLLOUT", &Rollout{}, map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "prometheus:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "Demo"},
+			[]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL", `SLIPSTREAM_ROLLOUT_NAMESPACES: "Demo"`}},
+		{"rollback needs credentials", Prefix + "_ROLLBACK", &Rollback{}, nil, []string{"SLIPSTREAM_ROLLBACK_TOKEN_FILE: no credentials configured"}},
+		{"rollback unauthenticated on purpose", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true"}, nil},
+		{"rollback basic auth half set", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_PASSWORD_FILE": pw}, []string{"SLIPSTREAM_ROLLBACK_USERNAME: basic auth needs both"}},
+		{"rollback bad matchers", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_ROLLBACK_DEFAULT_ROLLBACK_ON": `severity="critical`},
+			[]string{"SLIPSTREAM_ROLLBACK_DEFAULT_ROLLBACK_ON", "expected Alertmanager matchers"}},
+		{"rollback bad labels", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_ROLLBACK_SERVICE_LABELS": "service-name"},
+			[]string{`SLIPSTREAM_ROLLBACK_SERVICE_LABELS: "service-name" is not a label name`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			err := Load(tc.prefix, tc.spec)
+			if len(tc.errs) == 0 {
+				if err != nil {
+					t.Fatalf("Load() = %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Load() accepted bad settings")
+			}
+			for _, want := range tc.errs {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not say %q:\n%v", want, err)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error reveals a password: %v", err)
+			}
+		})
+	}
+}
+
+func TestRollbackDefaults(t *testing.T) {
+	setEnv(t, map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true"})
+	var r Rollback
+	if err := Load(Prefix+"_ROLLBACK", &r); err != nil {
+		t.Fatal(err)
+	}
+	want := Rollback{AllowUnauthenticated: true, NamespaceLabels: []string{"namespace", "namespace_name"},
+		ServiceLabels: []string{"service_name", "knative_service", "service"}, RevisionLabels: []string{"revision_name", "revision"}}
+	if diff := cmp.Diff(want, r, cmpopts.IgnoreFields(Rollback{}, "DefaultRollbackOn"), cmp.AllowUnexported(Secret{})); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := r.DefaultRollbackOn.String(); got != `{severity="critical"}` {
+		t.Errorf("default matchers = %s", got)
+	}
+}

@@ -1,0 +1,59 @@
+package host
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+)
+
+// EventHandler handles one CloudEvent. It returns the follow-up event to reply
+// with (nil for none) or an error wrapping one of this package's sentinels.
+type EventHandler func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error)
+
+// WebhookHandler handles one raw webhook whose body the host has already read
+// (within the size limit). It returns the answer, or an error wrapping one of
+// this package's sentinels.
+type WebhookHandler func(ctx context.Context, r *http.Request, body []byte) (Response, error)
+
+// Response is a webhook's answer. The host writes it as JSON
+// {"status": "<outcome>", "message": "…"}.
+type Response struct {
+	// Status is the HTTP status: 202 for accepted, 200 for ignored on purpose.
+	Status int
+	// Message says what happened, for the sender's logs.
+	Message string
+}
+
+// Function is what a slipstream function gives the host.
+type Function struct {
+	// Name is the function's name: intake, promote, rollout or rollback.
+	Name string
+	// Events maps CloudEvent types to handlers. A key ending in "*" matches every
+	// type with that prefix. Events of other types are refused (200, counted).
+	// Empty: POST / answers 404.
+	Events map[string]EventHandler
+	// Webhooks maps paths (e.g. "/webhooks/alertmanager") to raw webhook handlers (POST only).
+	Webhooks map[string]WebhookHandler
+	// Ready reports whether the function can serve; nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// route returns the handler for an event type and the key it matched, which
+// is also the metric label (bounded: it comes from the function, not the input).
+func (f Function) route(eventType string) (EventHandler, string) {
+	if h, ok := f.Events[eventType]; ok {
+		return h, eventType
+	}
+	best := ""
+	for k := range f.Events {
+		if p, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(eventType, p) && len(k) > len(best) {
+			best = k
+		}
+	}
+	if best == "" {
+		return nil, "other"
+	}
+	return f.Events[best], best
+}

@@ -1,0 +1,204 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/slipstream-cd/slipstream/config"
+)
+
+// Host serves one function. Create it with New, take a Sender from it when the
+// function sends to K_SINK, then Run the function.
+type Host struct {
+	name     string
+	settings config.Shared
+	log      *slog.Logger
+	metrics  *metrics
+	draining atomic.Bool
+	// drainStarted is closed when Run starts draining.
+	drainStarted chan struct{}
+}
+
+// New returns a host for the named function with validated shared settings.
+func New(name string, settings config.Shared, log *slog.Logger) (*Host, error) {
+	if name == "" {
+		return nil, errors.New("host: function name is empty")
+	}
+	if err := settings.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Host{name: name, settings: settings, log: log.With("function", name), metrics: newMetrics(name), drainStarted: make(chan struct{})}, nil
+}
+
+// Logger returns the host's logger (with the function name).
+func (h *Host) Logger() *slog.Logger { return h.log }
+
+// Handler returns the HTTP handler that serves fn: POST / for CloudEvents,
+// POST on each webhook route, GET /healthz, /readyz and /metrics, and a JSON
+// 404 for anything else.
+func (h *Host) Handler(fn Function) http.Handler {
+	metricsHandler := promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch path := r.URL.Path; {
+		case path == "/healthz":
+			if allow(w, r, http.MethodGet, http.MethodHead) {
+				writeJSON(w, http.StatusOK, "ok", "alive")
+			}
+		case path == "/readyz":
+			if allow(w, r, http.MethodGet, http.MethodHead) {
+				h.ready(w, r, fn)
+			}
+		case path == "/metrics":
+			if allow(w, r, http.MethodGet, http.MethodHead) {
+				metricsHandler.ServeHTTP(w, r)
+			}
+		case path == "/" && len(fn.Events) > 0:
+			if r.Method == http.MethodOptions {
+				// CloudEvents HTTP webhook abuse protection handshake.
+				w.Header().Set("Allow", "POST, OPTIONS")
+				w.Header().Set("WebHook-Allowed-Origin", "*")
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			if allow(w, r, http.MethodPost) {
+				h.serveEvent(w, r, fn)
+			}
+		case fn.Webhooks[path] != nil:
+			if allow(w, r, http.MethodPost) {
+				h.serveWebhook(w, r, path, fn.Webhooks[path])
+			}
+		default:
+			writeJSON(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s; this function serves %s", r.Method, path, routes(fn)))
+		}
+	})
+}
+
+func routes(fn Function) string {
+	s := "GET /healthz, /readyz, /metrics"
+	if len(fn.Events) > 0 {
+		s += ", POST / (CloudEvents)"
+	}
+	for p := range fn.Webhooks {
+		s += ", POST " + p
+	}
+	return s
+}
+
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	list := methods[0]
+	for _, m := range methods[1:] {
+		list += ", " + m
+	}
+	w.Header().Set("Allow", list)
+	writeJSON(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("method %s not allowed; use %s", r.Method, list))
+	return false
+}
+
+func (h *Host) ready(w http.ResponseWriter, r *http.Request, fn Function) {
+	if h.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, "draining", "shutting down")
+		return
+	}
+	if fn.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := fn.Ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, "ok", "ready")
+}
+
+// body reads the request body within the size limit; a larger body is ErrTooLarge.
+func (h *Host) body(r *http.Request, w http.ResponseWriter) ([]byte, error) {
+	limit := h.settings.MaxBodyBytes
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, r.ContentLength, limit)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading body: %v", ErrMalformed, err)
+	}
+	return b, nil
+}
+
+// recovered turns a handler panic into an error, logging the stack.
+func (h *Host) recovered(log *slog.Logger, errp *error) {
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		log.Error("handler panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		*errp = errPanic
+	}
+}
+
+var errPanic = errors.New("internal error: the handler panicked")
+
+// answer is the JSON body of every non-event answer.
+type answer struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, status, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(answer{Status: status, Message: message})
+}
+
+// Run serves fn on ln until ctx is done (SIGTERM), then stops accepting
+// connections, answers /readyz with 503 and lets in-flight requests finish
+// within the shutdown grace. It returns nil after a clean drain, and an error
+// when serving failed or the grace ran out.
+func (h *Host) Run(ctx context.Context, ln net.Listener, fn Function) error {
+	srv := &http.Server{
+		Handler:           h.Handler(fn),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	h.log.Info("serving", "address", ln.Addr().String(), "routes", routes(fn))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	h.draining.Store(true)
+	close(h.drainStarted)
+	h.log.Info("draining", "grace", h.settings.ShutdownGrace.String())
+	drainCtx, cancel := context.WithTimeout(context.Background(), h.settings.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("draining within %s: %w", h.settings.ShutdownGrace, err)
+	}
+	h.log.Info("stopped")
+	return nil
+}

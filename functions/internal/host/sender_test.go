@@ -1,0 +1,158 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/slipstream-cd/slipstream/config"
+)
+
+// sink is a real HTTP sink that answers with the scripted statuses, then 202.
+type sink struct {
+	mu       sync.Mutex
+	statuses []int
+	header   http.Header
+	received []cloudevents.Event
+	attempts int
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts++
+	e, err := cehttp.NewEventFromHTTPRequest(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(s.statuses) > 0 {
+		code := s.statuses[0]
+		s.statuses = s.statuses[1:]
+		for k, v := range s.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(code)
+		return
+	}
+	s.received = append(s.received, *e)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func newSender(t *testing.T, target string, retries int, overrides map[string]string) (*Sender, *[]time.Duration) {
+	t.Helper()
+	s := testSettings()
+	s.Sink = target
+	s.SinkRetries = retries
+	s.SinkBackoff = 10 * time.Millisecond
+	s.CEOverrides = config.CEOverrides{Extensions: overrides}
+	h, err := New("test", s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := h.Sender()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waits []time.Duration
+	snd.wait = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return ctx.Err() }
+	return snd, &waits
+}
+
+func TestSenderRetriesUntilTheSinkRecovers(t *testing.T) {
+	sk := &sink{statuses: []int{503, 500, 429}}
+	srv := httptest.NewServer(sk)
+	defer srv.Close()
+	snd, waits := newSender(t, srv.URL, 3, map[string]string{"team": "shop"})
+	e := newEvent("test.accept")
+	if err := snd.Send(context.Background(), e); err != nil {
+		t.Fatalf("Send = %v, want success on the 4th attempt", err)
+	}
+	if sk.attempts != 4 || len(sk.received) != 1 {
+		t.Fatalf("attempts %d, received %d; want 4 and 1", sk.attempts, len(sk.received))
+	}
+	got := sk.received[0]
+	if got.ID() != e.ID() || got.Type() != e.Type() || got.Extensions()["team"] != "shop" {
+		t.Errorf("received %v; want the event with the K_CE_OVERRIDES extension", got)
+	}
+	if _, ok := e.Extensions()["team"]; ok {
+		t.Error("Send changed the caller's event")
+	}
+	want := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}
+	if len(*waits) != 3 || (*waits)[0] != want[0] || (*waits)[1] != want[1] || (*waits)[2] != want[2] {
+		t.Errorf("waits %v, want exponential %v", *waits, want)
+	}
+}
+
+func TestSenderGivesUp(t *testing.T) {
+	sk := &sink{statuses: []int{503, 503, 503, 503, 503}}
+	srv := httptest.NewServer(sk)
+	defer srv.Close()
+	snd, _ := newSender(t, srv.URL, 2, nil)
+	err := snd.Send(context.Background(), newEvent("test.accept"))
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Send = %v, want ErrUnavailable", err)
+	}
+	if sk.attempts != 3 {
+		t.Errorf("attempts %d, want 1 + 2 retries", sk.attempts)
+	}
+	if code, _ := Classify(err); code != http.StatusServiceUnavailable {
+		t.Errorf("a sink outage classifies as %d, want 503 so the caller's sender retries", code)
+	}
+}
+
+func TestSenderDoesNotRetryARefusal(t *testing.T) {
+	sk := &sink{statuses: []int{400}}
+	srv := httptest.NewServer(sk)
+	defer srv.Close()
+	snd, _ := newSender(t, srv.URL, 3, nil)
+	err := snd.Send(context.Background(), newEvent("test.accept"))
+	if err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "status 400") {
+		t.Fatalf("Send = %v, want a permanent refusal", err)
+	}
+	if sk.attempts != 1 {
+		t.Errorf("attempts %d, want 1", sk.attempts)
+	}
+}
+
+func TestSenderHonoursRetryAfter(t *testing.T) {
+	sk := &sink{statuses: []int{429}, header: http.Header{"Retry-After": {"2"}}}
+	srv := httptest.NewServer(sk)
+	defer srv.Close()
+	snd, waits := newSender(t, srv.URL, 1, nil)
+	if err := snd.Send(context.Background(), newEvent("test.accept")); err != nil {
+		t.Fatal(err)
+	}
+	if len(*waits) != 1 || (*waits)[0] != 2*time.Second {
+		t.Errorf("waits %v, want the sink's Retry-After of 2s", *waits)
+	}
+}
+
+func TestSenderSinkDown(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	snd, _ := newSender(t, url, 1, nil)
+	if err := snd.Send(context.Background(), newEvent("test.accept")); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Send to a closed port = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestSenderNeedsASink(t *testing.T) {
+	h, err := New("test", testSettings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Sender(); !errors.Is(err, ErrNoSink) {
+		t.Errorf("Sender without K_SINK = %v, want ErrNoSink", err)
+	}
+}
