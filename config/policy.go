@@ -196,7 +196,9 @@ type PolicyError struct {
 }
 
 // Error implements error.
-func (e *PolicyError) Error() string { return "invalid delivery policy: " + strings.Join(e.Problems, "; ") }
+func (e *PolicyError) Error() string {
+	return "invalid delivery policy: " + strings.Join(e.Problems, "; ")
+}
 
 // ParsePolicy parses the slipstream.dev/* annotations of a Knative Service.
 // It returns ErrUnmanaged when there is no track annotation, and otherwise a

@@ -32,7 +32,7 @@ func TestParsePolicy(t *testing.T) {
 			AnnotationTrafficWriter: "cluster", AnnotationRollbackOn: `severity="critical"`, AnnotationBake: "1h",
 			AnnotationProgressDeadline: "2m", AnnotationAllowDowngrade: "true", AnnotationQuarantine: digest,
 			AnnotationAnalysisQuery: `sum(rate(revision_app_request_count{namespace_name="{{.Namespace}}",revision_name="{{.Revision}}",response_code_class="5xx"}[1m]))`,
-			AnnotationAnalysisMax: "0.01", AnnotationAnalysisInterval: "30s", AnnotationAnalysisFailures: "0",
+			AnnotationAnalysisMax:   "0.01", AnnotationAnalysisInterval: "30s", AnnotationAnalysisFailures: "0",
 			AnnotationAnalysisMinReqs: "20", AnnotationAnalysisReqsQuery: `sum(increase(revision_app_request_count{revision_name="{{.Revision}}"}[1m]))`,
 			AnnotationAnalysisWaits: "3",
 		},

@@ -35,8 +35,12 @@ type logBuffer struct {
 	b  bytes.Buffer
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // testFunction is a function made for these tests: each event type exercises one path.
 func testFunction(t *testing.T) (Function, *testState) {
@@ -54,12 +58,20 @@ func testFunction(t *testing.T) (Function, *testState) {
 				_ = r.SetData(cloudevents.ApplicationJSON, map[string]string{"echo": string(e.Data())})
 				return &r, nil
 			},
-			"test.accept":    func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { return nil, nil },
-			"test.malformed": func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { return nil, fmt.Errorf("%w: field x", ErrMalformed) },
-			"test.conflict":  func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { return nil, fmt.Errorf("%w: try again", ErrConflict) },
-			"test.refuse":    func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { return nil, fmt.Errorf("%w: not tracked", ErrRefused) },
-			"test.fail":      func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { return nil, errors.New("disk on fire") },
-			"test.panic":     func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { panic("boom") },
+			"test.accept": func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { return nil, nil },
+			"test.malformed": func(context.Context, cloudevents.Event) (*cloudevents.Event, error) {
+				return nil, fmt.Errorf("%w: field x", ErrMalformed)
+			},
+			"test.conflict": func(context.Context, cloudevents.Event) (*cloudevents.Event, error) {
+				return nil, fmt.Errorf("%w: try again", ErrConflict)
+			},
+			"test.refuse": func(context.Context, cloudevents.Event) (*cloudevents.Event, error) {
+				return nil, fmt.Errorf("%w: not tracked", ErrRefused)
+			},
+			"test.fail": func(context.Context, cloudevents.Event) (*cloudevents.Event, error) {
+				return nil, errors.New("disk on fire")
+			},
+			"test.panic": func(context.Context, cloudevents.Event) (*cloudevents.Event, error) { panic("boom") },
 			"test.slow": func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 				st.entered <- struct{}{}
 				select {
