@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // bad settings, or serving failed
+	exitUsage = 2 // unknown command or function, bad flags
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+type command struct {
+	name    string
+	args    string
+	summary string
+	help    string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{name: "serve", args: "<function>", summary: "serve one function over HTTP on $PORT", help: serveHelp(), run: serve},
+		{name: "version", summary: "print the version", help: "Prints slipstream's version, Go version and platform.", run: printVersion},
+	}
+}
+
+const topHelp = `slipstream: progressive delivery for Knative, made of small serverless functions.
+
+Usage:
+  slipstream <command> [arguments]
+
+Commands:
+%s
+Run 'slipstream <command> --help' for more about a command.
+Settings come from SLIPSTREAM_* environment variables (docs/operations.md).
+`
+
+// run is the whole command line; it returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			if c, ok := findCommand(args[1]); ok {
+				commandUsage(stdout, c)
+				return exitOK
+			}
+		}
+		usage(stdout)
+		return exitOK
+	}
+	c, ok := findCommand(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "slipstream: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+func findCommand(name string) (command, bool) {
+	i := slices.IndexFunc(commands(), func(c command) bool { return c.name == name })
+	if i < 0 {
+		return command{}, false
+	}
+	return commands()[i], true
+}
+
+func usage(w io.Writer) {
+	var b strings.Builder
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, topHelp, b.String())
+}
+
+func commandUsage(w io.Writer, c command) {
+	fmt.Fprintf(w, "Usage: slipstream %s %s\n\n%s\n", c.name, c.args, c.help)
+}
+
+// parseFlags parses a command's flags; --help prints the command's help.
+// It returns the remaining arguments, or an exit code when the caller should stop.
+func parseFlags(c command, args []string, stdout, stderr io.Writer) ([]string, int, bool) {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			commandUsage(stdout, c)
+			return nil, exitOK, false
+		}
+		fmt.Fprintf(stderr, "slipstream %s: %v\n\n", c.name, err)
+		commandUsage(stderr, c)
+		return nil, exitUsage, false
+	}
+	return fs.Args(), exitOK, true
+}
+
+func printVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c, _ := findCommand("version")
+	rest, code, ok := parseFlags(c, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "slipstream version: takes no arguments, got %q\n", rest)
+		return exitUsage
+	}
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	fmt.Fprintf(stdout, "slipstream %s %s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
+}

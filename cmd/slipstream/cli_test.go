@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     []string
+		stderr     []string
+		stdoutNone bool
+	}{
+		{name: "no arguments", args: nil, code: 2, stderr: []string{"Usage:", "serve", "version"}},
+		{name: "help", args: []string{"--help"}, code: 0, stdout: []string{"Usage:", "serve", "version"}},
+		{name: "help serve", args: []string{"help", "serve"}, code: 0, stdout: []string{"Usage: slipstream serve <function>"}},
+		{name: "unknown command", args: []string{"deploy"}, code: 2, stderr: []string{`unknown command "deploy"`, "Commands:"}},
+		{name: "serve --help", args: []string{"serve", "--help"}, code: 0, stdout: []string{"Usage: slipstream serve <function>", "GET  /readyz", "Functions:", "Exit codes"}},
+		{name: "serve -h", args: []string{"serve", "-h"}, code: 0, stdout: []string{"Usage: slipstream serve"}},
+		{name: "serve unknown function", args: []string{"serve", "nope"}, code: 2, stderr: []string{`unknown function "nope"`, "known functions: " + knownFunctions()}, stdoutNone: true},
+		{name: "serve without a name", args: []string{"serve"}, code: 2, stderr: []string{"expected one function name, got 0"}},
+		{name: "serve two names", args: []string{"serve", "a", "b"}, code: 2, stderr: []string{"expected one function name, got 2"}},
+		{name: "serve unknown flag", args: []string{"serve", "--fast", "intake"}, code: 2, stderr: []string{"flag provided but not defined: -fast", "Usage: slipstream serve"}},
+		{name: "version", args: []string{"version"}, code: 0, stdout: []string{"slipstream dev go1."}},
+		{name: "version --help", args: []string{"version", "--help"}, code: 0, stdout: []string{"Usage: slipstream version"}},
+		{name: "version with an argument", args: []string{"version", "x"}, code: 2, stderr: []string{"takes no arguments"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout.String(), stderr.String())
+			}
+			for _, want := range tc.stdout {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+				}
+			}
+			if tc.stdoutNone && stdout.Len() > 0 {
+				t.Errorf("stdout should be empty: %s", stdout.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+)
+
+// ErrUnknownFunction is returned by Serve for a name no function has.
+var ErrUnknownFunction = errors.New("unknown function")
+
+// builder constructs a function from its own settings; h provides the logger
+// and, for functions called by outside systems, the K_SINK sender.
+type builder func(ctx context.Context, h *host.Host) (host.Function, error)
+
+// registry lists the functions Serve knows, by name.
+var registry = map[string]builder{}
+
+// Names returns the known function names, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Listen opens the serving socket for a port.
+type Listen func(port int) (net.Listener, error)
+
+// ListenTCP listens on every interface at port, as a Knative container must.
+func ListenTCP(port int) (net.Listener, error) {
+	return net.Listen("tcp", ":"+strconv.Itoa(port))
+}
+
+// Serve runs the named function until ctx ends, then drains. Logs go to logs
+// (JSON by default). It returns nil after a clean drain.
+func Serve(ctx context.Context, name string, listen Listen, logs io.Writer) error {
+	build, ok := registry[name]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownFunction, name)
+	}
+	var shared config.Shared
+	if err := config.Load(config.Prefix, &shared); err != nil {
+		return err
+	}
+	h, err := host.New(name, shared, host.NewLogger(logs, shared.LogLevel, shared.LogFormat))
+	if err != nil {
+		return err
+	}
+	fn, err := build(ctx, h)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(shared.Port)
+	if err != nil {
+		return fmt.Errorf("listening on port %d: %w", shared.Port, err)
+	}
+	return h.Run(ctx, ln, fn)
+}
