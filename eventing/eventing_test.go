@@ -19,7 +19,7 @@ const (
 
 var now = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
-func validPushed(t *testing.T) ImagePushed {
+func validPushed(t testing.TB) ImagePushed {
 	t.Helper()
 	d, err := NewImagePushed("registry.example.com/team/hello:1.4.0@"+digestA, "distribution", "application/vnd.oci.image.index.v1+json", &now)
 	if err != nil {
@@ -29,7 +29,7 @@ func validPushed(t *testing.T) ImagePushed {
 }
 
 // samples returns one valid payload of every catalog type.
-func samples(t *testing.T) []Data {
+func samples(t testing.TB) []Data {
 	return []Data{
 		validPushed(t),
 		ManifestCommitted{Namespace: "demo", Service: "hello", Commit: sha1, Path: "apps/hello/service.yaml",
