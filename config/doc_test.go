@@ -29,6 +29,12 @@ func TestOperationsDocListsEverySetting(t *testing.T) {
 		}
 		for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
 			key, def, _ := strings.Cut(line, "\t")
+			// Per-format intake settings are documented once, as SLIPSTREAM_INTAKE_<FORMAT>_….
+			for _, f := range IntakeFormats {
+				if rest, ok := strings.CutPrefix(key, Prefix+"_INTAKE_"+strings.ToUpper(f)+"_"); ok {
+					key = Prefix + "_INTAKE_<FORMAT>_" + rest
+				}
+			}
 			want := "| `" + key + "` | "
 			if def == "" {
 				want += "— |"

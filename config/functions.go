@@ -5,32 +5,111 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 )
 
+// IntakeFormats are the registry webhook formats intake understands, each
+// served at POST /webhooks/<format>; "cloudevents" is POST / (Harbor's
+// CloudEvents format and CDEvents artifact.published).
+var IntakeFormats = []string{"distribution", "harbor", "dockerhub", "quay", "github", "gar", "ecr", "acr", "cloudevents"}
+
+// WebhookAuth is how one webhook format authenticates. Every configured
+// mechanism must pass; with none configured the format is refused at start-up
+// unless AllowUnauthenticated is true.
+type WebhookAuth struct {
+	// TokenFile holds the shared secret expected in the Authorization header:
+	// "Bearer <token>", the bare token, or basic auth whose password is the token.
+	TokenFile Secret `split_words:"true" desc:"file holding the shared secret expected in the Authorization header"`
+	// HMACSecretFile holds the key of an HMAC-SHA256 signature of the body, sent
+	// as X-Hub-Signature-256 (GitHub) or X-Slipstream-Signature: sha256=<hex>.
+	HMACSecretFile Secret `split_words:"true" desc:"file holding the HMAC-SHA256 key of the body signature"`
+	// AllowUnauthenticated accepts this format without credentials (logged as a warning at start-up).
+	AllowUnauthenticated bool `split_words:"true" default:"false" desc:"accept this format without credentials"`
+}
+
+// Configured reports whether any mechanism is configured.
+func (a WebhookAuth) Configured() bool { return a.TokenFile.Set() || a.HMACSecretFile.Set() }
+
 // Intake holds the settings of the intake function (prefix SLIPSTREAM_INTAKE_).
 type Intake struct {
+	// Formats lists the webhook formats to accept (IntakeFormats). Required.
+	Formats []string `desc:"comma-separated webhook formats to accept"`
+	// Distribution … Cloudevents hold each format's authentication.
+	Distribution WebhookAuth
+	Harbor       WebhookAuth
+	Dockerhub    WebhookAuth
+	Quay         WebhookAuth
+	Github       WebhookAuth
+	Gar          WebhookAuth
+	Ecr          WebhookAuth
+	Acr          WebhookAuth
+	Cloudevents  WebhookAuth
 	// AllowedRegistries lists the registry hosts (host or host:port) intake
-	// accepts pushes from and may contact to resolve a digest. Empty refuses every push.
+	// accepts pushes from and may contact to resolve a digest. Required.
 	AllowedRegistries []string `split_words:"true" desc:"comma-separated registry hosts (host or host:port) pushes are accepted from"`
 	// DockerConfigFile is a Docker config.json with registry credentials for digest resolution.
 	DockerConfigFile string `split_words:"true" desc:"Docker config.json with credentials for digest look-ups"`
 	// ResolveTimeout bounds one digest look-up. Default 5s.
 	ResolveTimeout time.Duration `split_words:"true" default:"5s" desc:"time limit for one digest look-up"`
+	// DedupWindow is how long a sent event id is remembered so a re-sent webhook is not sent twice. Default 10m.
+	DedupWindow time.Duration `split_words:"true" default:"10m" desc:"how long sent event ids are remembered"`
+}
+
+// Auth returns the authentication settings of a format.
+func (c *Intake) Auth(format string) WebhookAuth {
+	switch format {
+	case "distribution":
+		return c.Distribution
+	case "harbor":
+		return c.Harbor
+	case "dockerhub":
+		return c.Dockerhub
+	case "quay":
+		return c.Quay
+	case "github":
+		return c.Github
+	case "gar":
+		return c.Gar
+	case "ecr":
+		return c.Ecr
+	case "acr":
+		return c.Acr
+	case "cloudevents":
+		return c.Cloudevents
+	}
+	return WebhookAuth{}
 }
 
 // Validate implements Validator.
 func (c *Intake) Validate() error {
 	var p problems
+	if len(c.Formats) == 0 {
+		p.env(Prefix+"_INTAKE_FORMATS", "required: the webhook formats to accept, from %s", strings.Join(IntakeFormats, ", "))
+	}
+	for _, f := range c.Formats {
+		if !slices.Contains(IntakeFormats, f) {
+			p.env(Prefix+"_INTAKE_FORMATS", "%q is not one of %s", f, strings.Join(IntakeFormats, ", "))
+			continue
+		}
+		if a := c.Auth(f); !a.Configured() && !a.AllowUnauthenticated {
+			key := Prefix + "_INTAKE_" + strings.ToUpper(f)
+			p.env(key+"_TOKEN_FILE", "format %s has no credentials: set it or %s_HMAC_SECRET_FILE, or %s_ALLOW_UNAUTHENTICATED=true", f, key, key)
+		}
+	}
+	if len(c.AllowedRegistries) == 0 {
+		p.env(Prefix+"_INTAKE_ALLOWED_REGISTRIES", "required: the registry hosts pushes are accepted from")
+	}
 	for _, h := range c.AllowedRegistries {
 		if err := registryHost(h); err != nil {
 			p.env(Prefix+"_INTAKE_ALLOWED_REGISTRIES", "%v", err)
 		}
 	}
 	p.positiveDuration(Prefix+"_INTAKE_RESOLVE_TIMEOUT", c.ResolveTimeout)
+	p.positiveDuration(Prefix+"_INTAKE_DEDUP_WINDOW", c.DedupWindow)
 	return p.err()
 }
 

@@ -181,9 +181,13 @@ func TestLoadFunctions(t *testing.T) {
 		env    map[string]string
 		errs   []string
 	}{
-		{"intake defaults", Prefix + "_INTAKE", &Intake{}, nil, nil},
-		{"intake bad hosts", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "https://r.example.com,r.example.com:,ok.example.com:5000"},
-			[]string{`SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: "https://r.example.com"`, `"r.example.com:" has an empty port`}},
+		{"intake needs formats and registries", Prefix + "_INTAKE", &Intake{}, nil, []string{"SLIPSTREAM_INTAKE_FORMATS: required", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: required"}},
+		{"intake ok", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "distribution,github,quay", "SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE": pw,
+			"SLIPSTREAM_INTAKE_GITHUB_HMAC_SECRET_FILE": pw, "SLIPSTREAM_INTAKE_QUAY_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "r.example.com,quay.io"}, nil},
+		{"intake format without credentials", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "harbor,nexus", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "r.example.com"},
+			[]string{"SLIPSTREAM_INTAKE_HARBOR_TOKEN_FILE: format harbor has no credentials", `SLIPSTREAM_INTAKE_FORMATS: "nexus" is not one of`}},
+		{"intake bad hosts", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "acr", "SLIPSTREAM_INTAKE_ACR_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "https://r.example.com,r.example.com:,ok.example.com:5000", "SLIPSTREAM_INTAKE_DEDUP_WINDOW": "0s"},
+			[]string{`SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: "https://r.example.com"`, `"r.example.com:" has an empty port`, "SLIPSTREAM_INTAKE_DEDUP_WINDOW"}},
 		{"promote needs a URL", Prefix + "_PROMOTE", &Promote{}, nil, []string{"SLIPSTREAM_PROMOTE_GIT_URL: required"}},
 		{"promote ok", Prefix + "_PROMOTE", &Promote{}, map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://git.example.com/config.git", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE": pw}, nil},
 		{"promote everything wrong", Prefix + "_PROMOTE", &Promote{}, map[string]string{

@@ -24,7 +24,7 @@ func (h *Host) serveEvent(w http.ResponseWriter, r *http.Request, fn Function) {
 	var reply *cloudevents.Event
 	err := func() (err error) {
 		defer h.recovered(log, &err)
-		e, err := h.decodeEvent(w, r)
+		e, err := h.decodeEvent(w, r, fn)
 		if err != nil {
 			return err
 		}
@@ -63,11 +63,17 @@ func (h *Host) serveEvent(w http.ResponseWriter, r *http.Request, fn Function) {
 	h.metrics.eventDur.WithLabelValues(label).Observe(time.Since(start).Seconds())
 }
 
-// decodeEvent reads a binary or structured-JSON CloudEvent within the body limit.
-func (h *Host) decodeEvent(w http.ResponseWriter, r *http.Request) (*cloudevents.Event, error) {
+// decodeEvent reads a binary or structured-JSON CloudEvent within the body
+// limit, after the function has authorized the request.
+func (h *Host) decodeEvent(w http.ResponseWriter, r *http.Request, fn Function) (*cloudevents.Event, error) {
 	body, err := h.body(r, w)
 	if err != nil {
 		return nil, err
+	}
+	if fn.Authorize != nil {
+		if err := fn.Authorize("/", r, body); err != nil {
+			return nil, err
+		}
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType, _, _ := mime.ParseMediaType(ct)

@@ -36,6 +36,10 @@ type Function struct {
 	Events map[string]EventHandler
 	// Webhooks maps paths (e.g. "/webhooks/alertmanager") to raw webhook handlers (POST only).
 	Webhooks map[string]WebhookHandler
+	// Authorize checks a request's credentials before anything else looks at
+	// it; route is the webhook path, or "/" for CloudEvents. It returns nil or
+	// an error wrapping ErrUnauthorized. nil Authorize lets every request in.
+	Authorize func(route string, r *http.Request, body []byte) error
 	// Ready reports whether the function can serve; nil means always ready.
 	Ready func(ctx context.Context) error
 }

@@ -79,7 +79,7 @@ func (h *Host) Handler(fn Function) http.Handler {
 			}
 		case fn.Webhooks[path] != nil:
 			if allow(w, r, http.MethodPost) {
-				h.serveWebhook(w, r, path, fn.Webhooks[path])
+				h.serveWebhook(w, r, path, fn.Webhooks[path], fn.Authorize)
 			}
 		default:
 			writeJSON(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s; this function serves %s", r.Method, path, routes(fn)))

@@ -103,6 +103,12 @@ func testFunction(t *testing.T) (Function, *testState) {
 				return Response{Status: http.StatusAccepted, Message: "sent " + string(body)}, nil
 			},
 		},
+		Authorize: func(route string, r *http.Request, body []byte) error {
+			if r.Header.Get("X-Test-Deny") != "" {
+				return fmt.Errorf("%w: denied on %s", ErrUnauthorized, route)
+			}
+			return nil
+		},
 		Ready: func(context.Context) error {
 			if st.notReady {
 				return errors.New("git clone not done")
@@ -265,6 +271,8 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"events GET", "GET", "/", nil, nil, 405, "use POST"},
 		{"unknown route", "POST", "/webhooks/nope", nil, strings.NewReader("x"), 404, "no route POST /webhooks/nope"},
 		{"metrics POST", "POST", "/metrics", nil, nil, 405, "use GET, HEAD"},
+		{"event not authorized", "POST", "/", http.Header{"X-Test-Deny": {"1"}, "Content-Type": {"text/plain"}}, strings.NewReader("not even an event"), 401, "denied on /"},
+		{"webhook not authorized", "POST", "/webhooks/test", http.Header{"X-Test-Deny": {"1"}}, strings.NewReader("bad"), 401, "denied on /webhooks/test"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 // serveWebhook reads a raw webhook within the body limit and writes the
 // handler's answer or the classified error as JSON.
-func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string, handle WebhookHandler) {
+func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string, handle WebhookHandler, authorize func(string, *http.Request, []byte) error) {
 	start := time.Now()
 	log := h.log.With("route", route, "remote", r.RemoteAddr)
 	var resp Response
@@ -18,6 +18,11 @@ func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string
 		body, err := h.body(r, w)
 		if err != nil {
 			return err
+		}
+		if authorize != nil {
+			if err := authorize(route, r, body); err != nil {
+				return err
+			}
 		}
 		r.Body = readCloser{bytes.NewReader(body)}
 		ctx, cancel := context.WithTimeout(WithLogger(r.Context(), log), h.settings.RequestTimeout)
