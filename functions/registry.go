@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/intake"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
 )
 
@@ -20,13 +21,16 @@ var ErrUnknownFunction = errors.New("unknown function")
 // and, for functions called by outside systems, the K_SINK sender.
 type builder func(ctx context.Context, h *host.Host) (host.Function, error)
 
-// registry lists the functions Serve knows, by name.
-var registry = map[string]builder{}
+// builders lists the functions Serve knows, by name. Each function's issue
+// adds its entry when it lands.
+var builders = map[string]builder{
+	intake.Name: buildIntake,
+}
 
 // Names returns the known function names, sorted.
 func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
+	names := make([]string, 0, len(builders))
+	for n := range builders {
 		names = append(names, n)
 	}
 	slices.Sort(names)
@@ -44,7 +48,7 @@ func ListenTCP(port int) (net.Listener, error) {
 // Serve runs the named function until ctx ends, then drains. Logs go to logs
 // (JSON by default). It returns nil after a clean drain.
 func Serve(ctx context.Context, name string, listen Listen, logs io.Writer) error {
-	build, ok := registry[name]
+	build, ok := builders[name]
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownFunction, name)
 	}

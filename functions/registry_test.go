@@ -19,8 +19,8 @@ import (
 // register adds a function for one test.
 func register(t *testing.T, name string, b builder) {
 	t.Helper()
-	registry[name] = b
-	t.Cleanup(func() { delete(registry, name) })
+	builders[name] = b
+	t.Cleanup(func() { delete(builders, name) })
 }
 
 func TestServeRunsAFunctionUntilCancelled(t *testing.T) {

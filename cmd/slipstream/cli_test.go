@@ -53,3 +53,30 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 }
+
+func TestServeIntakeWithBadSettingsExits1(t *testing.T) {
+	t.Setenv("SLIPSTREAM_INTAKE_FORMATS", "distribution,nexus")
+	t.Setenv("SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES", "")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "intake"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1\n%s", code, stderr.String())
+	}
+	for _, want := range []string{`SLIPSTREAM_INTAKE_FORMATS: "nexus" is not one of`, "SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: required"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+func TestServeIntakeNeedsASink(t *testing.T) {
+	t.Setenv("SLIPSTREAM_INTAKE_FORMATS", "quay")
+	t.Setenv("SLIPSTREAM_INTAKE_QUAY_ALLOW_UNAUTHENTICATED", "true")
+	t.Setenv("SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES", "quay.io")
+	t.Setenv("K_SINK", "")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "intake"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "K_SINK is not set") {
+		t.Errorf("exit code %d, stderr %s; want 1 naming K_SINK", code, stderr.String())
+	}
+}
+

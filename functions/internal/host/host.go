@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -92,7 +93,12 @@ func routes(fn Function) string {
 	if len(fn.Events) > 0 {
 		s += ", POST / (CloudEvents)"
 	}
+	paths := make([]string, 0, len(fn.Webhooks))
 	for p := range fn.Webhooks {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
 		s += ", POST " + p
 	}
 	return s

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,7 +36,7 @@ type testRegistry struct {
 func newTestRegistry(t *testing.T, basicAuth, stripDigest bool) *testRegistry {
 	t.Helper()
 	tr := &testRegistry{basicAuth: basicAuth, stripDigest: stripDigest}
-	inner := ggcrregistry.New()
+	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tr.basicAuth {
 			if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "s3cret" {

@@ -1,0 +1,41 @@
+package functions
+
+import (
+	"context"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/intake"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/registry"
+)
+
+// buildIntake reads SLIPSTREAM_INTAKE_*, needs K_SINK, and wires the registry
+// resolver with the Docker config's credentials.
+func buildIntake(_ context.Context, h *host.Host) (host.Function, error) {
+	var cfg config.Intake
+	if err := config.Load(config.Prefix+"_INTAKE", &cfg); err != nil {
+		return host.Function{}, err
+	}
+	sender, err := h.Sender()
+	if err != nil {
+		return host.Function{}, err
+	}
+	var kc authn.Keychain = authn.NewMultiKeychain()
+	if cfg.DockerConfigFile != "" {
+		if kc, err = registry.KeychainFromFile(cfg.DockerConfigFile); err != nil {
+			return host.Function{}, &config.Error{Problems: []string{config.Prefix + "_INTAKE_DOCKER_CONFIG_FILE: " + err.Error()}}
+		}
+	}
+	resolver, err := registry.New(registry.WithKeychain(kc), registry.WithTimeout(cfg.ResolveTimeout))
+	if err != nil {
+		return host.Function{}, err
+	}
+	in, err := intake.New(cfg, sender, resolver)
+	if err != nil {
+		return host.Function{}, err
+	}
+	in.LogUnauthenticated(h.Logger())
+	return in.Function(), nil
+}

@@ -1,0 +1,257 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/registry"
+)
+
+// Name is the function's name.
+const Name = "intake"
+
+// parser reads one webhook format.
+type parser func(body []byte, h http.Header) (report, error)
+
+var parsers = map[string]parser{
+	"distribution": parseDistribution,
+	"harbor":       parseHarbor,
+	"dockerhub":    parseDockerHub,
+	"quay":         parseQuay,
+	"github":       parseGitHub,
+	"gar":          parseGAR,
+	"ecr":          parseECR,
+	"acr":          parseACR,
+}
+
+// Intake turns registry webhooks into image.pushed events.
+type Intake struct {
+	cfg     config.Intake
+	allowed allowlist
+	send    Sender
+	resolve DigestResolver
+	sent    *recent
+	now     func() time.Time
+}
+
+// Option configures an Intake.
+type Option func(*Intake)
+
+// WithClock sets the clock used for event times and the dedup window. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(in *Intake) { in.now = now } }
+
+// New returns an Intake for validated settings, sending with send and
+// resolving digests with resolve.
+func New(cfg config.Intake, send Sender, resolve DigestResolver, opts ...Option) (*Intake, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if send == nil || resolve == nil {
+		return nil, errors.New("intake: a sender and a resolver are required")
+	}
+	allowed, err := newAllowlist(cfg.AllowedRegistries)
+	if err != nil {
+		return nil, err
+	}
+	in := &Intake{cfg: cfg, allowed: allowed, send: send, resolve: resolve, now: time.Now}
+	for _, o := range opts {
+		o(in)
+	}
+	in.sent = newRecent(cfg.DedupWindow, in.now)
+	return in, nil
+}
+
+// Unauthenticated lists the enabled formats that accept requests without credentials.
+func (in *Intake) Unauthenticated() []string {
+	var out []string
+	for _, f := range in.cfg.Formats {
+		if !in.cfg.Auth(f).Configured() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Function returns the routes of the enabled formats for the host.
+func (in *Intake) Function() host.Function {
+	fn := host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{}, Authorize: in.authorize}
+	for _, f := range in.cfg.Formats {
+		if p, ok := parsers[f]; ok {
+			fn.Webhooks["/webhooks/"+f] = in.webhook(f, p)
+		}
+	}
+	if slices.Contains(in.cfg.Formats, "cloudevents") {
+		fn.Events = map[string]host.EventHandler{
+			typeHarborPushed:           in.event(parseHarborEvent),
+			typeCDEventPublished + "*": in.event(parseCDEvent),
+		}
+	}
+	return fn
+}
+
+func (in *Intake) authorize(route string, r *http.Request, body []byte) error {
+	format := strings.TrimPrefix(route, "/webhooks/")
+	if route == "/" {
+		format = "cloudevents"
+	}
+	return authorize(format, in.cfg.Auth(format), r, body)
+}
+
+// webhook serves one raw webhook format.
+func (in *Intake) webhook(format string, parse parser) host.WebhookHandler {
+	return func(ctx context.Context, r *http.Request, body []byte) (host.Response, error) {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+				return host.Response{}, fmt.Errorf("%w: content type %q; send JSON (application/json)", host.ErrUnsupportedMediaType, ct)
+			}
+		}
+		rep, err := parse(body, r.Header)
+		if err != nil {
+			return host.Response{}, err
+		}
+		return in.process(ctx, format, rep)
+	}
+}
+
+// event serves one CloudEvent type at POST /; an event with nothing to act on
+// is acknowledged as refused.
+func (in *Intake) event(parse func(cloudevents.Event) (report, error)) host.EventHandler {
+	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+		rep, err := parse(e)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := in.process(ctx, "cloudevents", rep)
+		if err == nil && resp.Status == http.StatusOK {
+			return nil, fmt.Errorf("%w: %s", host.ErrRefused, resp.Message)
+		}
+		return nil, err
+	}
+}
+
+// process checks, resolves and sends the pushes of one request.
+func (in *Intake) process(ctx context.Context, format string, rep report) (host.Response, error) {
+	log := host.Logger(ctx)
+	pushes, err := decide(rep, in.allowed)
+	if err != nil {
+		return host.Response{}, err
+	}
+	if len(pushes) == 0 {
+		return host.Response{Status: http.StatusOK, Message: "ignored: " + strings.Join(rep.Ignored, "; ")}, nil
+	}
+	events := make([]cloudevents.Event, 0, len(pushes))
+	for _, p := range pushes {
+		if p.Digest == "" {
+			desc, err := in.resolve.Resolve(ctx, p.Ref)
+			if err != nil {
+				return host.Response{}, resolveError(p.Ref.String(), err)
+			}
+			p.Digest = desc.Digest.String()
+			if p.MediaType == "" {
+				p.MediaType = string(desc.MediaType)
+			}
+		}
+		d, err := eventing.NewImagePushed(p.Ref.Name()+"@"+p.Digest, format, p.MediaType, p.PushedAt)
+		if err != nil {
+			return host.Response{}, malformed(p.Field, "%v", err)
+		}
+		e, err := eventing.New(Name, d, in.now())
+		if err != nil {
+			return host.Response{}, malformed(p.Field, "%v", err)
+		}
+		events = append(events, e)
+	}
+
+	var sent, dups, failed []string
+	var firstErr error
+	for _, e := range events {
+		image := imageOf(e)
+		release, dup, err := in.sent.claim(ctx, e.ID())
+		switch {
+		case err != nil:
+			failed = append(failed, image)
+			firstErr = cmpErr(firstErr, err)
+			continue
+		case dup:
+			dups = append(dups, image)
+			log.Info("image push already sent", "image", image, "ce.id", e.ID())
+			continue
+		}
+		err = in.send.Send(ctx, e)
+		release(err == nil)
+		if err != nil {
+			failed = append(failed, image)
+			firstErr = cmpErr(firstErr, err)
+			continue
+		}
+		sent = append(sent, image)
+		log.Info("image push sent", "image", image, "ce.id", e.ID())
+	}
+	msg := summary(sent, dups, rep.Ignored)
+	if len(failed) > 0 {
+		return host.Response{}, fmt.Errorf("%w: not sent: %s (%v); %s", host.ErrUnavailable, strings.Join(failed, ", "), firstErr, msg)
+	}
+	return host.Response{Status: http.StatusAccepted, Message: msg}, nil
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func imageOf(e cloudevents.Event) string {
+	var d eventing.ImagePushed
+	if err := e.DataAs(&d); err != nil {
+		return e.Subject()
+	}
+	return d.Image
+}
+
+func summary(sent, dups, ignored []string) string {
+	var parts []string
+	if len(sent) > 0 {
+		parts = append(parts, "sent "+strings.Join(sent, ", "))
+	}
+	if len(dups) > 0 {
+		parts = append(parts, "already sent "+strings.Join(dups, ", "))
+	}
+	if len(ignored) > 0 {
+		parts = append(parts, "ignored: "+strings.Join(ignored, "; "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// resolveError maps a registry look-up failure to the answer: a tag the
+// registry does not have is the sender's mistake (400); a registry that is
+// down or refuses our credentials is worth a retry later (503).
+func resolveError(ref string, err error) error {
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return fmt.Errorf("%w: %s: the registry has no such tag", host.ErrMalformed, ref)
+	case errors.Is(err, registry.ErrDenied):
+		return fmt.Errorf("%w: %s: the registry refused intake's credentials (SLIPSTREAM_INTAKE_DOCKER_CONFIG_FILE)", host.ErrUnavailable, ref)
+	}
+	return fmt.Errorf("%w: resolving %s: %v", host.ErrUnavailable, ref, err)
+}
+
+// LogUnauthenticated warns, once at start-up, about formats open to anyone.
+func (in *Intake) LogUnauthenticated(log *slog.Logger) {
+	for _, f := range in.Unauthenticated() {
+		log.Warn("webhook format accepts unauthenticated requests", "format", f, "setting", "SLIPSTREAM_INTAKE_"+strings.ToUpper(f)+"_ALLOW_UNAUTHENTICATED")
+	}
+}

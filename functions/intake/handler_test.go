@@ -1,0 +1,481 @@
+package intake
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/registry"
+)
+
+const token = "t0ken-for-tests"
+
+// sink is a real CloudEvents receiver that fails the first `failures` requests.
+type sink struct {
+	mu       sync.Mutex
+	failures int
+	events   []cloudevents.Event
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures > 0 {
+		s.failures--
+		http.Error(w, "broker down", http.StatusServiceUnavailable)
+		return
+	}
+	e, err := cehttp.NewEventFromHTTPRequest(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.events = append(s.events, *e)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *sink) received() []cloudevents.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]cloudevents.Event(nil), s.events...)
+}
+
+func (s *sink) failNext(n int) { s.mu.Lock(); s.failures = n; s.mu.Unlock() }
+
+// env is intake behind the real host, with a real sink and a real registry.
+type env struct {
+	url        string
+	sink       *sink
+	regHost    string // 127.0.0.1:port of the in-process registry
+	imgDigest  string
+	idxDigest  string
+	regHits    *atomic.Int64
+	secretFile func(content string) string
+}
+
+func newEnv(t *testing.T, mutate func(cfg *config.Intake, e *env)) *env {
+	t.Helper()
+	e := &env{sink: &sink{}, regHits: &atomic.Int64{}}
+	dir := t.TempDir()
+	n := 0
+	e.secretFile = func(content string) string {
+		n++
+		p := filepath.Join(dir, fmt.Sprintf("secret-%d", n))
+		if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	regSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.regHits.Add(1)
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(regSrv.Close)
+	e.regHost = strings.TrimPrefix(regSrv.URL, "http://")
+	img, _ := random.Image(128, 1)
+	ref, _ := name.NewTag(e.regHost + "/team/hello:1.4.0")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	e.imgDigest = d.String()
+	idx, _ := random.Index(64, 1, 2)
+	iref, _ := name.NewTag(e.regHost + "/team/hello:2.0.0")
+	if err := remote.WriteIndex(iref, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = idx.Digest()
+	e.idxDigest = d.String()
+	// Docker Hub's host is served by the same in-process registry.
+	dockerHub, _ := name.NewTag("index.docker.io/library/nginx:1.25")
+	if err := remote.Write(dockerHub, img, remote.WithTransport(rewrite{e.regHost})); err != nil {
+		t.Fatal(err)
+	}
+
+	sinkSrv := httptest.NewServer(e.sink)
+	t.Cleanup(sinkSrv.Close)
+
+	var cfg config.Intake
+	t.Setenv("SLIPSTREAM_INTAKE_FORMATS", strings.Join(config.IntakeFormats, ","))
+	for _, f := range config.IntakeFormats {
+		t.Setenv("SLIPSTREAM_INTAKE_"+strings.ToUpper(f)+"_TOKEN_FILE", e.secretFile(token))
+	}
+	t.Setenv("SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES", e.regHost+",docker.io,quay.io,ghcr.io,europe-docker.pkg.dev,123456789012.dkr.ecr.us-west-2.amazonaws.com,myregistry.azurecr.io,harbor.example.com")
+	if err := config.Load(config.Prefix+"_INTAKE", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(&cfg, e)
+	}
+
+	shared := config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: sinkSrv.URL, MaxBodyBytes: 64 << 10,
+		RequestTimeout: 10 * time.Second, ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second}
+	h, err := host.New(Name, shared, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := h.Sender()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolver, err := registry.New(registry.WithTimeout(2*time.Second), registry.WithTransport(rewrite{e.regHost}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := New(cfg, sender, resolver, WithClock(func() time.Time { return time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.Handler(in.Function()))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// rewrite sends Docker Hub's registry traffic to the in-process registry, so
+// the real resolver code runs for the dockerhub format.
+type rewrite struct{ host string }
+
+func (rw rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == "index.docker.io" {
+		r = r.Clone(r.Context())
+		r.URL.Scheme, r.URL.Host, r.Host = "http", rw.host, rw.host
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (e *env) post(t *testing.T, path string, header http.Header, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *env) distribution(tag, digest, mediaType string) []byte {
+	return []byte(`{"events":[{"id":"x","timestamp":"2026-11-26T07:59:00Z","action":"push","target":{"mediaType":"` + mediaType + `","digest":"` + digest +
+		`","repository":"team/hello","url":"http://` + e.regHost + `/v2/team/hello/manifests/` + digest + `","tag":"` + tag + `"},"request":{"host":"` + e.regHost + `"}}]}`)
+}
+
+func TestEveryFormatBecomesOneEvent(t *testing.T) {
+	e := newEnv(t, nil)
+	img := func(registry, repo, tag, digest string) string {
+		return registry + "/" + repo + ":" + tag + "@" + digest
+	}
+	garData := base64.StdEncoding.EncodeToString([]byte(`{"action":"INSERT","digest":"europe-docker.pkg.dev/p/r/app@` + dgA + `","tag":"europe-docker.pkg.dev/p/r/app:2.1.0"}`))
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		body   []byte
+		image  string
+	}{
+		{"distribution", "/webhooks/distribution", http.Header{"Content-Type": {"application/vnd.docker.distribution.events.v2+json"}},
+			e.distribution("1.4.0-d", e.imgDigest, "application/vnd.oci.image.manifest.v1+json"), img(e.regHost, "team/hello", "1.4.0-d", e.imgDigest)},
+		{"distribution v2.x media type", "/webhooks/distribution", http.Header{"Content-Type": {"application/vnd.docker.distribution.events.v1+json"}},
+			e.distribution("2.0.0-d", e.idxDigest, "application/vnd.oci.image.index.v1+json"), img(e.regHost, "team/hello", "2.0.0-d", e.idxDigest)},
+		{"harbor", "/webhooks/harbor", http.Header{"Authorization": {token}}, sampleWith(t, "harbor-push-default.json",
+			`"tag": "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4"`, `"tag": "3.18"`, `"localhost/harbor/alpine@`, `"harbor.example.com/harbor/alpine:3.18@`),
+			img("harbor.example.com", "harbor/alpine", "3.18", "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4")},
+		{"dockerhub (digest resolved)", "/webhooks/dockerhub", nil, []byte(`{"push_data":{"pushed_at":1417566161,"tag":"1.25"},"repository":{"repo_name":"nginx"}}`),
+			img("index.docker.io", "library/nginx", "1.25", e.imgDigest)},
+		{"quay (digest resolved)", "/webhooks/quay", nil, []byte(`{"docker_url":"` + e.regHost + `/team/hello","updated_tags":["1.4.0"]}`),
+			img(e.regHost, "team/hello", "1.4.0", e.imgDigest)},
+		{"quay multi-arch (index digest)", "/webhooks/quay", nil, []byte(`{"docker_url":"` + e.regHost + `/team/hello","updated_tags":["2.0.0"]}`),
+			img(e.regHost, "team/hello", "2.0.0", e.idxDigest)},
+		{"github", "/webhooks/github", http.Header{"X-Github-Event": {"package"}}, sampleWith(t, "github-package-published.json",
+			`"name": "",`, `"name": "1.4.0",`, `sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b`, dgA, `"ghcr.io/Codertocat/hello-world:"`, `"ghcr.io/Codertocat/hello-world:1.4.0"`),
+			img("ghcr.io", "codertocat/hello-world", "1.4.0", dgA)},
+		{"gar", "/webhooks/gar", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("pubsub:"+token))}},
+			[]byte(`{"message":{"data":"` + garData + `","messageId":"1"},"subscription":"projects/p/subscriptions/s"}`),
+			img("europe-docker.pkg.dev", "p/r/app", "2.1.0", dgA)},
+		{"ecr", "/webhooks/ecr", nil, sampleWith(t, "ecr-image-action.json", "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234", dgB),
+			img("123456789012.dkr.ecr.us-west-2.amazonaws.com", "my-repository-name", "latest", dgB)},
+		{"acr", "/webhooks/acr", nil, sampleWith(t, "acr-push.json", "sha256:xxxxd5c8786bb9e621a45ece0dbxxxx1cdc624ad20da9fe62e9d25490f33xxxx", dgB),
+			img("myregistry.azurecr.io", "hello-world", "v1", dgB)},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := e.post(t, tc.path, tc.header, tc.body)
+			if code != http.StatusAccepted {
+				t.Fatalf("%d %s, want 202", code, body)
+			}
+			got := e.sink.received()
+			if len(got) != i+1 {
+				t.Fatalf("sink holds %d events, want %d", len(got), i+1)
+			}
+			checkEvent(t, got[i], tc.image, strings.TrimPrefix(tc.path, "/webhooks/"))
+			if !strings.Contains(body, tc.image) {
+				t.Errorf("answer %s does not name the image", body)
+			}
+		})
+	}
+}
+
+// checkEvent asserts an image.pushed event: valid, routed by subject and extensions.
+func checkEvent(t *testing.T, ev cloudevents.Event, image, format string) {
+	t.Helper()
+	d, err := eventing.Decode[eventing.ImagePushed](ev)
+	if err != nil {
+		t.Fatalf("the sent event does not decode: %v", err)
+	}
+	if d.Image != image || d.Format != format {
+		t.Errorf("image %q format %q, want %q %q", d.Image, d.Format, image, format)
+	}
+	ext := ev.Extensions()
+	if ev.Subject() != d.Registry+"/"+d.Repository || ext["repository"] != d.Repository || ext["tag"] != d.Tag || ext["digest"] != d.Digest {
+		t.Errorf("routing attributes: subject %q extensions %v", ev.Subject(), ext)
+	}
+	if ev.Source() != "/slipstream/intake" || ev.ID() != d.ID() {
+		t.Errorf("source %q id %q", ev.Source(), ev.ID())
+	}
+}
+
+func TestCloudEventsFormats(t *testing.T) {
+	e := newEnv(t, nil)
+	client, _ := cloudevents.NewClientHTTP()
+	send := func(ev cloudevents.Event, auth string) int {
+		ctx := cloudevents.ContextWithTarget(t.Context(), e.url)
+		ctx = cehttp.WithCustomHeader(ctx, http.Header{"Authorization": {auth}})
+		res := client.Send(cloudevents.WithEncodingStructured(ctx), ev)
+		var hr *cehttp.Result
+		if !cloudevents.ResultAs(res, &hr) {
+			t.Fatalf("result %v", res)
+		}
+		return hr.StatusCode
+	}
+	var harbor cloudevents.Event
+	raw := sampleWith(t, "harbor-push-cloudevents.json", `"tag": "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4"`, `"tag": "3.18"`,
+		`"localhost/harbor/alpine@`, `"harbor.example.com/harbor/alpine:3.18@`)
+	if err := json.Unmarshal(raw, &harbor); err != nil {
+		t.Fatal(err)
+	}
+	if code := send(harbor, "Bearer "+token); code != 202 {
+		t.Fatalf("harbor CloudEvent: %d", code)
+	}
+	checkEvent(t, e.sink.received()[0], "harbor.example.com/harbor/alpine:3.18@sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4", "cloudevents")
+
+	cd := cloudevents.NewEvent()
+	cd.SetID("271069a8")
+	cd.SetSource("/event/source/123")
+	cd.SetType("dev.cdevents.artifact.published.0.1.1")
+	purl := "pkg:oci/hello@" + url.PathEscape(e.imgDigest) + "?repository_url=" + e.regHost + "/team/hello&tag=1.4.0"
+	_ = cd.SetData(cloudevents.ApplicationJSON, map[string]any{
+		"context": map[string]string{"version": "0.2.0", "id": "271069a8", "source": "/event/source/123", "type": "dev.cdevents.artifact.published.0.1.1"},
+		"subject": map[string]any{"id": purl, "source": "/event/source/123", "type": "artifact", "content": map[string]any{}},
+	})
+	if code := send(cd, "Bearer "+token); code != 202 {
+		t.Fatalf("CDEvent: %d", code)
+	}
+	checkEvent(t, e.sink.received()[1], e.regHost+"/team/hello:1.4.0@"+e.imgDigest, "cloudevents")
+
+	// The real Harbor sample pushes by digest: acknowledged (refused), nothing sent.
+	var byDigest cloudevents.Event
+	_ = json.Unmarshal(sample(t, "harbor-push-cloudevents.json"), &byDigest)
+	if code := send(byDigest, "Bearer "+token); code != 200 {
+		t.Errorf("harbor push by digest: %d, want 200", code)
+	}
+	// A CloudEvent without credentials.
+	if code := send(cd, ""); code != 401 {
+		t.Errorf("CloudEvent without credentials: %d, want 401", code)
+	}
+	if n := len(e.sink.received()); n != 2 {
+		t.Errorf("sink holds %d events, want 2", n)
+	}
+}
+
+func TestRefusedRequestsSendNothing(t *testing.T) {
+	e := newEnv(t, func(cfg *config.Intake, e *env) {
+		cfg.Github.HMACSecretFile.Decode(e.secretFile("It's a Secret to Everybody"))
+	})
+	good := e.distribution("1.4.0", e.imgDigest, "application/vnd.oci.image.manifest.v1+json")
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		body   []byte
+		status int
+		says   string
+	}{
+		{"sample: untagged and blobs", "/webhooks/distribution", nil, sample(t, "distribution-push.json"), 200, "untagged manifest"},
+		{"sample: pull", "/webhooks/distribution", nil, sample(t, "distribution-pull.json"), 200, "pull of hello-world:latest"},
+		{"sample: harbor push by digest", "/webhooks/harbor", nil, sample(t, "harbor-push-default.json"), 200, "push by digest"},
+		{"sample: github untagged", "/webhooks/github", nil, sample(t, "github-package-published.json"), 401, "no X-Hub-Signature-256"},
+		{"sample: gar placeholder digest", "/webhooks/gar", nil, sample(t, "gar-pubsub-push.json"), 400, `sha256:6ec128e26cd5...\" is not sha256:`},
+		{"sample: ecr placeholder digest", "/webhooks/ecr", nil, sample(t, "ecr-image-action.json"), 400, "detail: digest"},
+		{"sample: acr placeholder digest", "/webhooks/acr", nil, sample(t, "acr-push.json"), 400, "target: digest"},
+		{"sample: dockerhub tag missing in the registry", "/webhooks/dockerhub", nil, sample(t, "dockerhub-push.json"), 400, "the registry has no such tag"},
+		{"sample: quay registry not allowed", "/webhooks/quay", nil, []byte(`{"docker_url":"evil.example.com/x/y","updated_tags":["1"]}`), 403, "evil.example.com is not in SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES"},
+		{"no credentials", "/webhooks/distribution", http.Header{"Authorization": nil}, good, 401, "no Authorization header"},
+		{"wrong token", "/webhooks/distribution", http.Header{"Authorization": {"Bearer nope"}}, good, 401, "wrong credentials"},
+		{"wrong basic password", "/webhooks/distribution", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("u:nope"))}}, good, 401, "wrong credentials"},
+		{"wrong GitHub signature", "/webhooks/github", http.Header{"X-Github-Event": {"package"}, "X-Hub-Signature-256": {"sha256=" + strings.Repeat("00", 32)}}, []byte(`{}`), 401, "does not match the body"},
+		{"truncated JSON", "/webhooks/distribution", nil, good[:40], 400, "not valid JSON"},
+		{"huge body", "/webhooks/distribution", nil, bytes.Repeat([]byte(" "), 70<<10), 413, "limit is 65536"},
+		{"wrong content type", "/webhooks/distribution", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte("payload=%7B%7D"), 415, "send JSON"},
+		{"unknown format", "/webhooks/nexus", nil, good, 404, "no route"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.regHits.Load()
+			code, body := e.post(t, tc.path, tc.header, tc.body)
+			if code != tc.status || !strings.Contains(body, tc.says) {
+				t.Errorf("%d %s, want %d saying %q", code, body, tc.status, tc.says)
+			}
+			if n := len(e.sink.received()); n != 0 {
+				t.Errorf("%d events sent, want none", n)
+			}
+			if tc.status == 403 && e.regHits.Load() != before {
+				t.Error("a refused registry host was contacted")
+			}
+		})
+	}
+}
+
+func TestGitHubSignature(t *testing.T) {
+	// The test vector of GitHub's documentation.
+	if err := checkSignature([]byte("It's a Secret to Everybody"), headerGitHubSignature,
+		"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", []byte("Hello, World!")); err != nil {
+		t.Errorf("GitHub's test vector: %v", err)
+	}
+	e := newEnv(t, func(cfg *config.Intake, e *env) {
+		cfg.Github = config.WebhookAuth{}
+		cfg.Github.HMACSecretFile.Decode(e.secretFile("gh-secret"))
+	})
+	body := sampleWith(t, "github-package-published.json", `"name": "",`, `"name": "1.4.0",`, `sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b`, dgA,
+		`"ghcr.io/Codertocat/hello-world:"`, `"ghcr.io/Codertocat/hello-world:1.4.0"`)
+	mac := hmac.New(sha256.New, []byte("gh-secret"))
+	mac.Write(body)
+	code, resp := e.post(t, "/webhooks/github", http.Header{"X-Github-Event": {"package"}, "Authorization": nil,
+		"X-Hub-Signature-256": {"sha256=" + hex.EncodeToString(mac.Sum(nil))}}, body)
+	if code != 202 || len(e.sink.received()) != 1 {
+		t.Errorf("signed GitHub webhook: %d %s, %d events", code, resp, len(e.sink.received()))
+	}
+}
+
+func TestNeverLoseAPush(t *testing.T) {
+	e := newEnv(t, nil)
+	body := e.distribution("1.4.0", e.imgDigest, "application/vnd.oci.image.manifest.v1+json")
+
+	e.sink.failNext(2) // more than the host's one retry
+	code, resp := e.post(t, "/webhooks/distribution", nil, body)
+	if code != http.StatusServiceUnavailable || !strings.Contains(resp, "not sent") {
+		t.Fatalf("sink down: %d %s, want 503 so the registry retries", code, resp)
+	}
+	if n := len(e.sink.received()); n != 0 {
+		t.Fatalf("%d events while the sink was down", n)
+	}
+	// The registry retries once the sink is back.
+	code, resp = e.post(t, "/webhooks/distribution", nil, body)
+	if code != http.StatusAccepted || len(e.sink.received()) != 1 {
+		t.Fatalf("retry: %d %s with %d events, want 202 and one event", code, resp, len(e.sink.received()))
+	}
+	// A duplicate delivery (registry retry, or the webhook configured twice) is not sent again.
+	code, resp = e.post(t, "/webhooks/distribution", nil, body)
+	if code != http.StatusAccepted || !strings.Contains(resp, "already sent") || len(e.sink.received()) != 1 {
+		t.Errorf("duplicate: %d %s with %d events, want 202, already sent, one event", code, resp, len(e.sink.received()))
+	}
+	// The same push reported by another format has the same id: not sent again either.
+	code, _ = e.post(t, "/webhooks/quay", nil, []byte(`{"docker_url":"`+e.regHost+`/team/hello","updated_tags":["1.4.0"]}`))
+	if code != http.StatusAccepted || len(e.sink.received()) != 1 {
+		t.Errorf("same push via quay: %d with %d events, want one event", code, len(e.sink.received()))
+	}
+}
+
+func TestConcurrentDuplicatesSendOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	body := e.distribution("1.4.0", e.imgDigest, "application/vnd.oci.image.manifest.v1+json")
+	var wg sync.WaitGroup
+	codes := make(chan int, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _ := e.post(t, "/webhooks/distribution", nil, body)
+			codes <- code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusAccepted {
+			t.Errorf("status %d, want 202", c)
+		}
+	}
+	if n := len(e.sink.received()); n != 1 {
+		t.Errorf("%d events for 8 concurrent copies of one push, want 1", n)
+	}
+}
+
+func TestRegistryDown(t *testing.T) {
+	e := newEnv(t, func(cfg *config.Intake, e *env) {
+		cfg.AllowedRegistries = append(cfg.AllowedRegistries, "127.0.0.1:1")
+	})
+	code, body := e.post(t, "/webhooks/quay", nil, []byte(`{"docker_url":"127.0.0.1:1/team/hello","updated_tags":["1.4.0"]}`))
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "resolving") {
+		t.Errorf("registry down: %d %s, want 503", code, body)
+	}
+	if n := len(e.sink.received()); n != 0 {
+		t.Errorf("%d events sent", n)
+	}
+}
+
+func TestRecentForgetsAfterTheWindow(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := newRecent(time.Minute, func() time.Time { return now })
+	release, dup, err := r.claim(t.Context(), "a")
+	if err != nil || dup {
+		t.Fatal(dup, err)
+	}
+	release(true)
+	if _, dup, _ := r.claim(t.Context(), "a"); !dup {
+		t.Error("a sent id was not remembered")
+	}
+	now = now.Add(2 * time.Minute)
+	release, dup, _ = r.claim(t.Context(), "a")
+	if dup {
+		t.Error("an id was remembered past the window")
+	}
+	release(false)
+	if len(r.sent) != 0 {
+		t.Errorf("expired ids kept: %v", r.sent)
+	}
+}
