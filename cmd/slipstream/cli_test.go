@@ -79,4 +79,3 @@ func TestServeIntakeNeedsASink(t *testing.T) {
 		t.Errorf("exit code %d, stderr %s; want 1 naming K_SINK", code, stderr.String())
 	}
 }
-
