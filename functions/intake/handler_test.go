@@ -33,46 +33,15 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
 	"github.com/slipstream-cd/slipstream/functions/internal/registry"
+	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
 )
 
 const token = "t0ken-for-tests"
 
-// sink is a real CloudEvents receiver that fails the first `failures` requests.
-type sink struct {
-	mu       sync.Mutex
-	failures int
-	events   []cloudevents.Event
-}
-
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failures > 0 {
-		s.failures--
-		http.Error(w, "broker down", http.StatusServiceUnavailable)
-		return
-	}
-	e, err := cehttp.NewEventFromHTTPRequest(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.events = append(s.events, *e)
-	w.WriteHeader(http.StatusAccepted)
-}
-
-func (s *sink) received() []cloudevents.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]cloudevents.Event(nil), s.events...)
-}
-
-func (s *sink) failNext(n int) { s.mu.Lock(); s.failures = n; s.mu.Unlock() }
-
 // env is intake behind the real host, with a real sink and a real registry.
 type env struct {
 	url        string
-	sink       *sink
+	sink       *testutil.Sink
 	regHost    string // 127.0.0.1:port of the in-process registry
 	imgDigest  string
 	idxDigest  string
@@ -82,7 +51,7 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(cfg *config.Intake, e *env)) *env {
 	t.Helper()
-	e := &env{sink: &sink{}, regHits: &atomic.Int64{}}
+	e := &env{sink: testutil.NewSink(t), regHits: &atomic.Int64{}}
 	dir := t.TempDir()
 	n := 0
 	e.secretFile = func(content string) string {
@@ -121,8 +90,6 @@ func newEnv(t *testing.T, mutate func(cfg *config.Intake, e *env)) *env {
 		t.Fatal(err)
 	}
 
-	sinkSrv := httptest.NewServer(e.sink)
-	t.Cleanup(sinkSrv.Close)
 
 	var cfg config.Intake
 	t.Setenv("SLIPSTREAM_INTAKE_FORMATS", strings.Join(config.IntakeFormats, ","))
@@ -137,7 +104,7 @@ func newEnv(t *testing.T, mutate func(cfg *config.Intake, e *env)) *env {
 		mutate(&cfg, e)
 	}
 
-	shared := config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: sinkSrv.URL, MaxBodyBytes: 64 << 10,
+	shared := config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: e.sink.URL, MaxBodyBytes: 64 << 10,
 		RequestTimeout: 10 * time.Second, ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second}
 	h, err := host.New(Name, shared, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -238,7 +205,7 @@ func TestEveryFormatBecomesOneEvent(t *testing.T) {
 			if code != http.StatusAccepted {
 				t.Fatalf("%d %s, want 202", code, body)
 			}
-			got := e.sink.received()
+			got := e.sink.Events()
 			if len(got) != i+1 {
 				t.Fatalf("sink holds %d events, want %d", len(got), i+1)
 			}
@@ -291,7 +258,7 @@ func TestCloudEventsFormats(t *testing.T) {
 	if code := send(harbor, "Bearer "+token); code != 202 {
 		t.Fatalf("harbor CloudEvent: %d", code)
 	}
-	checkEvent(t, e.sink.received()[0], "harbor.example.com/harbor/alpine:3.18@sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4", "cloudevents")
+	checkEvent(t, e.sink.Events()[0], "harbor.example.com/harbor/alpine:3.18@sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4", "cloudevents")
 
 	cd := cloudevents.NewEvent()
 	cd.SetID("271069a8")
@@ -305,7 +272,7 @@ func TestCloudEventsFormats(t *testing.T) {
 	if code := send(cd, "Bearer "+token); code != 202 {
 		t.Fatalf("CDEvent: %d", code)
 	}
-	checkEvent(t, e.sink.received()[1], e.regHost+"/team/hello:1.4.0@"+e.imgDigest, "cloudevents")
+	checkEvent(t, e.sink.Events()[1], e.regHost+"/team/hello:1.4.0@"+e.imgDigest, "cloudevents")
 
 	// The real Harbor sample pushes by digest: acknowledged (refused), nothing sent.
 	var byDigest cloudevents.Event
@@ -317,7 +284,7 @@ func TestCloudEventsFormats(t *testing.T) {
 	if code := send(cd, ""); code != 401 {
 		t.Errorf("CloudEvent without credentials: %d, want 401", code)
 	}
-	if n := len(e.sink.received()); n != 2 {
+	if n := len(e.sink.Events()); n != 2 {
 		t.Errorf("sink holds %d events, want 2", n)
 	}
 }
@@ -360,7 +327,7 @@ func TestRefusedRequestsSendNothing(t *testing.T) {
 			if code != tc.status || !strings.Contains(body, tc.says) {
 				t.Errorf("%d %s, want %d saying %q", code, body, tc.status, tc.says)
 			}
-			if n := len(e.sink.received()); n != 0 {
+			if n := len(e.sink.Events()); n != 0 {
 				t.Errorf("%d events sent, want none", n)
 			}
 			if tc.status == 403 && e.regHits.Load() != before {
@@ -386,8 +353,8 @@ func TestGitHubSignature(t *testing.T) {
 	mac.Write(body)
 	code, resp := e.post(t, "/webhooks/github", http.Header{"X-Github-Event": {"package"}, "Authorization": nil,
 		"X-Hub-Signature-256": {"sha256=" + hex.EncodeToString(mac.Sum(nil))}}, body)
-	if code != 202 || len(e.sink.received()) != 1 {
-		t.Errorf("signed GitHub webhook: %d %s, %d events", code, resp, len(e.sink.received()))
+	if code != 202 || len(e.sink.Events()) != 1 {
+		t.Errorf("signed GitHub webhook: %d %s, %d events", code, resp, len(e.sink.Events()))
 	}
 }
 
@@ -395,28 +362,28 @@ func TestNeverLoseAPush(t *testing.T) {
 	e := newEnv(t, nil)
 	body := e.distribution("1.4.0", e.imgDigest, "application/vnd.oci.image.manifest.v1+json")
 
-	e.sink.failNext(2) // more than the host's one retry
+	e.sink.Fail(nil, 503, 503) // more than the host's one retry
 	code, resp := e.post(t, "/webhooks/distribution", nil, body)
 	if code != http.StatusServiceUnavailable || !strings.Contains(resp, "not sent") {
 		t.Fatalf("sink down: %d %s, want 503 so the registry retries", code, resp)
 	}
-	if n := len(e.sink.received()); n != 0 {
+	if n := len(e.sink.Events()); n != 0 {
 		t.Fatalf("%d events while the sink was down", n)
 	}
 	// The registry retries once the sink is back.
 	code, resp = e.post(t, "/webhooks/distribution", nil, body)
-	if code != http.StatusAccepted || len(e.sink.received()) != 1 {
-		t.Fatalf("retry: %d %s with %d events, want 202 and one event", code, resp, len(e.sink.received()))
+	if code != http.StatusAccepted || len(e.sink.Events()) != 1 {
+		t.Fatalf("retry: %d %s with %d events, want 202 and one event", code, resp, len(e.sink.Events()))
 	}
 	// A duplicate delivery (registry retry, or the webhook configured twice) is not sent again.
 	code, resp = e.post(t, "/webhooks/distribution", nil, body)
-	if code != http.StatusAccepted || !strings.Contains(resp, "already sent") || len(e.sink.received()) != 1 {
-		t.Errorf("duplicate: %d %s with %d events, want 202, already sent, one event", code, resp, len(e.sink.received()))
+	if code != http.StatusAccepted || !strings.Contains(resp, "already sent") || len(e.sink.Events()) != 1 {
+		t.Errorf("duplicate: %d %s with %d events, want 202, already sent, one event", code, resp, len(e.sink.Events()))
 	}
 	// The same push reported by another format has the same id: not sent again either.
 	code, _ = e.post(t, "/webhooks/quay", nil, []byte(`{"docker_url":"`+e.regHost+`/team/hello","updated_tags":["1.4.0"]}`))
-	if code != http.StatusAccepted || len(e.sink.received()) != 1 {
-		t.Errorf("same push via quay: %d with %d events, want one event", code, len(e.sink.received()))
+	if code != http.StatusAccepted || len(e.sink.Events()) != 1 {
+		t.Errorf("same push via quay: %d with %d events, want one event", code, len(e.sink.Events()))
 	}
 }
 
@@ -440,7 +407,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 			t.Errorf("status %d, want 202", c)
 		}
 	}
-	if n := len(e.sink.received()); n != 1 {
+	if n := len(e.sink.Events()); n != 1 {
 		t.Errorf("%d events for 8 concurrent copies of one push, want 1", n)
 	}
 }
@@ -453,7 +420,7 @@ func TestRegistryDown(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "resolving") {
 		t.Errorf("registry down: %d %s, want 503", code, body)
 	}
-	if n := len(e.sink.received()); n != 0 {
+	if n := len(e.sink.Events()); n != 0 {
 		t.Errorf("%d events sent", n)
 	}
 }

@@ -7,46 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
 )
-
-// sink is a real HTTP sink that answers with the scripted statuses, then 202.
-type sink struct {
-	mu       sync.Mutex
-	statuses []int
-	header   http.Header
-	received []cloudevents.Event
-	attempts int
-}
-
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempts++
-	e, err := cehttp.NewEventFromHTTPRequest(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if len(s.statuses) > 0 {
-		code := s.statuses[0]
-		s.statuses = s.statuses[1:]
-		for k, v := range s.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(code)
-		return
-	}
-	s.received = append(s.received, *e)
-	w.WriteHeader(http.StatusAccepted)
-}
 
 func newSender(t *testing.T, target string, retries int, overrides map[string]string) (*Sender, *[]time.Duration) {
 	t.Helper()
@@ -69,18 +36,17 @@ func newSender(t *testing.T, target string, retries int, overrides map[string]st
 }
 
 func TestSenderRetriesUntilTheSinkRecovers(t *testing.T) {
-	sk := &sink{statuses: []int{503, 500, 429}}
-	srv := httptest.NewServer(sk)
-	defer srv.Close()
-	snd, waits := newSender(t, srv.URL, 3, map[string]string{"team": "shop"})
+	sk := testutil.NewSink(t)
+	sk.Fail(nil, 503, 500, 429)
+	snd, waits := newSender(t, sk.URL, 3, map[string]string{"team": "shop"})
 	e := newEvent("test.accept")
 	if err := snd.Send(context.Background(), e); err != nil {
 		t.Fatalf("Send = %v, want success on the 4th attempt", err)
 	}
-	if sk.attempts != 4 || len(sk.received) != 1 {
-		t.Fatalf("attempts %d, received %d; want 4 and 1", sk.attempts, len(sk.received))
+	if sk.Attempts() != 4 || len(sk.Events()) != 1 {
+		t.Fatalf("attempts %d, received %d; want 4 and 1", sk.Attempts(), len(sk.Events()))
 	}
-	got := sk.received[0]
+	got := sk.Events()[0]
 	if got.ID() != e.ID() || got.Type() != e.Type() || got.Extensions()["team"] != "shop" {
 		t.Errorf("received %v; want the event with the K_CE_OVERRIDES extension", got)
 	}
@@ -94,16 +60,15 @@ func TestSenderRetriesUntilTheSinkRecovers(t *testing.T) {
 }
 
 func TestSenderGivesUp(t *testing.T) {
-	sk := &sink{statuses: []int{503, 503, 503, 503, 503}}
-	srv := httptest.NewServer(sk)
-	defer srv.Close()
-	snd, _ := newSender(t, srv.URL, 2, nil)
+	sk := testutil.NewSink(t)
+	sk.Fail(nil, 503, 503, 503, 503, 503)
+	snd, _ := newSender(t, sk.URL, 2, nil)
 	err := snd.Send(context.Background(), newEvent("test.accept"))
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Send = %v, want ErrUnavailable", err)
 	}
-	if sk.attempts != 3 {
-		t.Errorf("attempts %d, want 1 + 2 retries", sk.attempts)
+	if sk.Attempts() != 3 {
+		t.Errorf("attempts %d, want 1 + 2 retries", sk.Attempts())
 	}
 	if code, _ := Classify(err); code != http.StatusServiceUnavailable {
 		t.Errorf("a sink outage classifies as %d, want 503 so the caller's sender retries", code)
@@ -111,24 +76,22 @@ func TestSenderGivesUp(t *testing.T) {
 }
 
 func TestSenderDoesNotRetryARefusal(t *testing.T) {
-	sk := &sink{statuses: []int{400}}
-	srv := httptest.NewServer(sk)
-	defer srv.Close()
-	snd, _ := newSender(t, srv.URL, 3, nil)
+	sk := testutil.NewSink(t)
+	sk.Fail(nil, 400)
+	snd, _ := newSender(t, sk.URL, 3, nil)
 	err := snd.Send(context.Background(), newEvent("test.accept"))
 	if err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "status 400") {
 		t.Fatalf("Send = %v, want a permanent refusal", err)
 	}
-	if sk.attempts != 1 {
-		t.Errorf("attempts %d, want 1", sk.attempts)
+	if sk.Attempts() != 1 {
+		t.Errorf("attempts %d, want 1", sk.Attempts())
 	}
 }
 
 func TestSenderHonoursRetryAfter(t *testing.T) {
-	sk := &sink{statuses: []int{429}, header: http.Header{"Retry-After": {"2"}}}
-	srv := httptest.NewServer(sk)
-	defer srv.Close()
-	snd, waits := newSender(t, srv.URL, 1, nil)
+	sk := testutil.NewSink(t)
+	sk.Fail(http.Header{"Retry-After": {"2"}}, 429)
+	snd, waits := newSender(t, sk.URL, 1, nil)
 	if err := snd.Send(context.Background(), newEvent("test.accept")); err != nil {
 		t.Fatal(err)
 	}
