@@ -90,7 +90,6 @@ func newEnv(t *testing.T, mutate func(cfg *config.Intake, e *env)) *env {
 		t.Fatal(err)
 	}
 
-
 	var cfg config.Intake
 	t.Setenv("SLIPSTREAM_INTAKE_FORMATS", strings.Join(config.IntakeFormats, ","))
 	for _, f := range config.IntakeFormats {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
 )
