@@ -1,0 +1,331 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+)
+
+// newBare makes a real bare repository seeded with files on branch main, and
+// returns its file:// URL and directory.
+func newBare(t testing.TB, files map[string]string) (string, string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "config.git")
+	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}}); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(dir, "seed")
+	outside(t, "file://"+bare, work, files, "seed", true)
+	return "file://" + bare, bare
+}
+
+// outside commits files as another writer would (a person, another tool).
+func outside(t testing.TB, url, work string, files map[string]string, msg string, init bool) {
+	t.Helper()
+	if err := outsideCommit(url, work, files, msg, init); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func outsideCommit(url, work string, files map[string]string, msg string, init bool) error {
+	var repo *git.Repository
+	var err error
+	if init {
+		repo, err = git.PlainInitWithOptions(work, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}})
+		if err == nil {
+			_, err = repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
+		}
+	} else {
+		repo, err = git.PlainClone(work, false, &git.CloneOptions{URL: url, ReferenceName: "refs/heads/main"})
+	}
+	if err != nil {
+		return err
+	}
+	wt, _ := repo.Worktree()
+	for p, c := range files {
+		full := filepath.Join(work, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			return err
+		}
+		if _, err := wt.Add(p); err != nil {
+			return err
+		}
+	}
+	sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: time.Now()}
+	if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		return err
+	}
+	return repo.Push(&git.PushOptions{RemoteName: "origin", RefSpecs: []gitconfig.RefSpec{"refs/heads/main:refs/heads/main"}})
+}
+
+// history returns the commit messages on main of a bare repository, newest first.
+func history(t testing.TB, bare string) []string {
+	t.Helper()
+	repo, err := git.PlainOpen(bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := repo.Reference("refs/heads/main", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iter, _ := repo.Log(&git.LogOptions{From: ref.Hash()})
+	var msgs []string
+	iter.ForEach(func(c *object.Commit) error { msgs = append(msgs, strings.TrimSpace(c.Message)); return nil })
+	return msgs
+}
+
+func fileAt(t testing.TB, bare, path string) string {
+	t.Helper()
+	repo, _ := git.PlainOpen(bare)
+	ref, _ := repo.Reference("refs/heads/main", true)
+	c, _ := repo.CommitObject(ref.Hash())
+	f, err := c.File(path)
+	if err != nil {
+		return ""
+	}
+	s, _ := f.Contents()
+	return s
+}
+
+func setFile(path, content, msg string) Edit {
+	return func(files Files) (Change, error) {
+		return Change{Files: map[string][]byte{path: []byte(content)}, Message: msg}, nil
+	}
+}
+
+func TestUpdateCommitsOnceAndIsIdempotent(t *testing.T) {
+	url, bare := newBare(t, map[string]string{"apps/hello/service.yaml": "a: 1\n", "README.md": "hi\n"})
+	r, err := New(url, "main", WithAuthor("slipstream", "bot@example.com"), WithClock(func() time.Time { return time.Unix(1700000000, 0) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	hash, err := r.Update(context.Background(), func(files Files) (Change, error) {
+		listed, _ = files.List(".")
+		old, err := files.Read("apps/hello/service.yaml")
+		if err != nil || string(old) != "a: 1\n" {
+			return Change{}, fmt.Errorf("read %q %v", old, err)
+		}
+		return Change{Files: map[string][]byte{"apps/hello/service.yaml": []byte("a: 2\n")}, Message: "bump a"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"README.md", "apps/hello/service.yaml"}; strings.Join(listed, ",") != strings.Join(want, ",") {
+		t.Errorf("List = %v, want %v", listed, want)
+	}
+	if got := fileAt(t, bare, "apps/hello/service.yaml"); got != "a: 2\n" {
+		t.Errorf("pushed content %q", got)
+	}
+	if h := history(t, bare); len(h) != 2 || h[0] != "bump a" {
+		t.Errorf("history %q", h)
+	}
+	repo, _ := git.PlainOpen(bare)
+	c, _ := repo.CommitObject(mustHash(t, repo))
+	if c.Hash.String() != hash || c.Author.Email != "bot@example.com" || c.Committer.Name != "slipstream" || c.Author.When.Unix() != 1700000000 {
+		t.Errorf("commit %s by %v/%v at %v, want %s", c.Hash, c.Author, c.Committer, c.Author.When, hash)
+	}
+	// The same edit again: the repository already holds the result.
+	if _, err := r.Update(context.Background(), setFile("apps/hello/service.yaml", "a: 2\n", "bump a")); !errors.Is(err, ErrNoChange) {
+		t.Errorf("second Update = %v, want ErrNoChange", err)
+	}
+	if h := history(t, bare); len(h) != 2 {
+		t.Errorf("a no-op made a commit: %q", h)
+	}
+}
+
+func mustHash(t testing.TB, repo *git.Repository) (h [20]byte) {
+	ref, err := repo.Reference("refs/heads/main", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.Hash()
+}
+
+func TestConflictIsRetriedOnTheNewHead(t *testing.T) {
+	url, bare := newBare(t, map[string]string{"a.yaml": "a\n"})
+	r, _ := New(url, "main", WithRetries(3, time.Millisecond))
+	calls := 0
+	_, err := r.Update(context.Background(), func(files Files) (Change, error) {
+		calls++
+		if calls == 1 {
+			// Someone pushes between our fetch and our push.
+			outside(t, url, filepath.Join(t.TempDir(), "other"), map[string]string{"b.yaml": "b\n"}, "outside change", false)
+		}
+		_, errB := files.Read("b.yaml")
+		return Change{Files: map[string][]byte{"a.yaml": []byte(fmt.Sprintf("a2 (saw b: %v)\n", errB == nil))}, Message: "edit a"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Errorf("edit ran %d times, want 2 (once more on the new head)", calls)
+	}
+	if got := fileAt(t, bare, "a.yaml"); got != "a2 (saw b: true)\n" {
+		t.Errorf("the retry did not see the new head: %q", got)
+	}
+	if h := history(t, bare); strings.Join(h, "|") != "edit a|outside change|seed" {
+		t.Errorf("history %q: the outside change must survive (no force push)", h)
+	}
+}
+
+func TestConflictGivesUp(t *testing.T) {
+	url, bare := newBare(t, map[string]string{"a.yaml": "a\n"})
+	r, _ := New(url, "main", WithRetries(2, time.Millisecond))
+	n := 0
+	_, err := r.Update(context.Background(), func(files Files) (Change, error) {
+		n++
+		outside(t, url, filepath.Join(t.TempDir(), "other"), map[string]string{fmt.Sprintf("o%d.yaml", n): "o\n"}, fmt.Sprintf("outside %d", n), false)
+		return Change{Files: map[string][]byte{"a.yaml": []byte("mine\n")}, Message: "mine"}, nil
+	})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("Update = %v, want ErrConflict", err)
+	}
+	if n != 3 {
+		t.Errorf("edit ran %d times, want 3 (1 + 2 retries)", n)
+	}
+	if h := history(t, bare); h[0] != "outside 3" {
+		t.Errorf("history %q", h)
+	}
+}
+
+func TestConcurrentWritersLoseNothing(t *testing.T) {
+	url, bare := newBare(t, map[string]string{"README.md": "config\n"})
+	const writers = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r, err := New(url, "main", WithRetries(60, time.Millisecond))
+			if err == nil {
+				_, err = r.Update(context.Background(), setFile(fmt.Sprintf("apps/s%02d/service.yaml", i), fmt.Sprintf("svc: %d\n", i), fmt.Sprintf("deploy s%02d", i)))
+			}
+			errs <- err
+		}(i)
+	}
+	wg.Add(1)
+	personDir := t.TempDir()
+	go func() { // a person commits at the same time, retrying by hand as people do
+		defer wg.Done()
+		var err error
+		for try := 0; try < 100; try++ {
+			if err = outsideCommit(url, filepath.Join(personDir, fmt.Sprint(try)), map[string]string{"README.md": "edited by a person\n"}, "person edits README", false); err == nil {
+				break
+			}
+		}
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	h := history(t, bare)
+	if len(h) != writers+2 {
+		t.Errorf("%d commits, want %d: %q", len(h), writers+2, h)
+	}
+	for i := 0; i < writers; i++ {
+		if got := fileAt(t, bare, fmt.Sprintf("apps/s%02d/service.yaml", i)); got != fmt.Sprintf("svc: %d\n", i) {
+			t.Errorf("s%02d lost: %q", i, got)
+		}
+	}
+	if got := fileAt(t, bare, "README.md"); got != "edited by a person\n" {
+		t.Errorf("the person's change was lost: %q", got)
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	url, _ := newBare(t, map[string]string{"a": "a\n"})
+	missing, _ := New("file://"+filepath.Join(t.TempDir(), "nope.git"), "main", WithTimeout(5*time.Second))
+	if _, err := missing.Update(context.Background(), setFile("a", "b", "m")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing repository: %v, want ErrNotFound", err)
+	}
+	noBranch, _ := New(url, "release")
+	if _, err := noBranch.Update(context.Background(), setFile("a", "b", "m")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing branch: %v, want ErrNotFound", err)
+	}
+	r, _ := New(url, "main")
+	boom := errors.New("manifest does not parse")
+	if _, err := r.Update(context.Background(), func(Files) (Change, error) { return Change{}, boom }); !errors.Is(err, boom) {
+		t.Errorf("edit error: %v", err)
+	}
+	if _, err := r.Update(context.Background(), setFile("../escape", "x", "m")); err == nil || !strings.Contains(err.Error(), "outside the repository") {
+		t.Errorf("path outside the repository: %v", err)
+	}
+	down, _ := New("http://127.0.0.1:1/config.git", "main", WithTimeout(2*time.Second))
+	if _, err := down.Update(context.Background(), setFile("a", "b", "m")); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("server down: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestSmartHTTPWithBasicAuth pushes through real `git http-backend` behind basic auth.
+func TestSmartHTTPWithBasicAuth(t *testing.T) {
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git is not installed")
+	}
+	_, bare := newBare(t, map[string]string{"a.yaml": "a\n"})
+	repo, _ := git.PlainOpen(bare)
+	cfg, _ := repo.Config()
+	cfg.Raw.Section("http").SetOption("receivepack", "true")
+	repo.SetConfig(cfg)
+	var requests atomic.Int64
+	backend := &cgi.Handler{Path: gitPath, Args: []string{"http-backend"}, Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if u, p, ok := r.BasicAuth(); !ok || u != "git" || p != "tok" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	url := srv.URL + "/" + filepath.Base(bare)
+
+	wrong, _ := New(url, "main", WithAuth(&githttp.BasicAuth{Username: "git", Password: "wrong"}))
+	if _, err := wrong.Update(context.Background(), setFile("a.yaml", "b\n", "m")); !errors.Is(err, ErrAuth) {
+		t.Errorf("wrong password: %v, want ErrAuth", err)
+	}
+	r, _ := New(url, "main", WithAuth(&githttp.BasicAuth{Username: "git", Password: "tok"}))
+	if _, err := r.Update(context.Background(), setFile("a.yaml", "over http\n", "over http")); err != nil {
+		t.Fatalf("push over smart HTTP: %v", err)
+	}
+	if got := fileAt(t, bare, "a.yaml"); got != "over http\n" {
+		t.Errorf("content %q", got)
+	}
+	// The second update fetches incrementally instead of cloning again.
+	before := requests.Load()
+	if _, err := r.Update(context.Background(), setFile("a.yaml", "again\n", "again")); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.Load() - before; n > 6 {
+		t.Errorf("second update made %d requests; expected a fetch and a push", n)
+	}
+}
