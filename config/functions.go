@@ -152,6 +152,15 @@ type Promote struct {
 	GitKnownHostsFile string `split_words:"true" desc:"known_hosts file for SSH host key verification"`
 	// GitTimeout bounds each Git network operation. Default 30s.
 	GitTimeout time.Duration `split_words:"true" default:"30s" desc:"time limit for each clone, fetch or push"`
+	// GitPushRetries is how many times a push rejected as non-fast-forward is re-applied and retried. Default 8.
+	GitPushRetries int `split_words:"true" default:"8" desc:"retries of a push rejected because the branch moved"`
+	// SigningKeyFile is an armored OpenPGP private key that signs every commit. Default: unsigned.
+	SigningKeyFile Secret `split_words:"true" desc:"file holding an armored OpenPGP private key to sign commits"`
+	// SigningPassphraseFile holds the signing key's passphrase, if it has one.
+	SigningPassphraseFile Secret `split_words:"true" desc:"file holding the signing key's passphrase"`
+	// Kubeconfig is used for adoption's read-only get of live Services. Empty:
+	// in-cluster credentials inside a pod, no cluster access elsewhere.
+	Kubeconfig string `desc:"kubeconfig for adoption's read-only get; empty: in-cluster inside a pod"`
 }
 
 // Validate implements Validator.
@@ -197,6 +206,12 @@ func (c *Promote) Validate() error {
 		p.env(Prefix+"_PROMOTE_GIT_PASSWORD_FILE", "set together with %s_PROMOTE_GIT_SSH_KEY_FILE; choose one", Prefix)
 	}
 	p.positiveDuration(Prefix+"_PROMOTE_GIT_TIMEOUT", c.GitTimeout)
+	if c.GitPushRetries < 0 {
+		p.env(Prefix+"_PROMOTE_GIT_PUSH_RETRIES", "%d: must be 0 or more", c.GitPushRetries)
+	}
+	if c.SigningPassphraseFile.Set() && !c.SigningKeyFile.Set() {
+		p.env(Prefix+"_PROMOTE_SIGNING_PASSPHRASE_FILE", "set without %s_PROMOTE_SIGNING_KEY_FILE", Prefix)
+	}
 	return p.err()
 }
 

@@ -157,7 +157,7 @@ func TestValidate(t *testing.T) {
 		want: []string{"registry", "tag", "digest"},
 	}, {
 		name: "committed: everything wrong",
-		data: ManifestCommitted{Namespace: "Demo", Service: "1hello", Commit: "abc", Path: "../x.yaml", Image: "x", StableRevision: "A", CandidateRevision: "b_c"},
+		data: ManifestCommitted{Namespace: "Demo", Service: "1hello", Commit: "abc", Path: "../x.yaml", Image: "Bad Image!", StableRevision: "A", CandidateRevision: "b_c"},
 		want: []string{"namespace", "service", "commit", "path", "image", "stableRevision", "candidateRevision", "causeType", "causeId"},
 	}, {
 		name: "committed: absolute path",

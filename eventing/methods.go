@@ -72,7 +72,7 @@ func (d ManifestCommitted) Validate() error {
 	if p.required("path", d.Path) && (strings.HasPrefix(d.Path, "/") || hasDotDot(d.Path)) {
 		p.add("path", "%q must be relative to the repository root, without '..'", d.Path)
 	}
-	p.pinnedImage("image", d.Image)
+	p.imageRef("image", d.Image)
 	p.optionalObjectName("stableRevision", d.StableRevision)
 	p.optionalObjectName("candidateRevision", d.CandidateRevision)
 	p.required("causeType", d.CauseType)

@@ -103,6 +103,16 @@ func (p *problems) pinnedImage(field, value string) (name.Digest, bool) {
 	return ref, true
 }
 
+// imageRef checks an image reference that may be pinned or only tagged.
+func (p *problems) imageRef(field, value string) {
+	if !p.required(field, value) {
+		return
+	}
+	if _, err := name.ParseReference(value); err != nil {
+		p.add(field, "%q is not an image reference: %v", value, err)
+	}
+}
+
 // ParsePinnedImage parses an image reference that must carry a sha256 digest,
 // such as "registry.example.com/team/hello:1.4.0@sha256:3f2a…". The registry is
 // required to be explicit (no implicit Docker Hub).

@@ -12,6 +12,7 @@ import (
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/intake"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/promote"
 )
 
 // ErrUnknownFunction is returned by Serve for a name no function has.
@@ -24,7 +25,8 @@ type builder func(ctx context.Context, h *host.Host) (host.Function, error)
 // builders lists the functions Serve knows, by name. Each function's issue
 // adds its entry when it lands.
 var builders = map[string]builder{
-	intake.Name: buildIntake,
+	intake.Name:  buildIntake,
+	promote.Name: buildPromote,
 }
 
 // Names returns the known function names, sorted.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-git/v5"
@@ -68,6 +69,7 @@ type Repo struct {
 	backoff     time.Duration
 	now         func() time.Time
 	wait        func(ctx context.Context, d time.Duration) error
+	signKey     *openpgp.Entity
 
 	mu   sync.Mutex
 	repo *git.Repository
@@ -92,6 +94,33 @@ func WithTimeout(d time.Duration) Option { return func(r *Repo) { r.timeout = d 
 // backoff (doubled each time, with jitter). Default 8 retries from 50ms.
 func WithRetries(n int, backoff time.Duration) Option {
 	return func(r *Repo) { r.retries, r.backoff = n, backoff }
+}
+
+// WithSigningKey signs every commit with an OpenPGP key. Default: unsigned.
+func WithSigningKey(e *openpgp.Entity) Option { return func(r *Repo) { r.signKey = e } }
+
+// ReadSigningKey reads an armored OpenPGP private key, decrypting it with
+// passphrase when it is protected.
+func ReadSigningKey(armored, passphrase []byte) (*openpgp.Entity, error) {
+	list, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
+	if err != nil {
+		return nil, fmt.Errorf("reading the OpenPGP key: %v", err)
+	}
+	if len(list) == 0 || list[0].PrivateKey == nil {
+		return nil, errors.New("the OpenPGP key file holds no private key")
+	}
+	e := list[0]
+	if e.PrivateKey.Encrypted {
+		if err := e.PrivateKey.Decrypt(passphrase); err != nil {
+			return nil, fmt.Errorf("decrypting the OpenPGP key: %v", err)
+		}
+		for _, sub := range e.Subkeys {
+			if sub.PrivateKey != nil && sub.PrivateKey.Encrypted {
+				_ = sub.PrivateKey.Decrypt(passphrase)
+			}
+		}
+	}
+	return e, nil
 }
 
 // WithClock sets the clock for commit times. Default time.Now.
@@ -253,7 +282,7 @@ func (r *Repo) commit(c Change) (string, error) {
 	}
 	sig := r.author
 	sig.When = r.now()
-	h, err := wt.Commit(c.Message, &git.CommitOptions{Author: &sig, Committer: &sig})
+	h, err := wt.Commit(c.Message, &git.CommitOptions{Author: &sig, Committer: &sig, SignKey: r.signKey})
 	if err != nil {
 		return "", fmt.Errorf("committing: %w", err)
 	}

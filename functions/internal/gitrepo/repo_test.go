@@ -1,13 +1,13 @@
 package gitrepo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,83 +16,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
 )
 
-// newBare makes a real bare repository seeded with files on branch main, and
-// returns its file:// URL and directory.
 func newBare(t testing.TB, files map[string]string) (string, string) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	dir := t.TempDir()
-	bare := filepath.Join(dir, "config.git")
-	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}}); err != nil {
-		t.Fatal(err)
-	}
-	work := filepath.Join(dir, "seed")
-	outside(t, "file://"+bare, work, files, "seed", true)
-	return "file://" + bare, bare
+	return testutil.NewGitRepo(t, files)
 }
 
-// outside commits files as another writer would (a person, another tool).
 func outside(t testing.TB, url, work string, files map[string]string, msg string, init bool) {
 	t.Helper()
-	if err := outsideCommit(url, work, files, msg, init); err != nil {
+	if err := testutil.Commit(url, work, files, msg, init); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func outsideCommit(url, work string, files map[string]string, msg string, init bool) error {
-	var repo *git.Repository
-	var err error
-	if init {
-		repo, err = git.PlainInitWithOptions(work, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}})
-		if err == nil {
-			_, err = repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
-		}
-	} else {
-		repo, err = git.PlainClone(work, false, &git.CloneOptions{URL: url, ReferenceName: "refs/heads/main"})
-	}
-	if err != nil {
-		return err
-	}
-	wt, _ := repo.Worktree()
-	for p, c := range files {
-		full := filepath.Join(work, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			return err
-		}
-		if _, err := wt.Add(p); err != nil {
-			return err
-		}
-	}
-	sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: time.Now()}
-	if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
-		return err
-	}
-	return repo.Push(&git.PushOptions{RemoteName: "origin", RefSpecs: []gitconfig.RefSpec{"refs/heads/main:refs/heads/main"}})
+	return testutil.Commit(url, work, files, msg, init)
 }
 
-// history returns the commit messages on main of a bare repository, newest first.
 func history(t testing.TB, bare string) []string {
-	t.Helper()
-	repo, err := git.PlainOpen(bare)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := repo.Reference("refs/heads/main", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iter, _ := repo.Log(&git.LogOptions{From: ref.Hash()})
 	var msgs []string
-	iter.ForEach(func(c *object.Commit) error { msgs = append(msgs, strings.TrimSpace(c.Message)); return nil })
+	for _, c := range testutil.Commits(t, bare) {
+		msgs = append(msgs, strings.TrimSpace(c.Message))
+	}
 	return msgs
 }
 
@@ -327,5 +278,39 @@ func TestSmartHTTPWithBasicAuth(t *testing.T) {
 	}
 	if n := requests.Load() - before; n > 6 {
 		t.Errorf("second update made %d requests; expected a fetch and a push", n)
+	}
+}
+
+func TestSignedCommits(t *testing.T) {
+	url, bare := newBare(t, map[string]string{"a": "a\n"})
+	entity, err := openpgp.NewEntity("slipstream", "", "slipstream@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var priv, pub bytes.Buffer
+	w, _ := armor.Encode(&priv, openpgp.PrivateKeyType, nil)
+	entity.SerializePrivate(w, nil)
+	w.Close()
+	w, _ = armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	entity.Serialize(w)
+	w.Close()
+
+	key, err := ReadSigningKey(priv.Bytes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := New(url, "main", WithSigningKey(key))
+	if _, err := r.Update(context.Background(), setFile("a", "signed\n", "signed change")); err != nil {
+		t.Fatal(err)
+	}
+	head := testutil.Commits(t, bare)[0]
+	if head.PGPSignature == "" {
+		t.Fatal("the commit is not signed")
+	}
+	if _, err := head.Verify(pub.String()); err != nil {
+		t.Errorf("signature does not verify: %v", err)
+	}
+	if _, err := ReadSigningKey(pub.Bytes(), nil); err == nil {
+		t.Error("a public key was accepted as a signing key")
 	}
 }

@@ -1,0 +1,79 @@
+package kservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+)
+
+// Errors API calls are classified into.
+var (
+	// ErrNotFound: the cluster has no such object.
+	ErrNotFound = errors.New("not found in the cluster")
+	// ErrForbidden: RBAC refuses the call.
+	ErrForbidden = errors.New("forbidden by the cluster")
+	// ErrConflict: the object changed since it was read (resourceVersion).
+	ErrConflict = errors.New("conflict: the object changed")
+	// ErrUnavailable: the API server could not be reached or failed.
+	ErrUnavailable = errors.New("Kubernetes API unavailable")
+)
+
+// Client reads and writes Knative Services.
+type Client struct {
+	serving servingclient.Interface
+	timeout time.Duration
+}
+
+// New returns a Client over a serving clientset; timeout bounds each call (default 5s).
+func New(serving servingclient.Interface, timeout time.Duration) *Client {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &Client{serving: serving, timeout: timeout}
+}
+
+// ServingRevision returns the revision that serves the most traffic of a live
+// Service and its image (the live template's, when that revision is the
+// latest ready one). found is false when the Service does not exist.
+func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (revision, image string, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	svc, err := c.serving.ServingV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if err := classify(err); errors.Is(err, ErrNotFound) {
+			return "", "", false, nil
+		}
+		return "", "", false, fmt.Errorf("reading Service %s/%s: %w", namespace, name, classify(err))
+	}
+	best := -1
+	for _, t := range svc.Status.Traffic {
+		if t.Percent != nil && int(*t.Percent) > best && t.RevisionName != "" {
+			best, revision = int(*t.Percent), t.RevisionName
+		}
+	}
+	if revision == "" {
+		return "", "", true, fmt.Errorf("Service %s/%s serves no revision yet (status.traffic is empty)", namespace, name)
+	}
+	if revision == svc.Status.LatestReadyRevisionName && svc.Status.ObservedGeneration == svc.Generation && len(svc.Spec.Template.Spec.Containers) > 0 {
+		image = svc.Spec.Template.Spec.Containers[0].Image
+	}
+	return revision, image, true, nil
+}
+
+// classify turns Kubernetes API errors into this package's sentinels.
+func classify(err error) error {
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		return fmt.Errorf("%w: %v", ErrForbidden, err)
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}

@@ -1,0 +1,72 @@
+package rolloutstate
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Annotation is where the state lives on the Service.
+const Annotation = "slipstream.dev/rollout"
+
+// Phase is where a rollout is.
+type Phase string
+
+// Phases.
+const (
+	// Adopting: the running template was just pinned as a named stable
+	// revision; the pushed image waits in PendingImage until that revision is stable.
+	Adopting Phase = "Adopting"
+	// Pending: the candidate is committed and not yet Ready.
+	Pending Phase = "Pending"
+	// Progressing: the candidate receives traffic in steps.
+	Progressing Phase = "Progressing"
+	// Paused: a person paused the rollout.
+	Paused Phase = "Paused"
+	// Promoted: the candidate became the stable revision.
+	Promoted Phase = "Promoted"
+	// RolledBack: traffic went back to the stable revision.
+	RolledBack Phase = "RolledBack"
+)
+
+// State is the value of the slipstream.dev/rollout annotation.
+type State struct {
+	// Phase is where the rollout is.
+	Phase Phase `json:"phase"`
+	// Stable is the revision that serves when the rollout is not progressing.
+	Stable string `json:"stable,omitempty"`
+	// StableImage is the pinned image of Stable, used to revert the template.
+	StableImage string `json:"stableImage,omitempty"`
+	// Candidate is the revision being rolled out.
+	Candidate string `json:"candidate,omitempty"`
+	// CandidateImage is the pinned image of Candidate.
+	CandidateImage string `json:"candidateImage,omitempty"`
+	// PendingImage is a pushed image waiting for adoption to finish.
+	PendingImage string `json:"pendingImage,omitempty"`
+	// Step is the step reached, from 1; 0 before the first.
+	Step int `json:"step,omitempty"`
+	// StepStartedAt is when the cluster first showed the current step.
+	StepStartedAt *time.Time `json:"stepStartedAt,omitempty"`
+	// FailedChecks counts failed analysis checks of this rollout.
+	FailedChecks int `json:"failedChecks,omitempty"`
+	// Reason says why the rollout is in its phase, for people.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Parse reads an annotation value; an empty value is the zero State.
+func Parse(value string) (State, error) {
+	var s State
+	if value == "" {
+		return s, nil
+	}
+	if err := json.Unmarshal([]byte(value), &s); err != nil {
+		return State{}, fmt.Errorf("%s is not rollout state JSON: %v", Annotation, err)
+	}
+	return s, nil
+}
+
+// String renders the annotation value: compact JSON in field order.
+func (s State) String() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

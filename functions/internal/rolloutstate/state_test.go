@@ -1,0 +1,31 @@
+package rolloutstate
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	s := State{Phase: Progressing, Stable: "hello-aa11bb22cc", StableImage: "r.example.com/hello:1.0.0@sha256:aa", Candidate: "hello-3f2a9c01b2",
+		CandidateImage: "r.example.com/hello:1.4.0@sha256:3f", Step: 2, StepStartedAt: &at, FailedChecks: 1, Reason: "step 2 of 4"}
+	want := `{"phase":"Progressing","stable":"hello-aa11bb22cc","stableImage":"r.example.com/hello:1.0.0@sha256:aa","candidate":"hello-3f2a9c01b2","candidateImage":"r.example.com/hello:1.4.0@sha256:3f","step":2,"stepStartedAt":"2026-11-26T08:00:00Z","failedChecks":1,"reason":"step 2 of 4"}`
+	if got := s.String(); got != want {
+		t.Errorf("String() =\n%s\nwant\n%s", got, want)
+	}
+	back, err := Parse(s.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s, back); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if z, err := Parse(""); err != nil || z != (State{}) {
+		t.Errorf("Parse(\"\") = %v, %v", z, err)
+	}
+	if _, err := Parse("{phase"); err == nil {
+		t.Error("Parse accepted broken JSON")
+	}
+}

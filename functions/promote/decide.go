@@ -1,0 +1,313 @@
+package promote
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+// Live is what the cluster says of a Service whose manifest pins no stable
+// revision (adoption).
+type Live struct {
+	// Found is false when the cluster has no such Service (a first deploy).
+	Found bool
+	// Revision is the revision serving traffic now.
+	Revision string
+	// Image is that revision's image, as the live template names it.
+	Image string
+	// Err is set when the cluster could not be read; adoption then pins the
+	// current template by a commit of its own first.
+	Err error
+}
+
+// LiveLookup answers for one Service; it is memoised by the caller so that a
+// retried edit sees the same answers.
+type LiveLookup func(namespace, name string) Live
+
+// desired is the outcome one event wants for one Service; empty fields stay.
+type desired struct {
+	svc        service
+	Image      string
+	Template   string
+	Traffic    []eventing.TrafficTarget
+	State      *rolloutstate.State
+	Quarantine string
+	// Summary is the line of the commit message for this Service.
+	Summary string
+	// Committed is the manifest.committed data (the commit is filled in later).
+	Committed eventing.ManifestCommitted
+}
+
+// plan is the outcome of one event: the files to write and what changed.
+type plan struct {
+	Files   map[string][]byte
+	Changed []desired
+	// Unchanged counts Services the event wanted as they already are (a redelivery).
+	Unchanged int
+	Skipped   []string
+	Subject   string // first line of the commit message
+}
+
+// revisionName names a revision after its image digest: <service>-<first 10 hex>.
+func revisionName(service, image string) string {
+	_, d, ok := strings.Cut(image, "@sha256:")
+	if !ok || len(d) < 10 {
+		sum := sha256.Sum256([]byte(image))
+		d = hex.EncodeToString(sum[:])
+	}
+	return service + "-" + d[:10]
+}
+
+func digestOf(image string) string {
+	_, d, _ := strings.Cut(image, "@")
+	return d
+}
+
+// sameRepository compares a manifest's image name with a pushed repository,
+// normalised the way registries name them (docker.io is index.docker.io).
+func sameRepository(imageName, pushed string) bool {
+	a, err := name.NewRepository(imageName)
+	if err != nil {
+		return false
+	}
+	b, err := name.NewRepository(pushed)
+	return err == nil && a.Name() == b.Name()
+}
+
+// decideImagePushed pins the pushed image in every Service that takes it.
+func decideImagePushed(services []service, ev eventing.ImagePushed, live LiveLookup) ([]desired, []string) {
+	var out []desired
+	var skipped []string
+	for _, s := range services {
+		if !sameRepository(s.ImageName, ev.Registry+"/"+ev.Repository) {
+			continue
+		}
+		pol, err := s.policy()
+		switch {
+		case err == config.ErrUnmanaged:
+			continue
+		case err != nil:
+			skipped = append(skipped, fmt.Sprintf("%s: %v", s.key(), err))
+			continue
+		case !pol.Track.Accepts(ev.Tag):
+			skipped = append(skipped, fmt.Sprintf("%s: track %s does not take tag %s", s.key(), pol.Track, ev.Tag))
+			continue
+		case pol.Quarantined(ev.Digest):
+			skipped = append(skipped, fmt.Sprintf("%s: %s is quarantined", s.key(), ev.Digest))
+			continue
+		}
+		if _, cur := splitImage(s.Image); pol.Track.Kind == config.TrackSemver && !pol.AllowDowngrade && config.Newer(ev.Tag, cur) {
+			skipped = append(skipped, fmt.Sprintf("%s: %s would downgrade %s (set %s: \"true\" to allow)", s.key(), ev.Tag, cur, config.AnnotationAllowDowngrade))
+			continue
+		}
+		d, why := pinCandidate(s, ev.Image, live)
+		if why != "" {
+			skipped = append(skipped, s.key()+": "+why)
+			continue
+		}
+		d.Committed.CauseType, d.Committed.CauseID = ev.EventType(), ev.ID()
+		d.svc = s
+		out = append(out, d)
+	}
+	return out, skipped
+}
+
+// pinCandidate puts image in s as the candidate beside the stable revision,
+// adopting the Service first when its manifest pins no stable revision.
+func pinCandidate(s service, image string, live LiveLookup) (desired, string) {
+	cand := revisionName(s.Name, image)
+	stable, stableImage := s.pinnedStable(), ""
+	if s.State.Phase == rolloutstate.Adopting && stable == s.State.Stable {
+		// Adoption is under way: the newest push waits for the pinned revision too.
+		st := s.State
+		st.PendingImage = image
+		return desired{State: &st, Summary: fmt.Sprintf("%s: %s waits for adoption of %s to finish", s.key(), image, stable),
+			Committed: committed(s, s.Image, stable, "")}, ""
+	}
+	if stable != "" {
+		stableImage = knownImage(s, stable)
+	} else {
+		l := live(s.Namespace, s.Name)
+		switch {
+		case l.Err != nil:
+			return adopt(s, image, l.Err), ""
+		case !l.Found:
+			// First deploy: nothing serves yet, the candidate takes 100% as stable.
+			if s.Template == cand && s.Image == image && s.State.Candidate == cand {
+				return desired{Summary: s.key() + ": already deployed as " + cand}, "" // a redelivery: nothing to do
+			}
+			st := rolloutstate.State{Phase: rolloutstate.Pending, Candidate: cand, CandidateImage: image, Reason: "first deploy"}
+			return desired{Image: image, Template: cand, Traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, State: &st,
+				Summary:   fmt.Sprintf("%s: first deploy of %s as %s (100%%, tag stable)", s.key(), image, cand),
+				Committed: committed(s, image, "", cand)}, ""
+		default:
+			stable, stableImage = l.Revision, l.Image
+		}
+	}
+	switch {
+	case cand == stable:
+		return desired{}, fmt.Sprintf("%s is already the stable revision", cand)
+	case cand == s.Template && s.Image == image:
+		return desired{Summary: fmt.Sprintf("%s: %s is already the candidate", s.key(), cand)}, "" // a redelivery: nothing to do
+	}
+	st := rolloutstate.State{Phase: rolloutstate.Pending, Stable: stable, StableImage: stableImage, Candidate: cand, CandidateImage: image}
+	return desired{Image: image, Template: cand, State: &st,
+		Traffic:   []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: cand, Percent: 0, Tag: "candidate"}},
+		Summary:   fmt.Sprintf("%s: %s as candidate %s at 0%%, %s stays stable at 100%%", s.key(), image, cand, stable),
+		Committed: committed(s, image, stable, cand)}, ""
+}
+
+// knownImage is the image of a revision the manifest or its state names.
+func knownImage(s service, revision string) string {
+	switch {
+	case s.State.Stable == revision && s.State.StableImage != "":
+		return s.State.StableImage
+	case s.State.Candidate == revision && s.State.CandidateImage != "":
+		return s.State.CandidateImage
+	case s.Template == revision:
+		return s.Image
+	}
+	return ""
+}
+
+// adopt pins the template that runs now as a named stable revision at 100%,
+// changing nothing that serves, and parks the pushed image until that
+// revision is the stable one (rollout then sends rollout.promoted for it).
+func adopt(s service, pending string, cause error) desired {
+	stable := s.Template
+	if stable == "" {
+		stable = revisionName(s.Name, s.Image)
+	}
+	st := rolloutstate.State{Phase: rolloutstate.Adopting, Stable: stable, StableImage: s.Image, PendingImage: pending,
+		Reason: fmt.Sprintf("the live Service could not be read (%v): pinning the running template first", cause)}
+	return desired{Template: stable, State: &st, Traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}},
+		Summary:   fmt.Sprintf("%s: adopt: pin the running template %s as revision %s at 100%% (no behaviour change); %s waits for it", s.key(), s.Image, stable, pending),
+		Committed: committed(s, s.Image, stable, "")}
+}
+
+func committed(s service, image, stable, cand string) eventing.ManifestCommitted {
+	return eventing.ManifestCommitted{Namespace: s.Namespace, Service: s.Name, Path: s.Path, Image: image, StableRevision: stable, CandidateRevision: cand}
+}
+
+// find returns the managed Service named by an event.
+func find(services []service, namespace, svc string) (service, string) {
+	for _, s := range services {
+		if s.Namespace == namespace && s.Name == svc {
+			if _, err := s.policy(); err == config.ErrUnmanaged {
+				return service{}, fmt.Sprintf("%s/%s is not managed by slipstream", namespace, svc)
+			}
+			return s, ""
+		}
+	}
+	return service{}, fmt.Sprintf("no manifest of Service %s/%s under the configured paths", namespace, svc)
+}
+
+// decideShifted writes a step's traffic and state (git traffic writer).
+func decideShifted(services []service, ev eventing.TrafficShifted) ([]desired, []string) {
+	s, why := find(services, ev.Namespace, ev.Service)
+	if why != "" {
+		return nil, []string{why}
+	}
+	if s.Template != ev.CandidateRevision {
+		return nil, []string{fmt.Sprintf("%s: step %d is for candidate %s, the manifest runs %s", s.key(), ev.Step, ev.CandidateRevision, s.Template)}
+	}
+	st := s.State
+	st.Phase, st.Step, st.Stable, st.Candidate = rolloutstate.Progressing, ev.Step, ev.StableRevision, ev.CandidateRevision
+	if ev.State != "" {
+		parsed, err := rolloutstate.Parse(ev.State)
+		if err != nil {
+			return nil, []string{fmt.Sprintf("%s: %v", s.key(), err)}
+		}
+		st = parsed
+	}
+	return []desired{{svc: s, Traffic: ev.Traffic, State: &st,
+		Summary:   fmt.Sprintf("%s: step %d/%d, %s", s.key(), ev.Step, ev.Steps, trafficLine(ev.Traffic)),
+		Committed: withCause(committed(s, s.Image, ev.StableRevision, ev.CandidateRevision), ev)}}, nil
+}
+
+// decidePromoted makes the promoted revision stable at 100%. When it ends an
+// adoption, the image that waited goes in as the candidate.
+func decidePromoted(services []service, ev eventing.RolloutPromoted) ([]desired, []string) {
+	s, why := find(services, ev.Namespace, ev.Service)
+	if why != "" {
+		return nil, []string{why}
+	}
+	if s.State.Phase == rolloutstate.Adopting && s.State.Stable == ev.Revision && s.State.PendingImage != "" {
+		adopted := s
+		adopted.Traffic = []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}
+		adopted.Latest = false
+		adopted.State.Phase = rolloutstate.Promoted
+		d, why := pinCandidate(adopted, s.State.PendingImage, nil)
+		if why != "" {
+			return nil, []string{s.key() + ": " + why}
+		}
+		d.Summary = fmt.Sprintf("%s: adoption done, %s is stable; %s", s.key(), ev.Revision, d.Summary[len(s.key())+2:])
+		d.Committed = withCause(d.Committed, ev)
+		d.svc = s
+		return []desired{d}, nil
+	}
+	if s.Template != ev.Revision && s.pinnedStable() != ev.Revision {
+		return nil, []string{fmt.Sprintf("%s: promoted %s is not the manifest's candidate (%s)", s.key(), ev.Revision, s.Template)}
+	}
+	image := knownImage(s, ev.Revision)
+	if image == "" {
+		image = ev.Image
+	}
+	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: ev.Revision, StableImage: image, Reason: "promoted"}
+	if ev.PreviousRevision != "" {
+		st.Reason = "promoted over " + ev.PreviousRevision
+	}
+	return []desired{{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}, State: &st,
+		Summary:   fmt.Sprintf("%s: promote %s to stable at 100%%", s.key(), ev.Revision),
+		Committed: withCause(committed(s, image, ev.Revision, ""), ev)}}, nil
+}
+
+// decideRolledBack reverts the image to the stable one, sends all traffic to
+// stable and quarantines the bad digest.
+func decideRolledBack(services []service, ev eventing.RolloutRolledBack) ([]desired, []string) {
+	s, why := find(services, ev.Namespace, ev.Service)
+	if why != "" {
+		return nil, []string{why}
+	}
+	stableImage := knownImage(s, ev.StableRevision)
+	d := desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.StableRevision, Percent: 100, Tag: "stable"}}, Quarantine: digestOf(ev.Image)}
+	image := s.Image
+	if stableImage != "" {
+		d.Image, d.Template, image = stableImage, ev.StableRevision, stableImage
+	}
+	st := rolloutstate.State{Phase: rolloutstate.RolledBack, Stable: ev.StableRevision, StableImage: stableImage, Reason: ev.Reason}
+	d.State = &st
+	d.Summary = fmt.Sprintf("%s: roll back %s to %s, quarantine %s (%s)", s.key(), ev.CandidateRevision, ev.StableRevision, digestOf(ev.Image), ev.Reason)
+	d.Committed = withCause(committed(s, image, ev.StableRevision, ""), ev)
+	return []desired{d}, nil
+}
+
+func withCause(c eventing.ManifestCommitted, ev eventing.Data) eventing.ManifestCommitted {
+	c.CauseType, c.CauseID = ev.EventType(), ev.ID()
+	return c
+}
+
+func trafficLine(ts []eventing.TrafficTarget) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = fmt.Sprintf("%s %d%%", t.RevisionName, t.Percent)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

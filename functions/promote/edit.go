@@ -1,0 +1,186 @@
+package promote
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"knative.dev/pkg/apis"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/functions/internal/yamlpatch"
+)
+
+// trafficEntry renders a traffic target with its keys in the usual order.
+type trafficEntry struct {
+	RevisionName string `yaml:"revisionName"`
+	Percent      int    `yaml:"percent"`
+	Tag          string `yaml:"tag,omitempty"`
+}
+
+// apply edits the files of one Service (its manifest, and its kustomization
+// when that sets the image) and returns them; the Service must still pass
+// Knative's validation.
+func apply(files map[string][]byte, s service, d desired) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	f, err := yamlpatch.Parse(files[s.Path])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.Path, err)
+	}
+	doc := f.Docs()[s.Doc]
+	if d.Image != "" && d.Image != s.Image {
+		if s.Kustomization != "" {
+			k, err := setKustomizeImage(files[s.Kustomization], s.ImageName, d.Image)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", s.Kustomization, err)
+			}
+			out[s.Kustomization] = k
+		} else {
+			_, containers := yamlpatch.Lookup(doc, "spec", "template", "spec", "containers")
+			_, img := yamlpatch.Lookup(containers.Content[0], "image")
+			if err := f.SetScalar(img, d.Image); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if d.Template != "" && d.Template != s.Template {
+		if err := setKey(f, doc, d.Template, "spec", "template", "metadata", "name"); err != nil {
+			return nil, err
+		}
+	}
+	if d.Traffic != nil && !sameTraffic(s, d.Traffic) {
+		entries := make([]trafficEntry, len(d.Traffic))
+		for i, t := range d.Traffic {
+			entries[i] = trafficEntry(t)
+		}
+		if k, v := yamlpatch.Lookup(doc, "spec", "traffic"); k != nil {
+			err = f.SetBlock(k, v, entries)
+		} else {
+			_, spec := yamlpatch.Lookup(doc, "spec")
+			err = f.Insert(spec, "traffic", entries)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if d.State != nil && d.State.String() != s.Annotations[rolloutstate.Annotation] {
+		if err := setKey(f, doc, d.State.String(), "metadata", "annotations", rolloutstate.Annotation); err != nil {
+			return nil, err
+		}
+	}
+	if d.Quarantine != "" {
+		list := s.Annotations[config.AnnotationQuarantine]
+		if !slices.Contains(strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }), d.Quarantine) {
+			if list != "" {
+				list += ","
+			}
+			if err := setKey(f, doc, list+d.Quarantine, "metadata", "annotations", config.AnnotationQuarantine); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b, err := f.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(b, s.Doc); err != nil {
+		return nil, err
+	}
+	out[s.Path] = b
+	return out, nil
+}
+
+// setKey sets a scalar at a path of mappings, creating the missing ones.
+func setKey(f *yamlpatch.File, doc *yaml.Node, value string, keys ...string) error {
+	if _, v := yamlpatch.Lookup(doc, keys...); v != nil {
+		return f.SetScalar(v, value)
+	}
+	// Find the deepest existing block mapping and insert the rest below it.
+	for i := len(keys) - 1; i >= 0; i-- {
+		parentKey, parent := yamlpatch.Lookup(doc, keys[:i]...)
+		if i == 0 {
+			parent = doc
+		}
+		if parent == nil {
+			continue
+		}
+		var v any = value
+		for j := len(keys) - 1; j > i; j-- {
+			v = map[string]any{keys[j]: v}
+		}
+		if parent.Kind == yaml.MappingNode && len(parent.Content) > 0 && parent.Style&yaml.FlowStyle == 0 {
+			return f.Insert(parent, keys[i], v)
+		}
+		if parentKey != nil {
+			return f.SetBlock(parentKey, parent, map[string]any{keys[i]: v})
+		}
+		return fmt.Errorf("cannot add %s", strings.Join(keys, "."))
+	}
+	return fmt.Errorf("cannot add %s", strings.Join(keys, "."))
+}
+
+func sameTraffic(s service, want []eventing.TrafficTarget) bool {
+	return !s.Latest && slices.Equal(s.Traffic, want)
+}
+
+// setKustomizeImage points a kustomization's images entry at image (tag and digest).
+func setKustomizeImage(src []byte, imageName, image string) ([]byte, error) {
+	f, err := yamlpatch.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	_, tag := splitImage(image)
+	digest := digestOf(image)
+	_, images := yamlpatch.Lookup(f.Docs()[0], "images")
+	for _, entry := range images.Content {
+		if _, n := yamlpatch.Lookup(entry, "name"); n == nil || n.Value != imageName {
+			continue
+		}
+		for _, kv := range [][2]string{{"newTag", tag}, {"digest", digest}} {
+			if _, v := yamlpatch.Lookup(entry, kv[0]); v != nil {
+				err = f.SetScalar(v, kv[1])
+			} else {
+				err = f.Insert(entry, kv[0], kv[1])
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return f.Bytes()
+}
+
+// validate runs Knative's own defaulting and validation, as its admission
+// webhook would, on one document of a file. Warnings pass; errors refuse.
+func validate(file []byte, doc int) error {
+	f, err := yamlpatch.Parse(file)
+	if err != nil {
+		return fmt.Errorf("edited manifest does not parse: %v", err)
+	}
+	var obj map[string]any
+	if err := f.Docs()[doc].Decode(&obj); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	var svc servingv1.Service
+	if err := json.Unmarshal(raw, &svc); err != nil {
+		return fmt.Errorf("not a Knative Service: %v", err)
+	}
+	ctx := context.Background()
+	svc.SetDefaults(ctx)
+	if fe := svc.Validate(ctx); fe != nil {
+		if errs := fe.Filter(apis.ErrorLevel); errs != nil {
+			return fmt.Errorf("Knative would refuse it: %v", errs)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package promote
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
+	"github.com/slipstream-cd/slipstream/functions/internal/yamlpatch"
+)
+
+const (
+	digestA = "sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66"
+	digestB = "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"
+	digestC = "sha256:c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
+)
+
+func pushed(t *testing.T, repo, tag, digest string) cloudevents.Event {
+	t.Helper()
+	d, err := eventing.NewImagePushed("registry.example.com/"+repo+":"+tag+"@"+digest, "distribution", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := eventing.New("intake", d, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func event(t *testing.T, d eventing.Data) cloudevents.Event {
+	t.Helper()
+	e, err := eventing.New("rollout", d, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func manifest(ns, name, image, extra string) string {
+	return fmt.Sprintf(`apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: %s
+  namespace: %s
+  annotations:
+    slipstream.dev/track: semver:^1.0.0%s
+spec:
+  template:
+    metadata:
+      name: %s-aa11bb22cc
+    spec:
+      containers:
+        - image: %s
+  traffic:
+    - revisionName: %s-aa11bb22cc
+      percent: 100
+      tag: stable
+`, name, ns, extra, name, image, name)
+}
+
+func stateOf(t *testing.T, file string) rolloutstate.State {
+	t.Helper()
+	f, err := yamlpatch.Parse([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v := yamlpatch.Lookup(f.Docs()[0], "metadata", "annotations", rolloutstate.Annotation)
+	if v == nil {
+		t.Fatalf("no state annotation in\n%s", file)
+	}
+	s, err := rolloutstate.Parse(v.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestAdoptionWithoutClusterAccess runs the two commits of adoption: pin the
+// running template, then — once rollout reports that revision as promoted —
+// put the waiting image in as the candidate.
+func TestAdoptionWithoutClusterAccess(t *testing.T) {
+	files := testutil.ReadTree(t, filepath.Join("testdata", "adopt-without-cluster", "original"))
+	s := newServer(t, files, nil) // no cluster access at all
+	if status, reply := s.deliver(t, pushed(t, "team/hello", "1.4.0", digestB)); status != 200 || reply == nil {
+		t.Fatalf("adoption: %d %v", status, reply)
+	}
+	st := stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"])
+	if st.Phase != rolloutstate.Adopting || st.PendingImage == "" || st.Candidate != "" {
+		t.Fatalf("after adoption: %+v", st)
+	}
+	// A newer push while adoption is under way waits too.
+	s.deliver(t, pushed(t, "team/hello", "1.5.0", digestC))
+	st = stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"])
+	if st.Phase != rolloutstate.Adopting || !strings.HasSuffix(st.PendingImage, digestC) {
+		t.Fatalf("a push during adoption: %+v", st)
+	}
+	status, reply := s.deliver(t, event(t, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: st.Stable,
+		Image: "registry.example.com/team/hello:1.0.0@" + digestA}))
+	if status != 200 || reply == nil {
+		t.Fatalf("adoption done: %d %v", status, reply)
+	}
+	c, _ := eventing.Decode[eventing.ManifestCommitted](*reply)
+	if c.StableRevision != st.Stable || c.CandidateRevision != "hello-c0ffee00c0" {
+		t.Errorf("manifest.committed %+v", c)
+	}
+	st = stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"])
+	if st.Phase != rolloutstate.Pending || st.Candidate != "hello-c0ffee00c0" || st.PendingImage != "" {
+		t.Errorf("after adoption finished: %+v", st)
+	}
+	subjects := testutil.Subjects(t, s.bare)
+	if len(subjects) != 4 {
+		t.Errorf("commits %q, want seed + adopt + waiting image + candidate", subjects)
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	broken := "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: [unclosed\n"
+	longName := strings.Repeat("a", 60)
+	s := newServer(t, map[string]string{
+		"apps/broken/service.yaml": broken,
+		"apps/long/service.yaml":   manifest("demo", longName, "registry.example.com/team/hello:1.0.0@"+digestA, ""),
+		"apps/hello/service.yaml":  manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, ""),
+	}, nil)
+
+	// An event that is not a valid image.pushed: 400, nothing written.
+	bad := pushed(t, "team/hello", "1.4.0", digestB)
+	_ = bad.SetData(cloudevents.ApplicationJSON, map[string]string{"image": "not pinned"})
+	if status, _ := s.deliver(t, bad); status != 400 {
+		t.Errorf("invalid event: %d, want 400", status)
+	}
+	if n := len(testutil.Subjects(t, s.bare)); n != 1 {
+		t.Fatalf("an invalid event made %d commits", n-1)
+	}
+
+	// A broken manifest and a Service Knative would refuse do not block the good one.
+	status, reply := s.deliver(t, pushed(t, "team/hello", "1.4.0", digestB))
+	if status != 200 || reply == nil {
+		t.Fatalf("status %d reply %v", status, reply)
+	}
+	head := testutil.Commits(t, s.bare)[0]
+	tree := testutil.Tree(t, s.bare)
+	if tree["apps/broken/service.yaml"] != broken || !strings.Contains(tree["apps/hello/service.yaml"], "hello-3f2a9c01b2") ||
+		strings.Contains(tree["apps/long/service.yaml"], "3f2a9c01b2") {
+		t.Errorf("tree after the push:\n%v", tree)
+	}
+	for _, want := range []string{"Skipped:", "apps/broken/service.yaml: does not parse", "demo/" + longName + ": Knative would refuse it"} {
+		if !strings.Contains(head.Message, want) {
+			t.Errorf("commit message lacks %q:\n%s", want, head.Message)
+		}
+	}
+	// An event for a Service no manifest has: acknowledged, nothing written.
+	if status, reply := s.deliver(t, event(t, eventing.RolloutPromoted{Namespace: "demo", Service: "ghost", Revision: "ghost-aa11bb22cc",
+		Image: "registry.example.com/team/ghost:1.0.0@" + digestA})); status != 200 || reply != nil {
+		t.Errorf("unknown Service: %d %v", status, reply)
+	}
+	if n := len(testutil.Subjects(t, s.bare)); n != 2 {
+		t.Errorf("%d commits, want 2", n)
+	}
+}
+
+func TestOnePushManyServices(t *testing.T) {
+	s := newServer(t, map[string]string{
+		"apps/a/service.yaml": manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, ""),
+		"apps/b/service.yaml": manifest("staging", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, ""),
+	}, nil)
+	status, reply := s.deliver(t, pushed(t, "team/hello", "1.4.0", digestB))
+	if status != 200 || reply == nil {
+		t.Fatalf("%d %v", status, reply)
+	}
+	subjects := testutil.Subjects(t, s.bare)
+	if len(subjects) != 2 || subjects[0] != "slipstream: deploy team/hello:1.4.0 to 2 Services" {
+		t.Errorf("one commit for both Services expected: %q", subjects)
+	}
+	sent := s.sink.Events()
+	if len(sent) != 1 || reply.Subject() == sent[0].Subject() {
+		t.Fatalf("the second manifest.committed should go to the sink: reply %s, sent %d", reply.Subject(), len(sent))
+	}
+}
+
+func TestRollbackAppendsToQuarantine(t *testing.T) {
+	files := testutil.ReadTree(t, filepath.Join("testdata", "rollback", "original"))
+	files["apps/hello/service.yaml"] = strings.Replace(files["apps/hello/service.yaml"], "    slipstream.dev/rollout:",
+		"    slipstream.dev/quarantine: \""+digestC+"\"\n    slipstream.dev/rollout:", 1)
+	s := newServer(t, files, nil)
+	e := loadEvent(t, filepath.Join("testdata", "rollback", "event.json"))
+	if status, _ := s.deliver(t, e); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	got := testutil.Tree(t, s.bare)["apps/hello/service.yaml"]
+	if !strings.Contains(got, `slipstream.dev/quarantine: "`+digestC+","+digestB+`"`) {
+		t.Errorf("quarantine not appended in its own style:\n%s", got)
+	}
+	// Once rolled back, the same digest is refused.
+	if status, reply := s.deliver(t, pushed(t, "team/hello", "1.4.0", digestB)); status != 200 || reply != nil {
+		t.Errorf("quarantined push: %d %v", status, reply)
+	}
+	if msg := testutil.Commits(t, s.bare)[0].Message; !strings.Contains(msg, "alert HighErrorRate") || !strings.Contains(msg, "severity=\\\"critical\\\"") && !strings.Contains(msg, `severity="critical"`) {
+		t.Errorf("rollback commit does not name the alert:\n%s", msg)
+	}
+}
+
+// TestConcurrentPromoters: 20 pushes for 20 Services handled at once by 20
+// promote instances, while a person commits too. Every change lands.
+func TestConcurrentPromoters(t *testing.T) {
+	files := map[string]string{"README.md": "config\n"}
+	for i := 0; i < 20; i++ {
+		files[fmt.Sprintf("apps/s%02d/service.yaml", i)] = manifest("demo", fmt.Sprintf("s%02d", i), fmt.Sprintf("registry.example.com/team/s%02d:1.0.0@%s", i, digestA), "")
+	}
+	first := newServer(t, files, nil)
+	servers := []*server{first}
+	for i := 1; i < 20; i++ {
+		servers = append(servers, newServerFor(t, first.gitURL, nil))
+	}
+	var wg sync.WaitGroup
+	statuses := make(chan int, 21)
+	for i, s := range servers {
+		wg.Add(1)
+		go func(i int, s *server) {
+			defer wg.Done()
+			status, _ := s.deliver(t, pushed(t, fmt.Sprintf("team/s%02d", i), "1.4.0", digestB))
+			statuses <- status
+		}(i, s)
+	}
+	wg.Add(1)
+	personDir := t.TempDir()
+	go func() {
+		defer wg.Done()
+		for try := 0; try < 100; try++ {
+			if testutil.Commit(first.gitURL, filepath.Join(personDir, fmt.Sprint(try)), map[string]string{"README.md": "edited by a person\n"}, "person edits README", false) == nil {
+				return
+			}
+		}
+		statuses <- -1
+	}()
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		if st != 200 {
+			t.Errorf("status %d", st)
+		}
+	}
+	tree := testutil.Tree(t, first.bare)
+	for i := 0; i < 20; i++ {
+		if !strings.Contains(tree[fmt.Sprintf("apps/s%02d/service.yaml", i)], fmt.Sprintf("name: s%02d-3f2a9c01b2", i)) {
+			t.Errorf("s%02d lost its update", i)
+		}
+	}
+	if tree["README.md"] != "edited by a person\n" {
+		t.Error("the person's commit was lost")
+	}
+	if n := len(testutil.Subjects(t, first.bare)); n != 22 {
+		t.Errorf("%d commits, want 22 (seed, person, 20 deploys)", n)
+	}
+}

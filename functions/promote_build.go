@@ -1,0 +1,123 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/internal/gitrepo"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/promote"
+)
+
+// buildPromote reads SLIPSTREAM_PROMOTE_*, sets up the config repository and,
+// when a cluster is reachable, the read-only Service reader for adoption.
+func buildPromote(_ context.Context, h *host.Host) (host.Function, error) {
+	var cfg config.Promote
+	if err := config.Load(config.Prefix+"_PROMOTE", &cfg); err != nil {
+		return host.Function{}, err
+	}
+	settingErr := func(key string, err error) error {
+		return &config.Error{Problems: []string{config.Prefix + "_PROMOTE_" + key + ": " + err.Error()}}
+	}
+	auth, err := gitAuth(cfg)
+	if err != nil {
+		return host.Function{}, settingErr("GIT_SSH_KEY_FILE", err)
+	}
+	opts := []gitrepo.Option{gitrepo.WithAuthor(cfg.AuthorName, cfg.AuthorEmail), gitrepo.WithTimeout(cfg.GitTimeout),
+		gitrepo.WithRetries(cfg.GitPushRetries, gitrepoBackoff)}
+	if auth != nil {
+		opts = append(opts, gitrepo.WithAuth(auth))
+	}
+	if cfg.SigningKeyFile.Set() {
+		key, err := gitrepo.ReadSigningKey(cfg.SigningKeyFile.Value(), cfg.SigningPassphraseFile.Value())
+		if err != nil {
+			return host.Function{}, settingErr("SIGNING_KEY_FILE", err)
+		}
+		opts = append(opts, gitrepo.WithSigningKey(key))
+	}
+	repo, err := gitrepo.New(cfg.GitURL, cfg.GitBranch, opts...)
+	if err != nil {
+		return host.Function{}, err
+	}
+	var popts []promote.Option
+	if sender, err := h.Sender(); err == nil {
+		popts = append(popts, promote.WithSender(sender))
+	}
+	restCfg, err := kubeConfig(cfg.Kubeconfig)
+	switch {
+	case err != nil:
+		return host.Function{}, settingErr("KUBECONFIG", err)
+	case restCfg != nil:
+		cs, err := servingclient.NewForConfig(restCfg)
+		if err != nil {
+			return host.Function{}, settingErr("KUBECONFIG", err)
+		}
+		popts = append(popts, promote.WithLive(kservice.New(cs, cfg.GitTimeout)))
+	default:
+		h.Logger().Warn("no cluster access: adoption pins the running template by a commit of its own first", "setting", config.Prefix+"_PROMOTE_KUBECONFIG")
+	}
+	p, err := promote.New(repo, cfg.Paths, popts...)
+	if err != nil {
+		return host.Function{}, err
+	}
+	return p.Function(), nil
+}
+
+// gitrepoBackoff is the first delay before retrying a rejected push.
+const gitrepoBackoff = 50 * time.Millisecond
+
+// gitAuth builds the transport credentials the settings describe.
+func gitAuth(cfg config.Promote) (transport.AuthMethod, error) {
+	u, err := url.Parse(cfg.GitURL)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case u.Scheme == "ssh":
+		user := "git"
+		if u.User != nil && u.User.Username() != "" {
+			user = u.User.Username()
+		}
+		keys, err := gitssh.NewPublicKeys(user, cfg.GitSSHKeyFile.Value(), "")
+		if err != nil {
+			return nil, err
+		}
+		callback, err := gitssh.NewKnownHostsCallback(cfg.GitKnownHostsFile)
+		if err != nil {
+			return nil, err
+		}
+		keys.HostKeyCallback = callback
+		return keys, nil
+	case cfg.GitPasswordFile.Set():
+		return &githttp.BasicAuth{Username: cfg.GitUsername, Password: string(cfg.GitPasswordFile.Value())}, nil
+	}
+	return nil, nil
+}
+
+// kubeConfig returns the cluster credentials: the kubeconfig named, else
+// in-cluster ones inside a pod, else none.
+func kubeConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
+	if os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, nil
+	}
+	c, err := rest.InClusterConfig()
+	if errors.Is(err, rest.ErrNotInCluster) {
+		return nil, nil
+	}
+	return c, err
+}
