@@ -1,0 +1,35 @@
+package promote
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/slipstream-cd/slipstream/eventing"
+)
+
+// FuzzManifests: manifests in the repository are outside input. Reading them
+// never panics, and deciding and applying a push to whatever was found either
+// refuses with a reason or yields files that still parse as the same Services.
+func FuzzManifests(f *testing.F) {
+	for _, c := range []string{"comments-odd-formatting", "multi-document", "first-deploy", "adopt-live", "rollback"} {
+		matches, _ := filepath.Glob(filepath.Join("testdata", c, "original", "apps", "*", "*.yaml"))
+		for _, m := range matches {
+			b, _ := os.ReadFile(m)
+			f.Add(b)
+		}
+	}
+	ev, _ := eventing.NewImagePushed("registry.example.com/team/hello:1.4.0@"+digestB, "", "", nil)
+	f.Fuzz(func(t *testing.T, manifest []byte) {
+		files := map[string][]byte{"apps/hello/service.yaml": manifest}
+		services, _ := findServices(files)
+		ds, _ := decideImagePushed(services, ev, func(string, string) Live { return Live{Found: false} })
+		pl := build(files, ds, nil)
+		for p, b := range pl.Files {
+			again, skipped := findServices(map[string][]byte{p: b})
+			if len(again) != len(services) {
+				t.Fatalf("an edit lost or added Services: %d before, %d after (%v)\n%s", len(services), len(again), skipped, b)
+			}
+		}
+	})
+}
