@@ -259,3 +259,43 @@ func TestConcurrentPromoters(t *testing.T) {
 		t.Errorf("%d commits, want 22 (seed, person, 20 deploys)", n)
 	}
 }
+
+// TestStory runs a Service through push → promotion → push → rollback and
+// checks the history reads as the steps a careful person would commit.
+func TestStory(t *testing.T) {
+	s := newServer(t, map[string]string{"apps/hello/service.yaml": manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, "")}, nil)
+	steps := []cloudevents.Event{
+		pushed(t, "team/hello", "1.4.0", digestB),
+		event(t, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-3f2a9c01b2", PreviousRevision: "hello-aa11bb22cc",
+			Image: "registry.example.com/team/hello:1.4.0@" + digestB}),
+		pushed(t, "team/hello", "1.5.0", digestC),
+		event(t, eventing.RolloutRolledBack{Namespace: "demo", Service: "hello", StableRevision: "hello-3f2a9c01b2", CandidateRevision: "hello-c0ffee00c0",
+			Image: "registry.example.com/team/hello:1.5.0@" + digestC, Reason: "alert HighErrorRate", Alert: &eventing.Alert{Name: "HighErrorRate"}}),
+		pushed(t, "team/hello", "1.5.0", digestC), // quarantined now
+	}
+	for i, e := range steps {
+		if status, _ := s.deliver(t, e); status != 200 {
+			t.Fatalf("step %d (%s): status %d", i+1, e.Type(), status)
+		}
+	}
+	want := []string{
+		"slipstream: roll back demo/hello to hello-3f2a9c01b2 (HighErrorRate)",
+		"slipstream: deploy team/hello:1.5.0 to demo/hello",
+		"slipstream: promote hello-3f2a9c01b2 in demo/hello",
+		"slipstream: deploy team/hello:1.4.0 to demo/hello",
+		"seed",
+	}
+	if got := testutil.Subjects(t, s.bare); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	final := testutil.Tree(t, s.bare)["apps/hello/service.yaml"]
+	for _, line := range []string{"name: hello-3f2a9c01b2", "image: registry.example.com/team/hello:1.4.0@" + digestB,
+		"slipstream.dev/quarantine: " + digestC, "- revisionName: hello-3f2a9c01b2\n      percent: 100\n      tag: stable\n"} {
+		if !strings.Contains(final, line) {
+			t.Errorf("final manifest lacks %q:\n%s", line, final)
+		}
+	}
+	if strings.Contains(final, "hello-c0ffee00c0") {
+		t.Errorf("the rolled-back revision is still referenced:\n%s", final)
+	}
+}
