@@ -23,6 +23,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/slipstream-cd/slipstream/functions/internal/backoff"
 )
 
 // Errors an Update is classified into.
@@ -129,7 +131,7 @@ func WithClock(now func() time.Time) Option { return func(r *Repo) { r.now = now
 // New returns a Repo for url and branch; nothing is fetched until the first Update.
 func New(url, branch string, opts ...Option) (*Repo, error) {
 	r := &Repo{url: url, branch: branch, author: object.Signature{Name: "slipstream", Email: "slipstream@localhost"},
-		timeout: 30 * time.Second, retries: 8, backoff: 50 * time.Millisecond, now: time.Now, wait: waitContext}
+		timeout: 30 * time.Second, retries: 8, backoff: 50 * time.Millisecond, now: time.Now, wait: backoff.Wait}
 	for _, o := range opts {
 		o(r)
 	}
@@ -142,17 +144,6 @@ func New(url, branch string, opts ...Option) (*Repo, error) {
 		return nil, errors.New("gitrepo: timeout and backoff must be positive, retries not negative")
 	}
 	return r, nil
-}
-
-func waitContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Update runs edit on the branch head and commits and pushes its change. It

@@ -13,6 +13,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/slipstream-cd/slipstream/functions/internal/backoff"
 )
 
 // ErrNoSink means K_SINK is not set but the function must send events.
@@ -48,19 +50,8 @@ func (h *Host) Sender() (*Sender, error) {
 		overrides: h.settings.CEOverrides.Extensions,
 		log:       h.log,
 		metrics:   h.metrics,
-		wait:      waitContext,
+		wait:      backoff.Wait,
 	}, nil
-}
-
-func waitContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // maxRetryAfter caps how long a sink's Retry-After can make the sender wait.
