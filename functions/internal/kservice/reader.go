@@ -45,7 +45,7 @@ func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (r
 	defer cancel()
 	svc, err := c.serving.ServingV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		if err := classify(err); errors.Is(err, ErrNotFound) {
+		if err := classify(err); isNotFound(err) {
 			return "", "", false, nil
 		}
 		return "", "", false, fmt.Errorf("reading Service %s/%s: %w", namespace, name, classify(err))
@@ -64,6 +64,8 @@ func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (r
 	}
 	return revision, image, true, nil
 }
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 // classify turns Kubernetes API errors into this package's sentinels.
 func classify(err error) error {

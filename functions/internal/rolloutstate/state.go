@@ -49,6 +49,10 @@ type State struct {
 	StepStartedAt *time.Time `json:"stepStartedAt,omitempty"`
 	// FailedChecks counts failed analysis checks of this rollout.
 	FailedChecks int `json:"failedChecks,omitempty"`
+	// Inconclusive counts analysis checks in a row that had no data or too few requests.
+	Inconclusive int `json:"inconclusive,omitempty"`
+	// CheckedAt is when the last analysis check ran.
+	CheckedAt *time.Time `json:"checkedAt,omitempty"`
 	// Reason says why the rollout is in its phase, for people.
 	Reason string `json:"reason,omitempty"`
 }

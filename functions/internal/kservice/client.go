@@ -1,0 +1,138 @@
+package kservice
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+// Get returns the live Service, or an error wrapping ErrNotFound.
+func (c *Client) Get(ctx context.Context, namespace, name string) (*servingv1.Service, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	svc, err := c.serving.ServingV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading Service %s/%s: %w", namespace, name, classify(err))
+	}
+	return svc, nil
+}
+
+// ListManaged returns the Services of the namespaces (all when empty) that
+// carry a rollout state annotation.
+func (c *Client) ListManaged(ctx context.Context, namespaces []string) ([]*servingv1.Service, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	var out []*servingv1.Service
+	for _, ns := range namespaces {
+		list, err := c.serving.ServingV1().Services(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("listing Services in %q: %w", ns, classify(err))
+		}
+		for i := range list.Items {
+			if _, ok := list.Items[i].Annotations[rolloutstate.Annotation]; ok {
+				out = append(out, &list.Items[i])
+			}
+		}
+	}
+	return out, nil
+}
+
+// Revision is what rollout needs of a Revision.
+type Revision struct {
+	// Found is false when the cluster has no such Revision.
+	Found bool
+	// Ready and Failed mirror the Ready condition (True / False).
+	Ready, Failed bool
+	// Reason is the Ready condition's reason and message when it is not True.
+	Reason string
+	// Created is when the Revision was created.
+	Created time.Time
+	// Service is the serving.knative.dev/service label.
+	Service string
+}
+
+// GetRevision reads a Revision's readiness.
+func (c *Client) GetRevision(ctx context.Context, namespace, name string) (Revision, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	r, err := c.serving.ServingV1().Revisions(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if err := classify(err); isNotFound(err) {
+			return Revision{}, nil
+		}
+		return Revision{}, fmt.Errorf("reading Revision %s/%s: %w", namespace, name, classify(err))
+	}
+	out := Revision{Found: true, Ready: r.IsReady(), Failed: r.IsFailed(), Created: r.CreationTimestamp.Time, Service: r.Labels["serving.knative.dev/service"]}
+	if cond := r.Status.GetCondition(servingv1.RevisionConditionReady); cond != nil && !cond.IsTrue() {
+		out.Reason = cond.Reason
+		if cond.Message != "" {
+			out.Reason += ": " + cond.Message
+		}
+	}
+	return out, nil
+}
+
+// trafficPatch is a JSON merge patch of traffic and the rollout state. It
+// carries the resourceVersion the decision was made on, so the API server
+// answers 409 when the Service changed in between (optimistic concurrency).
+type trafficPatch struct {
+	Metadata struct {
+		ResourceVersion string             `json:"resourceVersion"`
+		Annotations     map[string]*string `json:"annotations,omitempty"`
+	} `json:"metadata"`
+	Spec *struct {
+		Traffic []servingv1.TrafficTarget `json:"traffic"`
+	} `json:"spec,omitempty"`
+}
+
+// Patch writes traffic (nil: unchanged) and the rollout state annotation of
+// the Service as it was read (svc.ResourceVersion). A JSON merge patch
+// replaces the whole traffic list, so traffic must be complete. A concurrent
+// change is ErrConflict: re-read and decide again.
+func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *rolloutstate.State) (*servingv1.Service, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var p trafficPatch
+	p.Metadata.ResourceVersion = svc.ResourceVersion
+	if state != nil {
+		v := state.String()
+		p.Metadata.Annotations = map[string]*string{rolloutstate.Annotation: &v}
+	}
+	if traffic != nil {
+		p.Spec = &struct {
+			Traffic []servingv1.TrafficTarget `json:"traffic"`
+		}{Traffic: ToKnative(traffic)}
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.serving.ServingV1().Services(svc.Namespace).Patch(ctx, svc.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "slipstream"})
+	if err != nil {
+		return nil, fmt.Errorf("patching Service %s/%s: %w", svc.Namespace, svc.Name, classify(err))
+	}
+	return out, nil
+}
+
+// ToKnative converts traffic targets to Knative's type, every one pinned by
+// revision name.
+func ToKnative(ts []eventing.TrafficTarget) []servingv1.TrafficTarget {
+	out := make([]servingv1.TrafficTarget, len(ts))
+	for i, t := range ts {
+		pct := int64(t.Percent)
+		latest := false
+		out[i] = servingv1.TrafficTarget{RevisionName: t.RevisionName, Percent: &pct, Tag: t.Tag, LatestRevision: &latest}
+	}
+	return out
+}
