@@ -224,6 +224,10 @@ type Rollout struct {
 	QueryTimeout time.Duration `split_words:"true" default:"10s" desc:"time limit for one analysis query"`
 	// Namespaces limits the namespaces whose Services are managed. Empty: all.
 	Namespaces []string `desc:"comma-separated namespaces to manage; empty means all"`
+	// MaxWait is how long one request may wait for a pause that ends soon. Default 50s.
+	MaxWait time.Duration `split_words:"true" default:"50s" desc:"longest wait inside one request for a pause that ends soon"`
+	// Kubeconfig is used to read and patch Services. Empty: in-cluster credentials.
+	Kubeconfig string `desc:"kubeconfig; empty: in-cluster credentials"`
 }
 
 // Validate implements Validator.
@@ -235,6 +239,7 @@ func (c *Rollout) Validate() error {
 		}
 	}
 	p.positiveDuration(Prefix+"_ROLLOUT_QUERY_TIMEOUT", c.QueryTimeout)
+	p.nonNegativeDuration(Prefix+"_ROLLOUT_MAX_WAIT", c.MaxWait)
 	p.namespaces(Prefix+"_ROLLOUT_NAMESPACES", c.Namespaces)
 	return p.err()
 }

@@ -179,7 +179,7 @@ func TestValidate(t *testing.T) {
 		want: []string{"steps", "step", "traffic"},
 	}, {
 		name: "promoted: revision equals previous",
-		data: RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-a", PreviousRevision: "hello-a", Image: "r.example.com/a:1"},
+		data: RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-a", PreviousRevision: "hello-a", Image: "R.example.com/A b"},
 		want: []string{"previousRevision", "image"},
 	}, {
 		name: "rolledback: missing reason and alert name",

@@ -192,7 +192,7 @@ func (d RolloutPromoted) Validate() error {
 	if d.Revision != "" && d.Revision == d.PreviousRevision {
 		p.add("previousRevision", "%q is the promoted revision itself", d.PreviousRevision)
 	}
-	p.pinnedImage("image", d.Image)
+	p.imageRef("image", d.Image)
 	return p.err()
 }
 

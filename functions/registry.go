@@ -13,6 +13,7 @@ import (
 	"github.com/slipstream-cd/slipstream/functions/intake"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
 	"github.com/slipstream-cd/slipstream/functions/promote"
+	"github.com/slipstream-cd/slipstream/functions/rollout"
 )
 
 // ErrUnknownFunction is returned by Serve for a name no function has.
@@ -27,6 +28,7 @@ type builder func(ctx context.Context, h *host.Host) (host.Function, error)
 var builders = map[string]builder{
 	intake.Name:  buildIntake,
 	promote.Name: buildPromote,
+	rollout.Name: buildRollout,
 }
 
 // Names returns the known function names, sorted.

@@ -216,6 +216,9 @@ func decideShifted(services []service, ev eventing.TrafficShifted) ([]desired, [
 	if why != "" {
 		return nil, []string{why}
 	}
+	if pol, err := s.policy(); err == nil && pol.Writer == config.WriterCluster {
+		return nil, []string{fmt.Sprintf("%s: traffic writer is cluster: steps live in the cluster, Git records only outcomes", s.key())}
+	}
 	if s.Template != ev.CandidateRevision {
 		return nil, []string{fmt.Sprintf("%s: step %d is for candidate %s, the manifest runs %s", s.key(), ev.Step, ev.CandidateRevision, s.Template)}
 	}

@@ -299,3 +299,15 @@ func TestStory(t *testing.T) {
 		t.Errorf("the rolled-back revision is still referenced:\n%s", final)
 	}
 }
+
+func TestClusterWriterStepsStayOutOfGit(t *testing.T) {
+	files := testutil.ReadTree(t, filepath.Join("testdata", "traffic-shifted", "original"))
+	files["apps/hello/service.yaml"] = strings.Replace(files["apps/hello/service.yaml"], "    slipstream.dev/track:", "    slipstream.dev/traffic-writer: cluster\n    slipstream.dev/track:", 1)
+	s := newServer(t, files, nil)
+	if status, reply := s.deliver(t, loadEvent(t, filepath.Join("testdata", "traffic-shifted", "event.json"))); status != 200 || reply != nil {
+		t.Errorf("status %d reply %v, want an acknowledged refusal", status, reply)
+	}
+	if n := len(testutil.Subjects(t, s.bare)); n != 1 {
+		t.Errorf("%d commits, want none beyond the seed", n-1)
+	}
+}

@@ -1,0 +1,316 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+// Manual controls: annotations a person sets on the live Service.
+const (
+	// AnnotationPaused holds a rollout where it is while "true".
+	AnnotationPaused = "slipstream.dev/paused"
+	// AnnotationPromote set to "now" skips the remaining steps once the candidate is Ready.
+	AnnotationPromote = "slipstream.dev/promote"
+	// AnnotationAbort set to a reason rolls the candidate back.
+	AnnotationAbort = "slipstream.dev/abort"
+)
+
+// Outcome is the result of an analysis check.
+type Outcome int
+
+// Outcomes.
+const (
+	Pass Outcome = iota + 1
+	Fail
+	Inconclusive
+)
+
+// Verdict is an analysis check's result.
+type Verdict struct {
+	Outcome Outcome
+	// Reason says what was measured against what, for people.
+	Reason string
+}
+
+// Input is everything a decision depends on.
+type Input struct {
+	// Now is the decision time.
+	Now time.Time
+	// Service is the live Service.
+	Service *servingv1.Service
+	// Policy is its delivery policy; PolicyErr is set when it does not parse.
+	Policy    config.Policy
+	PolicyErr error
+	// State is the live rollout state.
+	State rolloutstate.State
+	// Revision is the readiness of the revision the phase waits on: the
+	// candidate, or the stable revision while adopting.
+	Revision kservice.Revision
+	// Check is the analysis verdict, when the caller ran it (after a RunCheck plan).
+	Check *Verdict
+}
+
+// Plan is what to do.
+type Plan struct {
+	// RunCheck asks the caller to run the analysis and decide again.
+	RunCheck bool
+	// Patch applies Traffic (nil: unchanged) and State to the live Service.
+	Patch   bool
+	Traffic []eventing.TrafficTarget
+	State   *rolloutstate.State
+	// Reply is the follow-up event, if any.
+	Reply eventing.Data
+	// WaitUntil is when the next decision is due, when one is.
+	WaitUntil *time.Time
+	// Reason says why, for the log.
+	Reason string
+}
+
+func wait(reason string, until *time.Time) Plan { return Plan{Reason: reason, WaitUntil: until} }
+
+func at(t time.Time) *time.Time { return &t }
+
+// active reports whether a phase still needs decisions.
+func active(p rolloutstate.Phase) bool {
+	switch p {
+	case rolloutstate.Adopting, rolloutstate.Pending, rolloutstate.Progressing, rolloutstate.Paused:
+		return true
+	}
+	return false
+}
+
+// Decide is the whole of rollout's judgement. It does no I/O and reads no clock.
+func Decide(in Input) Plan {
+	s, live := in.State, in.Service
+	if !active(s.Phase) {
+		return wait(fmt.Sprintf("no active rollout (phase %q)", s.Phase), nil)
+	}
+	if in.PolicyErr != nil {
+		reason := "stopped: " + in.PolicyErr.Error()
+		if s.Reason == reason {
+			return wait(reason, nil)
+		}
+		st := s
+		st.Reason = reason
+		return Plan{Patch: true, State: &st, Reason: reason}
+	}
+	if live.Generation != live.Status.ObservedGeneration {
+		return wait(fmt.Sprintf("Knative has not reconciled generation %d yet (observed %d)", live.Generation, live.Status.ObservedGeneration), nil)
+	}
+	if s.Phase == rolloutstate.Adopting {
+		return adopting(in)
+	}
+	if live.Status.LatestCreatedRevisionName != s.Candidate {
+		return wait(fmt.Sprintf("the cluster's latest revision is %q, not candidate %s yet", live.Status.LatestCreatedRevisionName, s.Candidate), nil)
+	}
+	ann := live.Annotations
+	if reason := ann[AnnotationAbort]; reason != "" {
+		return rollBack(in, "aborted by "+AnnotationAbort+": "+reason)
+	}
+	if in.Revision.Failed {
+		return rollBack(in, fmt.Sprintf("candidate %s failed: %s", s.Candidate, in.Revision.Reason))
+	}
+	paused := ann[AnnotationPaused] == "true"
+	switch {
+	case paused && s.Phase != rolloutstate.Paused:
+		st := s
+		st.Phase, st.Reason = rolloutstate.Paused, "paused by "+AnnotationPaused
+		return write(in, nil, &st, "paused")
+	case paused:
+		return wait("paused by "+AnnotationPaused, nil)
+	case s.Phase == rolloutstate.Paused:
+		st := s
+		st.Phase, st.Reason = rolloutstate.Pending, "resumed"
+		if st.Step > 0 {
+			st.Phase = rolloutstate.Progressing
+			st.StepStartedAt = at(in.Now) // the pause of the step starts again
+		}
+		return write(in, nil, &st, "resumed")
+	}
+	if ann[AnnotationPromote] == "now" {
+		if !in.Revision.Ready {
+			return wait("promotion requested; candidate not Ready yet", nil)
+		}
+		return promote(in, "promoted by "+AnnotationPromote)
+	}
+	if s.Phase == rolloutstate.Pending {
+		return pending(in)
+	}
+	return progressing(in)
+}
+
+// adopting waits for the pinned stable revision, then reports it promoted so
+// promote puts the waiting image in.
+func adopting(in Input) Plan {
+	s := in.State
+	if in.Service.Status.LatestCreatedRevisionName != s.Stable || !in.Revision.Ready {
+		return wait(fmt.Sprintf("adoption: waiting for %s to be Ready", s.Stable), nil)
+	}
+	return Plan{Reply: eventing.RolloutPromoted{Namespace: in.Service.Namespace, Service: in.Service.Name, Revision: s.Stable, Image: s.StableImage},
+		Reason: "adoption: " + s.Stable + " is Ready and stable"}
+}
+
+func pending(in Input) Plan {
+	s, rev := in.State, in.Revision
+	if rev.Found && !rev.Ready {
+		deadline := rev.Created.Add(in.Policy.ProgressDeadline)
+		if !in.Now.Before(deadline) {
+			return rollBack(in, fmt.Sprintf("candidate %s not Ready within the progress deadline of %s (%s)", s.Candidate, in.Policy.ProgressDeadline, rev.Reason))
+		}
+		return wait("candidate not Ready yet", at(deadline))
+	}
+	if !rev.Ready {
+		return wait("candidate revision not created yet", nil)
+	}
+	if s.Stable == "" {
+		return promote(in, "first deploy is Ready")
+	}
+	return shift(in, 1)
+}
+
+func progressing(in Input) Plan {
+	s, pol := in.State, in.Policy
+	if s.Step < 1 || s.Step > len(pol.Steps) {
+		return rollBack(in, fmt.Sprintf("step %d does not exist in the policy's %d steps", s.Step, len(pol.Steps)))
+	}
+	want := stepTraffic(s, pol.Steps[s.Step-1])
+	if !shows(in.Service.Status.Traffic, want) {
+		if in.Policy.Writer == config.WriterGit && !shows(in.Service.Spec.Traffic, want) {
+			// The step's commit has not reached the cluster: say it again (same id; promote commits once).
+			return Plan{Reply: shifted(in, s, want), Reason: fmt.Sprintf("waiting for step %d to reach the cluster", s.Step)}
+		}
+		return wait(fmt.Sprintf("waiting for the cluster to show step %d", s.Step), nil)
+	}
+	if s.StepStartedAt == nil {
+		st := s
+		st.StepStartedAt = at(in.Now)
+		st.Reason = fmt.Sprintf("step %d of %d is live", s.Step, len(pol.Steps))
+		return write(in, want, &st, st.Reason)
+	}
+	end := s.StepStartedAt.Add(pol.Pauses[s.Step-1])
+	if in.Now.Before(end) {
+		return wait(fmt.Sprintf("step %d pausing until %s", s.Step, end.Format(time.RFC3339)), at(end))
+	}
+	if !in.Revision.Ready {
+		return wait("candidate not Ready; holding the step", nil)
+	}
+	if a := pol.Analysis; a != nil {
+		checkedThisStep := s.CheckedAt != nil && !s.CheckedAt.Before(*s.StepStartedAt)
+		if checkedThisStep && in.Now.Before(s.CheckedAt.Add(a.Interval)) {
+			return wait("next analysis check", at(s.CheckedAt.Add(a.Interval)))
+		}
+		if in.Check == nil {
+			return Plan{RunCheck: true, Reason: "analysis due"}
+		}
+		st := s
+		st.CheckedAt = at(in.Now)
+		switch in.Check.Outcome {
+		case Fail:
+			st.FailedChecks++
+			if st.FailedChecks > a.FailureLimit {
+				in.State = st
+				return rollBack(in, fmt.Sprintf("analysis failed %d times (limit %d): %s", st.FailedChecks, a.FailureLimit, in.Check.Reason))
+			}
+			st.Reason = fmt.Sprintf("analysis failed (%d of %d allowed): %s", st.FailedChecks, a.FailureLimit, in.Check.Reason)
+			return write(in, want, &st, st.Reason)
+		case Inconclusive:
+			st.Inconclusive++
+			if st.Inconclusive > a.InconclusiveLimit {
+				in.State = st
+				return rollBack(in, fmt.Sprintf("analysis inconclusive %d times in a row (limit %d): %s", st.Inconclusive, a.InconclusiveLimit, in.Check.Reason))
+			}
+			st.Reason = "analysis inconclusive, waiting: " + in.Check.Reason
+			return write(in, want, &st, st.Reason)
+		}
+		in.State.Inconclusive = 0
+		in.State.CheckedAt = st.CheckedAt
+	}
+	if s.Step == len(pol.Steps) {
+		return promote(in, fmt.Sprintf("all %d steps passed", len(pol.Steps)))
+	}
+	return shift(in, s.Step+1)
+}
+
+// stepTraffic is the traffic of a step: the candidate's percent, the stable
+// revision the rest.
+func stepTraffic(s rolloutstate.State, percent int) []eventing.TrafficTarget {
+	return []eventing.TrafficTarget{
+		{RevisionName: s.Stable, Percent: 100 - percent, Tag: "stable"},
+		{RevisionName: s.Candidate, Percent: percent, Tag: "candidate"},
+	}
+}
+
+// shows reports whether a traffic block gives every target of want its percent.
+func shows(got []servingv1.TrafficTarget, want []eventing.TrafficTarget) bool {
+	for _, w := range want {
+		pct := 0
+		for _, g := range got {
+			if g.RevisionName == w.RevisionName && g.Percent != nil {
+				pct += int(*g.Percent)
+			}
+		}
+		if pct != w.Percent {
+			return false
+		}
+	}
+	return true
+}
+
+// write records a state (and traffic) the way the Service's writer wants:
+// a patch of the live Service (cluster), or a traffic.shifted that promote
+// commits (git).
+func write(in Input, traffic []eventing.TrafficTarget, st *rolloutstate.State, reason string) Plan {
+	if in.Policy.Writer == config.WriterGit && st.Step > 0 {
+		if traffic == nil {
+			traffic = stepTraffic(*st, in.Policy.Steps[st.Step-1])
+		}
+		return Plan{Reply: shifted(in, *st, traffic), State: st, Reason: reason}
+	}
+	return Plan{Patch: true, State: st, Reason: reason}
+}
+
+func shifted(in Input, st rolloutstate.State, traffic []eventing.TrafficTarget) eventing.TrafficShifted {
+	return eventing.TrafficShifted{Namespace: in.Service.Namespace, Service: in.Service.Name, StableRevision: st.Stable,
+		CandidateRevision: st.Candidate, Step: st.Step, Steps: len(in.Policy.Steps), Traffic: traffic, State: st.String()}
+}
+
+// shift moves to step j.
+func shift(in Input, j int) Plan {
+	st := in.State
+	st.Phase, st.Step, st.StepStartedAt, st.Reason = rolloutstate.Progressing, j, nil, fmt.Sprintf("step %d of %d", j, len(in.Policy.Steps))
+	traffic := stepTraffic(st, in.Policy.Steps[j-1])
+	p := Plan{Traffic: traffic, State: &st, Reply: shifted(in, st, traffic), Reason: st.Reason}
+	p.Patch = in.Policy.Writer == config.WriterCluster
+	return p
+}
+
+// promote makes the candidate stable at 100%.
+func promote(in Input, reason string) Plan {
+	s := in.State
+	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: s.Candidate, StableImage: s.CandidateImage, FailedChecks: s.FailedChecks, Reason: reason}
+	traffic := []eventing.TrafficTarget{{RevisionName: s.Candidate, Percent: 100, Tag: "stable"}}
+	return Plan{Patch: in.Policy.Writer == config.WriterCluster, Traffic: traffic, State: &st, Reason: reason,
+		Reply: eventing.RolloutPromoted{Namespace: in.Service.Namespace, Service: in.Service.Name, Revision: s.Candidate, PreviousRevision: s.Stable, Image: s.CandidateImage}}
+}
+
+// rollBack puts all traffic on the stable revision, in the cluster first
+// whatever the writer (it must be fast), and tells promote to revert Git.
+func rollBack(in Input, reason string) Plan {
+	s := in.State
+	if s.Stable == "" {
+		st := s
+		st.Phase, st.Reason = rolloutstate.RolledBack, "first deploy failed, nothing to roll back to: "+reason
+		return Plan{Patch: true, State: &st, Reason: st.Reason}
+	}
+	st := rolloutstate.State{Phase: rolloutstate.RolledBack, Stable: s.Stable, StableImage: s.StableImage, FailedChecks: s.FailedChecks, Reason: reason}
+	return Plan{Patch: true, Traffic: []eventing.TrafficTarget{{RevisionName: s.Stable, Percent: 100, Tag: "stable"}}, State: &st, Reason: reason,
+		Reply: eventing.RolloutRolledBack{Namespace: in.Service.Namespace, Service: in.Service.Name, StableRevision: s.Stable,
+			CandidateRevision: s.Candidate, Image: s.CandidateImage, Reason: reason}}
+}

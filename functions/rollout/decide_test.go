@@ -1,0 +1,238 @@
+package rollout
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+
+const (
+	stable = "hello-aa11bb22cc"
+	cand   = "hello-3f2a9c01b2"
+)
+
+func knative(ts ...eventing.TrafficTarget) []servingv1.TrafficTarget { return kservice.ToKnative(ts) }
+
+func tt(stablePct int) []eventing.TrafficTarget {
+	return []eventing.TrafficTarget{{RevisionName: stable, Percent: stablePct, Tag: "stable"}, {RevisionName: cand, Percent: 100 - stablePct, Tag: "candidate"}}
+}
+
+type svcOpt func(*servingv1.Service)
+
+func lag(s *servingv1.Service) { s.Generation = 5 }
+func created(name string) svcOpt {
+	return func(s *servingv1.Service) { s.Status.LatestCreatedRevisionName = name }
+}
+func showing(ts []eventing.TrafficTarget) svcOpt {
+	return func(s *servingv1.Service) { s.Status.Traffic = knative(ts...) }
+}
+func spec(ts []eventing.TrafficTarget) svcOpt {
+	return func(s *servingv1.Service) { s.Spec.Traffic = knative(ts...) }
+}
+func ann(k, v string) svcOpt { return func(s *servingv1.Service) { s.Annotations[k] = v } }
+
+func live(opts ...svcOpt) *servingv1.Service {
+	s := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo", Generation: 4, Annotations: map[string]string{}}}
+	s.Status.ObservedGeneration = 4
+	s.Status.LatestCreatedRevisionName = cand
+	s.Spec.Traffic = knative(tt(100)...)
+	s.Status.Traffic = knative(tt(100)...)
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func policy(t *testing.T, kv ...string) config.Policy {
+	t.Helper()
+	a := map[string]string{config.AnnotationTrack: "any", config.AnnotationPause: "1m"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		a[kv[i]] = kv[i+1]
+	}
+	p, err := config.ParsePolicy(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func state(phase rolloutstate.Phase, step int, started *time.Time) rolloutstate.State {
+	return rolloutstate.State{Phase: phase, Stable: stable, StableImage: "r.example.com/hello:1.0.0@sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66", Candidate: cand,
+		CandidateImage: "r.example.com/hello:1.4.0@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d", Step: step, StepStartedAt: started}
+}
+
+var (
+	ready    = kservice.Revision{Found: true, Ready: true, Created: t0.Add(-time.Minute)}
+	starting = kservice.Revision{Found: true, Created: t0.Add(-time.Minute), Reason: "Deploying"}
+	failed   = kservice.Revision{Found: true, Failed: true, Created: t0.Add(-time.Minute), Reason: "ImagePullBackOff: not found"}
+)
+
+func TestDecide(t *testing.T) {
+	cluster := func(t *testing.T, kv ...string) config.Policy {
+		return policy(t, append([]string{config.AnnotationTrafficWriter, "cluster"}, kv...)...)
+	}
+	analysis := []string{config.AnnotationAnalysisQuery, `errors{rev="{{.Revision}}"}`, config.AnnotationAnalysisMax, "0.01",
+		config.AnnotationAnalysisFailures, "1", config.AnnotationAnalysisWaits, "2", config.AnnotationAnalysisInterval, "30s"}
+	started := func(ago time.Duration) *time.Time { return at(t0.Add(-ago)) }
+	checked := func(s rolloutstate.State, ago time.Duration, failed, inconclusive int) rolloutstate.State {
+		s.CheckedAt, s.FailedChecks, s.Inconclusive = at(t0.Add(-ago)), failed, inconclusive
+		return s
+	}
+	type want struct {
+		patch    bool
+		runCheck bool
+		traffic  []eventing.TrafficTarget
+		phase    rolloutstate.Phase
+		step     int
+		reply    string // event type
+		waitFor  time.Duration
+		reason   string
+	}
+	tests := []struct {
+		name string
+		in   Input
+		want want
+	}{
+		{"promoted: nothing to do", Input{Service: live(), Policy: cluster(t), State: rolloutstate.State{Phase: rolloutstate.Promoted}}, want{reason: "no active rollout"}},
+		{"invalid policy stops with a reason", Input{Service: live(), PolicyErr: errors.New("invalid delivery policy: x"), State: state(rolloutstate.Progressing, 1, nil)},
+			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "stopped: invalid delivery policy"}},
+		{"reconciler lag", Input{Service: live(lag), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready}, want{reason: "not reconciled generation 5"}},
+		{"template not applied yet", Input{Service: live(created("hello-00001")), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready}, want{reason: "not candidate"}},
+		{"pending: not ready, within the deadline", Input{Service: live(), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: starting},
+			want{waitFor: 9 * time.Minute, reason: "not Ready yet"}},
+		{"pending: past the progress deadline", Input{Service: live(), Policy: cluster(t, config.AnnotationProgressDeadline, "30s"), State: state(rolloutstate.Pending, 0, nil), Revision: starting},
+			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"}},
+		{"pending: candidate failed", Input{Service: live(), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: failed},
+			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "ImagePullBackOff"}},
+		{"pending: ready, cluster writer patches step 1", Input{Service: live(), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready},
+			want{patch: true, traffic: tt(90), phase: rolloutstate.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
+		{"pending: ready, git writer asks promote", Input{Service: live(), Policy: policy(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready},
+			want{traffic: tt(90), phase: rolloutstate.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
+		{"first deploy ready: promoted", Input{Service: live(), Policy: cluster(t), State: rolloutstate.State{Phase: rolloutstate.Pending, Candidate: cand, CandidateImage: "r.example.com/x@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"}, Revision: ready},
+			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: rolloutstate.Promoted, reply: eventing.TypeRolloutPromoted}},
+		{"step not shown yet (cluster)", Input{Service: live(spec(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
+			want{reason: "waiting for the cluster to show step 1"}},
+		{"step not in Git's manifest yet (git): said again", Input{Service: live(), Policy: policy(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
+			want{reply: eventing.TypeTrafficShifted, reason: "reach the cluster"}},
+		{"step shown: the pause starts (cluster)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
+			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "step 1 of 4 is live"}},
+		{"step shown: the pause starts (git)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: policy(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
+			want{phase: rolloutstate.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "is live"}},
+		{"pausing", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(20*time.Second)), Revision: ready},
+			want{waitFor: 40 * time.Second, reason: "pausing"}},
+		{"pause over: step 2", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready},
+			want{patch: true, traffic: tt(75), phase: rolloutstate.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
+		{"candidate not ready mid-rollout: hold", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: starting},
+			want{reason: "holding"}},
+		{"last step over: promoted", Input{Now: t0, Service: live(showing(tt(0))), Policy: cluster(t), State: state(rolloutstate.Progressing, 4, started(time.Minute)), Revision: ready},
+			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: rolloutstate.Promoted, reply: eventing.TypeRolloutPromoted}},
+		{"analysis due", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready},
+			want{runCheck: true}},
+		{"analysis passes: next step", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Pass, "ok"}},
+			want{patch: true, traffic: tt(75), phase: rolloutstate.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
+		{"analysis fails within the limit", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Fail, "errors = 0.2"}},
+			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "analysis failed (1 of 1 allowed)"}},
+		{"analysis checked recently: wait for the interval", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(rolloutstate.Progressing, 1, started(time.Minute)), 10*time.Second, 1, 0), Revision: ready},
+			want{waitFor: 20 * time.Second, reason: "next analysis check"}},
+		{"analysis fails beyond the limit: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(rolloutstate.Progressing, 1, started(time.Minute)), 40*time.Second, 1, 0), Revision: ready, Check: &Verdict{Fail, "errors = 0.2, above the maximum 0.01"}},
+			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "above the maximum 0.01"}},
+		{"analysis inconclusive: wait", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
+			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "inconclusive, waiting"}},
+		{"analysis inconclusive too long: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(rolloutstate.Progressing, 1, started(2*time.Minute)), time.Minute, 0, 2), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
+			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "inconclusive 3 times"}},
+		{"manual pause", Input{Now: t0, Service: live(showing(tt(90)), ann(AnnotationPaused, "true")), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready},
+			want{patch: true, phase: rolloutstate.Paused, step: 1, reason: "paused"}},
+		{"still paused", Input{Now: t0, Service: live(showing(tt(90)), ann(AnnotationPaused, "true")), Policy: cluster(t), State: state(rolloutstate.Paused, 1, started(time.Hour)), Revision: ready},
+			want{reason: "paused by"}},
+		{"resumed: the pause starts again", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Paused, 1, started(time.Hour)), Revision: ready},
+			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "resumed"}},
+		{"abort", Input{Now: t0, Service: live(showing(tt(75)), ann(AnnotationAbort, "bad smell")), Policy: policy(t), State: state(rolloutstate.Progressing, 2, started(time.Second)), Revision: ready},
+			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell"}},
+		{"promote now", Input{Now: t0, Service: live(showing(tt(90)), ann(AnnotationPromote, "now")), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Second)), Revision: ready},
+			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: rolloutstate.Promoted, reply: eventing.TypeRolloutPromoted}},
+		{"promote now, candidate not ready", Input{Now: t0, Service: live(ann(AnnotationPromote, "now")), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: starting},
+			want{reason: "not Ready yet"}},
+		{"adopting: stable not ready", Input{Now: t0, Service: live(created(stable)), Policy: policy(t), State: rolloutstate.State{Phase: rolloutstate.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: starting},
+			want{reason: "adoption: waiting"}},
+		{"adopting: stable ready", Input{Now: t0, Service: live(created(stable)), Policy: policy(t), State: rolloutstate.State{Phase: rolloutstate.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: ready},
+			want{reply: eventing.TypeRolloutPromoted, reason: "adoption"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.in.Now.IsZero() {
+				tc.in.Now = t0
+			}
+			p := Decide(tc.in)
+			w := tc.want
+			if p.Patch != w.patch || p.RunCheck != w.runCheck {
+				t.Errorf("patch %v runCheck %v, want %v %v (%s)", p.Patch, p.RunCheck, w.patch, w.runCheck, p.Reason)
+			}
+			if w.traffic != nil && !equalTraffic(p.Traffic, w.traffic) {
+				t.Errorf("traffic %v, want %v", p.Traffic, w.traffic)
+			}
+			if w.phase != "" && (p.State == nil || p.State.Phase != w.phase || p.State.Step != w.step) {
+				t.Errorf("state %+v, want phase %s step %d", p.State, w.phase, w.step)
+			}
+			if got := replyType(p.Reply); got != w.reply {
+				t.Errorf("reply %q, want %q", got, w.reply)
+			}
+			if w.waitFor > 0 && (p.WaitUntil == nil || !p.WaitUntil.Equal(tc.in.Now.Add(w.waitFor))) {
+				t.Errorf("wait until %v, want now+%s", p.WaitUntil, w.waitFor)
+			}
+			if !strings.Contains(p.Reason, w.reason) {
+				t.Errorf("reason %q, want %q", p.Reason, w.reason)
+			}
+			checkInvariants(t, tc.in, p)
+		})
+	}
+}
+
+// checkInvariants holds for every decision: percents sum to 100, traffic goes
+// only to a Ready candidate, a step never goes backwards except to roll back,
+// every reply validates.
+func checkInvariants(t *testing.T, in Input, p Plan) {
+	t.Helper()
+	if p.Traffic != nil {
+		sum := 0
+		for _, x := range p.Traffic {
+			sum += x.Percent
+			if x.RevisionName == in.State.Candidate && x.Percent > 0 && !in.Revision.Ready {
+				t.Errorf("invariant: %d%% to candidate %s, which is not Ready", x.Percent, x.RevisionName)
+			}
+		}
+		if sum != 100 {
+			t.Errorf("invariant: traffic sums to %d", sum)
+		}
+	}
+	if p.State != nil && p.State.Phase == rolloutstate.Progressing && p.State.Step < in.State.Step {
+		t.Errorf("invariant: step went back from %d to %d", in.State.Step, p.State.Step)
+	}
+	if p.Reply != nil {
+		if err := p.Reply.Validate(); err != nil {
+			t.Errorf("invariant: the reply does not validate: %v", err)
+		}
+	}
+}
+
+func equalTraffic(a, b []eventing.TrafficTarget) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

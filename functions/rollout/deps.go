@@ -1,0 +1,31 @@
+package rollout
+
+import (
+	"context"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+// Cluster reads and patches Knative Services; *kservice.Client is the real one.
+type Cluster interface {
+	Get(ctx context.Context, namespace, name string) (*servingv1.Service, error)
+	ListManaged(ctx context.Context, namespaces []string) ([]*servingv1.Service, error)
+	GetRevision(ctx context.Context, namespace, name string) (kservice.Revision, error)
+	Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *rolloutstate.State) (*servingv1.Service, error)
+}
+
+// Querier runs an analysis query; *prom.Client is the real one.
+type Querier interface {
+	Query(ctx context.Context, q string, now time.Time) (float64, error)
+}
+
+// Sender delivers follow-up events beyond the reply; *host.Sender is the real one.
+type Sender interface {
+	Send(ctx context.Context, e cloudevents.Event) error
+}

@@ -1,0 +1,278 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/backoff"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+// Name is the function's name.
+const Name = "rollout"
+
+// Rollout steps traffic.
+type Rollout struct {
+	cluster    Cluster
+	query      Querier
+	send       Sender
+	namespaces []string
+	maxWait    time.Duration
+	now        func() time.Time
+	wait       func(ctx context.Context, d time.Duration) error
+}
+
+// Option configures Rollout.
+type Option func(*Rollout)
+
+// WithQuerier enables analysis with a Prometheus client. Default: none, and a
+// Service that asks for analysis stops with a clear reason.
+func WithQuerier(q Querier) Option { return func(r *Rollout) { r.query = q } }
+
+// WithSender sends follow-ups beyond the reply (a tick may advance several Services).
+func WithSender(s Sender) Option { return func(r *Rollout) { r.send = s } }
+
+// WithNamespaces limits the managed namespaces. Default: all.
+func WithNamespaces(ns []string) Option { return func(r *Rollout) { r.namespaces = ns } }
+
+// WithMaxWait sets how long a request may wait for a pause that ends soon. Default 50s.
+func WithMaxWait(d time.Duration) Option { return func(r *Rollout) { r.maxWait = d } }
+
+// WithClock sets the clock and the wait (tests advance a fake clock). Default: real time.
+func WithClock(now func() time.Time, wait func(context.Context, time.Duration) error) Option {
+	return func(r *Rollout) { r.now, r.wait = now, wait }
+}
+
+// New returns rollout acting on cluster.
+func New(cluster Cluster, opts ...Option) (*Rollout, error) {
+	if cluster == nil {
+		return nil, errors.New("rollout: a cluster client is required")
+	}
+	r := &Rollout{cluster: cluster, maxWait: 50 * time.Second, now: time.Now, wait: backoff.Wait}
+	for _, o := range opts {
+		o(r)
+	}
+	return r, nil
+}
+
+// Function returns the broker-facing handlers for the host.
+func (r *Rollout) Function() host.Function {
+	return host.Function{Name: Name, Events: map[string]host.EventHandler{
+		eventing.TypeManifestCommitted:     r.onCommitted,
+		eventing.TypeAPIServerPrefix + "*": r.onAPIServer,
+		eventing.TypePing:                  r.onTick,
+	}}
+}
+
+func (r *Rollout) onCommitted(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	c, err := eventing.Decode[eventing.ManifestCommitted](e)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx, []string{c.Namespace + "/" + c.Service}, true)
+}
+
+// apiObject is what rollout reads of an ApiServerSource (Resource mode) event.
+type apiObject struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name      string            `json:"name"`
+		Namespace string            `json:"namespace"`
+		Labels    map[string]string `json:"labels"`
+	} `json:"metadata"`
+}
+
+func (r *Rollout) onAPIServer(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+	var obj apiObject
+	if err := json.Unmarshal(e.Data(), &obj); err != nil {
+		return nil, fmt.Errorf("%w: ApiServerSource data is not a Kubernetes object: %v", host.ErrMalformed, err)
+	}
+	name := obj.Metadata.Name
+	switch obj.Kind {
+	case "Service":
+	case "Revision":
+		name = obj.Metadata.Labels["serving.knative.dev/service"]
+	default:
+		return nil, fmt.Errorf("%w: ApiServerSource event for a %q; rollout watches Services and Revisions", host.ErrRefused, obj.Kind)
+	}
+	if name == "" || obj.Metadata.Namespace == "" || strings.HasSuffix(e.Type(), ".delete") {
+		return nil, fmt.Errorf("%w: %s of %s %s/%s names no Service to act on", host.ErrRefused, e.Type(), obj.Kind, obj.Metadata.Namespace, obj.Metadata.Name)
+	}
+	if len(r.namespaces) > 0 && !slices.Contains(r.namespaces, obj.Metadata.Namespace) {
+		return nil, fmt.Errorf("%w: namespace %s is not managed", host.ErrRefused, obj.Metadata.Namespace)
+	}
+	return r.run(ctx, []string{obj.Metadata.Namespace + "/" + name}, true)
+}
+
+func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents.Event, error) {
+	list, err := r.cluster.ListManaged(ctx, r.namespaces)
+	if err != nil {
+		return nil, clusterError(err)
+	}
+	var keys []string
+	for _, s := range list {
+		if st, err := rolloutstate.Parse(s.Annotations[rolloutstate.Annotation]); err == nil && active(st.Phase) {
+			keys = append(keys, s.Namespace+"/"+s.Name)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return r.run(ctx, keys, false)
+}
+
+// run decides for each Service, waits in-request for a pause that ends soon,
+// and replies with the first follow-up (the others go to the sender).
+func (r *Rollout) run(ctx context.Context, keys []string, single bool) (*cloudevents.Event, error) {
+	var replies []eventing.Data
+	var firstErr error
+	pending := keys
+	for round := 0; round < 2 && len(pending) > 0; round++ {
+		var next *time.Time
+		var again []string
+		for _, key := range pending {
+			ns, name, _ := strings.Cut(key, "/")
+			plan, err := r.decide(ctx, ns, name)
+			if err != nil {
+				if single && errors.Is(err, host.ErrRefused) {
+					return nil, err
+				}
+				if !errors.Is(err, host.ErrRefused) && firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			if plan.Reply != nil {
+				replies = append(replies, plan.Reply)
+			}
+			if plan.WaitUntil != nil && !plan.WaitUntil.After(r.now().Add(r.maxWait)) {
+				again = append(again, key)
+				if next == nil || plan.WaitUntil.After(*next) {
+					next = plan.WaitUntil
+				}
+			}
+		}
+		if next == nil || round == 1 {
+			break
+		}
+		if d := next.Sub(r.now()); d > 0 {
+			if err := r.wait(ctx, d); err != nil {
+				break
+			}
+		}
+		pending = again
+	}
+	if firstErr != nil && len(replies) == 0 {
+		return nil, firstErr
+	}
+	return r.reply(ctx, replies)
+}
+
+func (r *Rollout) reply(ctx context.Context, replies []eventing.Data) (*cloudevents.Event, error) {
+	var events []cloudevents.Event
+	for _, d := range replies {
+		e, err := eventing.New(Name, d, r.now())
+		if err != nil {
+			return nil, fmt.Errorf("building %s: %v", d.EventType(), err) // our fault: 500
+		}
+		events = append(events, e)
+	}
+	if len(events) == 0 {
+		return nil, nil
+	}
+	for _, e := range events[1:] {
+		if r.send == nil {
+			host.Logger(ctx).Warn("no K_SINK bound: follow-up left for the next decision", "ce.type", e.Type(), "subject", e.Subject())
+			continue
+		}
+		if err := r.send.Send(ctx, e); err != nil {
+			host.Logger(ctx).Error("sending follow-up", "ce.type", e.Type(), "subject", e.Subject(), "error", err.Error())
+		}
+	}
+	return &events[0], nil
+}
+
+// decide reads the Service, decides and applies the plan, re-reading and
+// re-deciding when the patch meets a concurrent change.
+func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, error) {
+	log := host.Logger(ctx).With("service", namespace+"/"+name)
+	for attempt := 0; ; attempt++ {
+		live, err := r.cluster.Get(ctx, namespace, name)
+		if errors.Is(err, kservice.ErrNotFound) {
+			return Plan{}, fmt.Errorf("%w: Service %s/%s does not exist", host.ErrRefused, namespace, name)
+		}
+		if err != nil {
+			return Plan{}, clusterError(err)
+		}
+		st, err := rolloutstate.Parse(live.Annotations[rolloutstate.Annotation])
+		if err != nil || st.Phase == "" {
+			return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
+		}
+		in := Input{Now: r.now(), Service: live, State: st}
+		in.Policy, in.PolicyErr = config.ParsePolicy(live.Annotations)
+		if in.PolicyErr == nil && in.Policy.Analysis != nil && r.query == nil {
+			in.PolicyErr = errors.New("the policy asks for analysis but SLIPSTREAM_ROLLOUT_PROMETHEUS_URL is not set")
+		}
+		waitsOn := st.Candidate
+		if st.Phase == rolloutstate.Adopting {
+			waitsOn = st.Stable
+		}
+		if waitsOn != "" && active(st.Phase) {
+			if in.Revision, err = r.cluster.GetRevision(ctx, namespace, waitsOn); err != nil {
+				return Plan{}, clusterError(err)
+			}
+		}
+		plan := Decide(in)
+		if plan.RunCheck {
+			v := analyze(ctx, r.query, in.Policy.Analysis, config.QueryVars{Namespace: namespace, Service: name, Revision: st.Candidate}, in.Now)
+			log.Info("analysis", "outcome", v.Outcome, "reason", v.Reason)
+			in.Check = &v
+			plan = Decide(in)
+		}
+		if plan.Patch {
+			var traffic []eventing.TrafficTarget
+			if plan.Traffic != nil {
+				traffic = plan.Traffic
+			}
+			_, err := r.cluster.Patch(ctx, live, traffic, plan.State)
+			if errors.Is(err, kservice.ErrConflict) && attempt < 3 {
+				log.Info("the Service changed while deciding; deciding again")
+				continue
+			}
+			if err != nil {
+				return Plan{}, clusterError(err)
+			}
+		}
+		log.Info("decided", "phase", st.Phase, "reason", plan.Reason, "patched", plan.Patch, "reply", replyType(plan.Reply))
+		return plan, nil
+	}
+}
+
+func replyType(d eventing.Data) string {
+	if d == nil {
+		return ""
+	}
+	return d.EventType()
+}
+
+// clusterError maps the Knative adapter's errors to the delivery contract.
+func clusterError(err error) error {
+	switch {
+	case errors.Is(err, kservice.ErrConflict):
+		return fmt.Errorf("%w: %v", host.ErrConflict, err)
+	case errors.Is(err, kservice.ErrForbidden):
+		return fmt.Errorf("%w: %v (check rollout's RBAC)", host.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%w: %v", host.ErrUnavailable, err)
+}

@@ -1,0 +1,377 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clienttesting "k8s.io/client-go/testing"
+	"knative.dev/pkg/apis"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"knative.dev/serving/pkg/client/clientset/versioned/fake"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/prom"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+const (
+	digestA = "sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66"
+	digestB = "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"
+)
+
+// world is a cluster (serving fake clientset) with one managed Service whose
+// candidate was just committed, a clock, and rollout behind the real host.
+type world struct {
+	t     *testing.T
+	cs    *fake.Clientset
+	now   time.Time
+	url   string
+	query *promStub
+}
+
+func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world {
+	w := &world{t: t, now: t0}
+	st := rolloutstate.State{Phase: rolloutstate.Pending, Stable: stable, StableImage: "registry.example.com/team/hello:1.0.0@" + digestA,
+		Candidate: cand, CandidateImage: "registry.example.com/team/hello:1.4.0@" + digestB}
+	ann := map[string]string{config.AnnotationTrack: "semver:^1.0.0", config.AnnotationTrafficWriter: "cluster", config.AnnotationPause: "1m",
+		rolloutstate.Annotation: st.String()}
+	for k, v := range annotations {
+		ann[k] = v
+	}
+	svc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo", Generation: 2, ResourceVersion: "1", Annotations: ann}}
+	svc.Spec.Template.Name = cand
+	svc.Spec.Template.Spec.Containers = []corev1.Container{{Image: st.CandidateImage}}
+	svc.Spec.Traffic = kservice.ToKnative(tt(100))
+	svc.Status.ObservedGeneration, svc.Status.LatestCreatedRevisionName = 2, cand
+	svc.Status.Traffic = kservice.ToKnative(tt(100))
+	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Name: cand, Namespace: "demo", CreationTimestamp: metav1.NewTime(t0),
+		Labels: map[string]string{"serving.knative.dev/service": "hello"}}}
+	rev.Status.SetConditions(apis.Conditions{{Type: servingv1.RevisionConditionReady, Status: corev1.ConditionTrue}})
+	w.cs = fake.NewSimpleClientset(svc, rev)
+
+	opts := []Option{WithMaxWait(0), WithClock(func() time.Time { return w.now }, func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil })}
+	if withProm {
+		w.query = &promStub{}
+		srv := httptest.NewServer(w.query)
+		t.Cleanup(srv.Close)
+		q, err := prom.New(srv.URL, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithQuerier(q))
+	}
+	r, err := New(kservice.New(w.cs, time.Second), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.New(Name, config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second,
+		ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.Handler(r.Function()))
+	t.Cleanup(srv.Close)
+	w.url = srv.URL
+	return w
+}
+
+// promStub speaks the Prometheus HTTP API with one scripted value.
+type promStub struct{ value string }
+
+func (p *promStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if p.value == "" {
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		return
+	}
+	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1764144000,%q]}]}}`, p.value)
+}
+
+func (w *world) svc() *servingv1.Service {
+	s, err := w.cs.ServingV1().Services("demo").Get(context.Background(), "hello", metav1.GetOptions{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return s
+}
+
+// reconcile plays Knative's part: the route shows the spec's traffic.
+func (w *world) reconcile() {
+	s := w.svc()
+	s.Status.Traffic = s.Spec.Traffic
+	s.Status.ObservedGeneration = s.Generation
+	if _, err := w.cs.ServingV1().Services("demo").UpdateStatus(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// live returns the live traffic as "stable%/candidate%" ("cand:100" after promotion).
+func (w *world) live() string {
+	var parts []string
+	for _, t := range w.svc().Status.Traffic {
+		parts = append(parts, fmt.Sprintf("%s=%d", t.Tag, *t.Percent))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (w *world) state() rolloutstate.State {
+	st, err := rolloutstate.Parse(w.svc().Annotations[rolloutstate.Annotation])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}
+
+func (w *world) send(typ string, data any) (int, *cloudevents.Event) {
+	w.t.Helper()
+	e := cloudevents.NewEvent()
+	e.SetID(fmt.Sprintf("%s-%d", typ, w.now.UnixNano()))
+	e.SetType(typ)
+	e.SetSource("/test")
+	if d, ok := data.(eventing.Data); ok {
+		built, err := eventing.New("promote", d, w.now)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		e = built
+	} else {
+		_ = e.SetData(cloudevents.ApplicationJSON, data)
+	}
+	client, _ := cloudevents.NewClientHTTP()
+	reply, res := client.Request(cloudevents.ContextWithTarget(context.Background(), w.url), e)
+	var hr *cehttp.Result
+	if !cloudevents.ResultAs(res, &hr) {
+		w.t.Fatalf("result %v", res)
+	}
+	return hr.StatusCode, reply
+}
+
+func (w *world) tick() (int, *cloudevents.Event) {
+	return w.send(eventing.TypePing, map[string]string{})
+}
+
+func (w *world) serviceUpdated() (int, *cloudevents.Event) {
+	return w.send(eventing.TypeAPIServerPrefix+"update", map[string]any{"kind": "Service", "apiVersion": "serving.knative.dev/v1",
+		"metadata": map[string]string{"name": "hello", "namespace": "demo"}})
+}
+
+var committed = eventing.ManifestCommitted{Namespace: "demo", Service: "hello", Commit: strings.Repeat("a", 40), Path: "apps/hello/service.yaml",
+	Image: "registry.example.com/team/hello:1.4.0@" + digestB, StableRevision: stable, CandidateRevision: cand, CauseType: eventing.TypeImagePushed, CauseID: "x"}
+
+// TestPendingToPromoted drives a Service from Pending to Promoted through the
+// handler and checks the exact sequence of live traffic states.
+func TestPendingToPromoted(t *testing.T) {
+	w := newWorld(t, nil, false)
+	seen := []string{w.live()}
+	var replies []string
+	record := func(status int, reply *cloudevents.Event) {
+		t.Helper()
+		if status != 200 && status != 202 {
+			t.Fatalf("status %d", status)
+		}
+		if reply != nil {
+			replies = append(replies, reply.Type())
+		}
+		w.reconcile()
+		if l := w.live(); l != seen[len(seen)-1] {
+			seen = append(seen, l)
+		}
+	}
+	record(w.send(eventing.TypeManifestCommitted, committed)) // candidate Ready: step 1
+	for i := 0; i < 12 && w.state().Phase != rolloutstate.Promoted; i++ {
+		record(w.serviceUpdated()) // the cluster shows the step: its pause starts
+		w.now = w.now.Add(30 * time.Second)
+		record(w.tick()) // pause not over: nothing
+		w.now = w.now.Add(31 * time.Second)
+		record(w.tick()) // pause over: next step
+	}
+	want := []string{"stable=100,candidate=0", "stable=90,candidate=10", "stable=75,candidate=25", "stable=50,candidate=50", "stable=0,candidate=100", "stable=100"}
+	if strings.Join(seen, " → ") != strings.Join(want, " → ") {
+		t.Errorf("live traffic:\n%s\nwant:\n%s", strings.Join(seen, " → "), strings.Join(want, " → "))
+	}
+	if st := w.state(); st.Phase != rolloutstate.Promoted || st.Stable != cand {
+		t.Errorf("final state %+v", st)
+	}
+	if final := w.svc().Status.Traffic; len(final) != 1 || final[0].RevisionName != cand {
+		t.Errorf("final traffic %+v, want the candidate alone, tagged stable", final)
+	}
+	wantReplies := "traffic.shifted ×4, rollout.promoted ×1"
+	if got := countTypes(replies); got != wantReplies {
+		t.Errorf("replies %s, want %s", got, wantReplies)
+	}
+	// Ticks after promotion change nothing.
+	before := w.svc().ResourceVersion
+	w.now = w.now.Add(time.Hour)
+	if status, reply := w.tick(); status != 202 || reply != nil || w.svc().ResourceVersion != before {
+		t.Errorf("tick after promotion: %d %v, resourceVersion %s → %s", status, reply, before, w.svc().ResourceVersion)
+	}
+}
+
+func countTypes(types []string) string {
+	n := map[string]int{}
+	for _, t := range types {
+		n[strings.TrimSuffix(strings.TrimPrefix(t, "dev.slipstream."), ".v1")]++
+	}
+	return fmt.Sprintf("traffic.shifted ×%d, rollout.promoted ×%d", n["traffic.shifted"], n["rollout.promoted"])
+}
+
+func TestFailingQueryRollsBack(t *testing.T) {
+	w := newWorld(t, map[string]string{config.AnnotationAnalysisQuery: `sum(rate(errors{revision_name="{{.Revision}}"}[1m]))`,
+		config.AnnotationAnalysisMax: "0.01", config.AnnotationAnalysisFailures: "1", config.AnnotationAnalysisInterval: "10s"}, true)
+	w.query.value = "0.25"
+	var seen []string
+	step := func(status int, reply *cloudevents.Event) *cloudevents.Event {
+		w.reconcile()
+		seen = append(seen, w.live())
+		return reply
+	}
+	step(w.send(eventing.TypeManifestCommitted, committed))
+	step(w.serviceUpdated())
+	w.now = w.now.Add(61 * time.Second)
+	if r := step(w.tick()); r != nil {
+		t.Fatalf("first failure within the limit replied %s", r.Type())
+	}
+	w.now = w.now.Add(11 * time.Second)
+	reply := step(w.tick())
+	if reply == nil || reply.Type() != eventing.TypeRolloutRolledBack {
+		t.Fatalf("second failure: reply %v, want rollout.rolledback", reply)
+	}
+	d, err := eventing.Decode[eventing.RolloutRolledBack](*reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`errors{revision_name="hello-3f2a9c01b2"}`, "0.25", "0.01"} {
+		if !strings.Contains(d.Reason, want) {
+			t.Errorf("reason %q lacks %q (query, value and threshold)", d.Reason, want)
+		}
+	}
+	want := "stable=90,candidate=10 stable=90,candidate=10 stable=90,candidate=10 stable=100"
+	if got := strings.Join(seen, " "); got != want {
+		t.Errorf("live traffic %s, want %s", got, want)
+	}
+	if st := w.state(); st.Phase != rolloutstate.RolledBack || st.FailedChecks != 2 {
+		t.Errorf("state %+v", st)
+	}
+}
+
+func TestNoDataIsInconclusive(t *testing.T) {
+	w := newWorld(t, map[string]string{config.AnnotationAnalysisQuery: `up`, config.AnnotationAnalysisMin: "1", config.AnnotationAnalysisInterval: "10s"}, true)
+	w.send(eventing.TypeManifestCommitted, committed)
+	w.reconcile()
+	w.serviceUpdated()
+	w.now = w.now.Add(61 * time.Second)
+	w.tick()
+	if st := w.state(); st.Phase != rolloutstate.Progressing || st.Inconclusive != 1 || st.FailedChecks != 0 || !strings.Contains(st.Reason, "inconclusive") {
+		t.Errorf("state after an empty result: %+v", st)
+	}
+	w.query.value = "1"
+	w.now = w.now.Add(11 * time.Second)
+	w.tick()
+	if st := w.state(); st.Step != 2 {
+		t.Errorf("state after data arrived: %+v", st)
+	}
+}
+
+func TestConflictOnPatchIsDecidedAgain(t *testing.T) {
+	w := newWorld(t, nil, false)
+	conflicts := 1
+	w.cs.PrependReactor("patch", "services", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if conflicts > 0 {
+			conflicts--
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "hello", fmt.Errorf("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	status, reply := w.send(eventing.TypeManifestCommitted, committed)
+	if status != 200 || reply == nil || conflicts != 0 {
+		t.Fatalf("status %d reply %v conflicts left %d", status, reply, conflicts)
+	}
+	w.reconcile()
+	if l := w.live(); l != "stable=90,candidate=10" {
+		t.Errorf("live %s", l)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	w := newWorld(t, nil, false)
+	w.cs.PrependReactor("get", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+	})
+	if status, _ := w.send(eventing.TypeManifestCommitted, committed); status != http.StatusServiceUnavailable {
+		t.Errorf("API down: %d, want 503 so the broker retries", status)
+	}
+	w2 := newWorld(t, nil, false)
+	ghost := committed
+	ghost.Service = "ghost"
+	if status, reply := w2.send(eventing.TypeManifestCommitted, ghost); status != 200 || reply != nil {
+		t.Errorf("unknown Service: %d %v, want an acknowledged refusal", status, reply)
+	}
+	if status, _ := w2.send(eventing.TypeAPIServerPrefix+"update", map[string]any{"kind": "ConfigMap", "metadata": map[string]string{"name": "x", "namespace": "demo"}}); status != 200 {
+		t.Errorf("ApiServerSource event for a ConfigMap: %d, want 200 (refused)", status)
+	}
+	w2.cs.PrependReactor("patch", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "hello", fmt.Errorf("modified"))
+	})
+	if status, _ := w2.send(eventing.TypeManifestCommitted, committed); status != http.StatusConflict {
+		t.Errorf("conflict on every attempt: %d, want 409", status)
+	}
+}
+
+func TestRevisionEventActsOnItsService(t *testing.T) {
+	w := newWorld(t, nil, false)
+	status, reply := w.send(eventing.TypeAPIServerPrefix+"update", map[string]any{"kind": "Revision",
+		"metadata": map[string]any{"name": cand, "namespace": "demo", "labels": map[string]string{"serving.knative.dev/service": "hello"}}})
+	if status != 200 || reply == nil || reply.Type() != eventing.TypeTrafficShifted {
+		t.Errorf("Revision ready: %d %v, want step 1", status, reply)
+	}
+}
+
+func TestGitWriterRepliesWithoutPatching(t *testing.T) {
+	w := newWorld(t, map[string]string{config.AnnotationTrafficWriter: "git"}, false)
+	status, reply := w.send(eventing.TypeManifestCommitted, committed)
+	if status != 200 || reply == nil || reply.Type() != eventing.TypeTrafficShifted {
+		t.Fatalf("%d %v", status, reply)
+	}
+	d, _ := eventing.Decode[eventing.TrafficShifted](*reply)
+	if d.Step != 1 || d.Traffic[1].Percent != 10 || d.State == "" {
+		t.Errorf("traffic.shifted %+v", d)
+	}
+	if l := w.live(); l != "stable=100,candidate=0" {
+		t.Errorf("the git writer patched the cluster: %s", l)
+	}
+}
+
+func TestShortPausesAreWaitedInRequest(t *testing.T) {
+	w := newWorld(t, map[string]string{config.AnnotationPause: "20s"}, false)
+	w.send(eventing.TypeManifestCommitted, committed)
+	w.reconcile()
+	w.serviceUpdated() // step 1 live at t0
+	r, _ := New(kservice.New(w.cs, time.Second), WithMaxWait(50*time.Second),
+		WithClock(func() time.Time { return w.now }, func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil }))
+	reply, err := r.onTick(context.Background(), cloudevents.NewEvent())
+	if err != nil || reply == nil || w.state().Step != 2 {
+		t.Fatalf("a tick 0 s into a 20 s pause: reply %v err %v state %+v; want step 2 after waiting in the request", reply, err, w.state())
+	}
+	if waited := w.now.Sub(t0); waited != 20*time.Second {
+		t.Errorf("waited %s, want exactly the rest of the pause (20s)", waited)
+	}
+}
+
+var _ = json.Marshal

@@ -1,0 +1,53 @@
+package functions
+
+import (
+	"context"
+	"errors"
+
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/prom"
+	"github.com/slipstream-cd/slipstream/functions/rollout"
+)
+
+// buildRollout reads SLIPSTREAM_ROLLOUT_*; it needs the cluster, and
+// Prometheus for Services that ask for analysis.
+func buildRollout(_ context.Context, h *host.Host) (host.Function, error) {
+	var cfg config.Rollout
+	if err := config.Load(config.Prefix+"_ROLLOUT", &cfg); err != nil {
+		return host.Function{}, err
+	}
+	settingErr := func(key string, err error) error {
+		return &config.Error{Problems: []string{config.Prefix + "_ROLLOUT_" + key + ": " + err.Error()}}
+	}
+	restCfg, err := kubeConfig(cfg.Kubeconfig)
+	if err != nil {
+		return host.Function{}, settingErr("KUBECONFIG", err)
+	}
+	if restCfg == nil {
+		return host.Function{}, settingErr("KUBECONFIG", errors.New("required outside a cluster: rollout reads and patches Knative Services"))
+	}
+	cs, err := servingclient.NewForConfig(restCfg)
+	if err != nil {
+		return host.Function{}, settingErr("KUBECONFIG", err)
+	}
+	opts := []rollout.Option{rollout.WithNamespaces(cfg.Namespaces), rollout.WithMaxWait(cfg.MaxWait)}
+	if cfg.PrometheusURL != "" {
+		q, err := prom.New(cfg.PrometheusURL, cfg.QueryTimeout)
+		if err != nil {
+			return host.Function{}, settingErr("PROMETHEUS_URL", err)
+		}
+		opts = append(opts, rollout.WithQuerier(q))
+	}
+	if sender, err := h.Sender(); err == nil {
+		opts = append(opts, rollout.WithSender(sender))
+	}
+	r, err := rollout.New(kservice.New(cs, cfg.QueryTimeout), opts...)
+	if err != nil {
+		return host.Function{}, err
+	}
+	return r.Function(), nil
+}
