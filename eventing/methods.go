@@ -95,9 +95,11 @@ func (d TrafficShifted) EventType() string { return TypeTrafficShifted }
 // Subject implements Data: <namespace>/<service>.
 func (d TrafficShifted) Subject() string { return serviceSubject(d.Namespace, d.Service) }
 
-// ID implements Data: derived from the Service, the candidate and the step.
+// ID implements Data: derived from the Service, the candidate, the step and
+// the state, so the same step said again has the same id, and the step's
+// "now live" record (a new state) has its own.
 func (d TrafficShifted) ID() string {
-	return deterministicID(TypeTrafficShifted, d.Namespace, d.Service, d.CandidateRevision, strconv.Itoa(d.Step))
+	return deterministicID(TypeTrafficShifted, d.Namespace, d.Service, d.CandidateRevision, strconv.Itoa(d.Step), d.State)
 }
 
 // Extensions implements Data.
