@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -172,6 +173,8 @@ func knownImage(s service, revision string) string {
 		return s.State.StableImage
 	case s.State.Candidate == revision && s.State.CandidateImage != "":
 		return s.State.CandidateImage
+	case s.State.PreviousStable == revision && s.State.PreviousStableImage != "":
+		return s.State.PreviousStableImage
 	case s.Template == revision:
 		return s.Image
 	}
@@ -236,9 +239,10 @@ func decideShifted(services []service, ev eventing.TrafficShifted) ([]desired, [
 		Committed: withCause(committed(s, s.Image, ev.StableRevision, ev.CandidateRevision), ev)}}, nil
 }
 
-// decidePromoted makes the promoted revision stable at 100%. When it ends an
-// adoption, the image that waited goes in as the candidate.
-func decidePromoted(services []service, ev eventing.RolloutPromoted) ([]desired, []string) {
+// decidePromoted makes the promoted revision stable at 100%, remembering the
+// previous stable revision for the bake window; at is the event's time. When
+// it ends an adoption, the image that waited goes in as the candidate.
+func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Time) ([]desired, []string) {
 	s, why := find(services, ev.Namespace, ev.Service)
 	if why != "" {
 		return nil, []string{why}
@@ -264,7 +268,13 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted) ([]desired,
 	if image == "" {
 		image = ev.Image
 	}
-	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: ev.Revision, StableImage: image, Reason: "promoted"}
+	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: ev.Revision, StableImage: image, Reason: "promoted", PromotedAt: &at}
+	if prev := ev.PreviousRevision; prev != "" && prev != ev.Revision {
+		st.PreviousStable, st.PreviousStableImage = prev, knownImage(s, prev)
+	}
+	if s.State.Phase == rolloutstate.Promoted && s.State.Stable == ev.Revision {
+		st = s.State // already recorded: a redelivery
+	}
 	if ev.PreviousRevision != "" {
 		st.Reason = "promoted over " + ev.PreviousRevision
 	}

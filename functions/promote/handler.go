@@ -62,16 +62,16 @@ func New(repo Repo, paths []string, opts ...Option) (*Promote, error) {
 // Function returns the broker-facing handlers for the host.
 func (p *Promote) Function() host.Function {
 	return host.Function{Name: Name, Events: map[string]host.EventHandler{
-		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, live LiveLookup) ([]desired, []string) {
+		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, live LiveLookup, _ time.Time) ([]desired, []string) {
 			return decideImagePushed(services, ev, live)
 		}),
-		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ LiveLookup) ([]desired, []string) {
+		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ LiveLookup, _ time.Time) ([]desired, []string) {
 			return decideShifted(services, ev)
 		}),
-		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, _ LiveLookup) ([]desired, []string) {
-			return decidePromoted(services, ev)
+		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, _ LiveLookup, at time.Time) ([]desired, []string) {
+			return decidePromoted(services, ev, at)
 		}),
-		eventing.TypeRolloutRolledBack: handle(p, func(ev eventing.RolloutRolledBack, services []service, _ LiveLookup) ([]desired, []string) {
+		eventing.TypeRolloutRolledBack: handle(p, func(ev eventing.RolloutRolledBack, services []service, _ LiveLookup, _ time.Time) ([]desired, []string) {
 			return decideRolledBack(services, ev)
 		}),
 	}}
@@ -82,7 +82,7 @@ func (p *Promote) Function() host.Function {
 func handle[T any, P interface {
 	*T
 	eventing.Data
-}](p *Promote, decide func(T, []service, LiveLookup) ([]desired, []string)) host.EventHandler {
+}](p *Promote, decide func(T, []service, LiveLookup, time.Time) ([]desired, []string)) host.EventHandler {
 	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 		ev, err := eventing.Decode[T, P](e)
 		if err != nil {
@@ -98,7 +98,7 @@ func handle[T any, P interface {
 				return gitrepo.Change{}, err
 			}
 			services, skipped := findServices(snapshot)
-			ds, more := decide(ev, services, live)
+			ds, more := decide(ev, services, live, e.Time().UTC())
 			last = build(snapshot, ds, append(skipped, more...))
 			return gitrepo.Change{Files: last.Files, Message: message(data, last)}, nil
 		})

@@ -294,7 +294,8 @@ func shift(in Input, j int) Plan {
 // promote makes the candidate stable at 100%.
 func promote(in Input, reason string) Plan {
 	s := in.State
-	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: s.Candidate, StableImage: s.CandidateImage, FailedChecks: s.FailedChecks, Reason: reason}
+	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: s.Candidate, StableImage: s.CandidateImage, PreviousStable: s.Stable,
+		PreviousStableImage: s.StableImage, PromotedAt: at(in.Now), FailedChecks: s.FailedChecks, Reason: reason}
 	traffic := []eventing.TrafficTarget{{RevisionName: s.Candidate, Percent: 100, Tag: "stable"}}
 	return Plan{Patch: in.Policy.Writer == config.WriterCluster, Traffic: traffic, State: &st, Reason: reason,
 		Reply: eventing.RolloutPromoted{Namespace: in.Service.Namespace, Service: in.Service.Name, Revision: s.Candidate, PreviousRevision: s.Stable, Image: s.CandidateImage}}

@@ -41,6 +41,13 @@ type State struct {
 	Candidate string `json:"candidate,omitempty"`
 	// CandidateImage is the pinned image of Candidate.
 	CandidateImage string `json:"candidateImage,omitempty"`
+	// PreviousStable is the revision that was stable before the last promotion;
+	// an alert within the bake window rolls back to it.
+	PreviousStable string `json:"previousStable,omitempty"`
+	// PreviousStableImage is PreviousStable's pinned image.
+	PreviousStableImage string `json:"previousStableImage,omitempty"`
+	// PromotedAt is when the candidate was promoted; the bake window starts then.
+	PromotedAt *time.Time `json:"promotedAt,omitempty"`
 	// PendingImage is a pushed image waiting for adoption to finish.
 	PendingImage string `json:"pendingImage,omitempty"`
 	// Step is the step reached, from 1; 0 before the first.
@@ -55,6 +62,9 @@ type State struct {
 	CheckedAt *time.Time `json:"checkedAt,omitempty"`
 	// Reason says why the rollout is in its phase, for people.
 	Reason string `json:"reason,omitempty"`
+	// Announced is true once rollout.rolledback for this rollback was sent, so
+	// a repeated alert does not send it again.
+	Announced bool `json:"announced,omitempty"`
 }
 
 // Parse reads an annotation value; an empty value is the zero State.
