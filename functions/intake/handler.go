@@ -17,6 +17,7 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
 	"github.com/slipstream-cd/slipstream/functions/internal/registry"
+	"github.com/slipstream-cd/slipstream/functions/internal/webauth"
 )
 
 // Name is the function's name.
@@ -106,7 +107,11 @@ func (in *Intake) authorize(route string, r *http.Request, body []byte) error {
 	if route == "/" {
 		format = "cloudevents"
 	}
-	return authorize(format, in.cfg.Auth(format), r, body)
+	header := webauth.HeaderSignature
+	if format == "github" {
+		header = webauth.HeaderGitHubSignature
+	}
+	return webauth.Check(in.cfg.Auth(format), header, r, body)
 }
 
 // webhook serves one raw webhook format.

@@ -34,6 +34,7 @@ import (
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
 	"github.com/slipstream-cd/slipstream/functions/internal/registry"
 	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
+	"github.com/slipstream-cd/slipstream/functions/internal/webauth"
 )
 
 const token = "t0ken-for-tests"
@@ -338,7 +339,7 @@ func TestRefusedRequestsSendNothing(t *testing.T) {
 
 func TestGitHubSignature(t *testing.T) {
 	// The test vector of GitHub's documentation.
-	if err := checkSignature([]byte("It's a Secret to Everybody"), headerGitHubSignature,
+	if err := webauth.Signature([]byte("It's a Secret to Everybody"), webauth.HeaderGitHubSignature,
 		"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", []byte("Hello, World!")); err != nil {
 		t.Errorf("GitHub's test vector: %v", err)
 	}
