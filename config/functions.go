@@ -271,6 +271,10 @@ type Rollback struct {
 	// DefaultRollbackOn holds the matchers for Services without
 	// slipstream.dev/rollback-on. Default severity="critical".
 	DefaultRollbackOn Matchers `split_words:"true" default:"severity=\"critical\"" desc:"Alertmanager matchers for Services without slipstream.dev/rollback-on"`
+	// Kubeconfig is used to read and patch Services. Empty: in-cluster credentials.
+	Kubeconfig string `desc:"kubeconfig; empty: in-cluster credentials"`
+	// APITimeout bounds each call to the Kubernetes API. Default 2s.
+	APITimeout time.Duration `split_words:"true" default:"2s" desc:"time limit for each Kubernetes API call"`
 }
 
 // Validate implements Validator.
@@ -296,6 +300,7 @@ func (c *Rollback) Validate() error {
 			}
 		}
 	}
+	p.positiveDuration(Prefix+"_ROLLBACK_API_TIMEOUT", c.APITimeout)
 	if len(c.DefaultRollbackOn) == 0 {
 		p.env(Prefix+"_ROLLBACK_DEFAULT_ROLLBACK_ON", "must hold at least one matcher")
 	}

@@ -242,7 +242,7 @@ func TestRollbackDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Rollback{AllowUnauthenticated: true, NamespaceLabels: []string{"namespace", "namespace_name"},
-		ServiceLabels: []string{"service_name", "knative_service", "service"}, RevisionLabels: []string{"revision_name", "revision"}}
+		ServiceLabels: []string{"service_name", "knative_service", "service"}, RevisionLabels: []string{"revision_name", "revision"}, APITimeout: 2 * time.Second}
 	if diff := cmp.Diff(want, r, cmpopts.IgnoreFields(Rollback{}, "DefaultRollbackOn"), cmp.AllowUnexported(Secret{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

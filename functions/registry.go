@@ -13,6 +13,7 @@ import (
 	"github.com/slipstream-cd/slipstream/functions/intake"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
 	"github.com/slipstream-cd/slipstream/functions/promote"
+	"github.com/slipstream-cd/slipstream/functions/rollback"
 	"github.com/slipstream-cd/slipstream/functions/rollout"
 )
 
@@ -26,9 +27,10 @@ type builder func(ctx context.Context, h *host.Host) (host.Function, error)
 // builders lists the functions Serve knows, by name. Each function's issue
 // adds its entry when it lands.
 var builders = map[string]builder{
-	intake.Name:  buildIntake,
-	promote.Name: buildPromote,
-	rollout.Name: buildRollout,
+	intake.Name:   buildIntake,
+	promote.Name:  buildPromote,
+	rollout.Name:  buildRollout,
+	rollback.Name: buildRollback,
 }
 
 // Names returns the known function names, sorted.

@@ -1,0 +1,150 @@
+package rollback
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+)
+
+// Kind is what to do for one alert.
+type Kind int
+
+// Kinds.
+const (
+	// Ignore changes nothing.
+	Ignore Kind = iota
+	// RollBack patches traffic to 100% stable and sends rollout.rolledback.
+	RollBack
+	// Resend sends rollout.rolledback again: the Service is rolled back, but
+	// the first send did not get through.
+	Resend
+)
+
+// Action is the decision for one alert and one live Service.
+type Action struct {
+	Kind    Kind
+	Traffic []eventing.TrafficTarget
+	State   rolloutstate.State
+	Event   eventing.RolloutRolledBack
+	// Note says what happened, for the answer and the log.
+	Note string
+}
+
+// Decide judges one alert against the live Service: roll back a rollout in
+// progress, or a promotion still within its bake window; otherwise nothing.
+// defaults are the matchers for Services without slipstream.dev/rollback-on.
+func Decide(a Alert, live *servingv1.Service, defaults config.Matchers, now time.Time) Action {
+	if a.Status != "firing" {
+		return Action{Note: "resolved: nothing changes"}
+	}
+	pol, perr := config.ParsePolicy(live.Annotations)
+	if perr == config.ErrUnmanaged {
+		return Action{Note: "not managed by slipstream"}
+	}
+	matchers := defaults
+	if perr == nil && pol.RollbackOn != nil {
+		matchers = pol.RollbackOn
+	}
+	if !labels.Matchers(matchers).Matches(labelSet(a.Labels)) {
+		return Action{Note: fmt.Sprintf("does not match rollback-on %s", matchers)}
+	}
+	st, err := rolloutstate.Parse(live.Annotations[rolloutstate.Annotation])
+	if err != nil {
+		return Action{Note: err.Error()}
+	}
+	var good, goodImage, bad, badImage string
+	switch st.Phase {
+	case rolloutstate.Pending, rolloutstate.Progressing, rolloutstate.Paused:
+		if st.Stable == "" {
+			return Action{Note: "first deploy: no stable revision to roll back to"}
+		}
+		good, goodImage, bad, badImage = st.Stable, st.StableImage, st.Candidate, st.CandidateImage
+	case rolloutstate.Promoted:
+		bake := config.DefaultBake
+		if perr == nil {
+			bake = pol.Bake
+		}
+		if st.PromotedAt == nil || st.PreviousStable == "" || !now.Before(st.PromotedAt.Add(bake)) {
+			return Action{Note: "no rollout to roll back (promoted, outside the bake window)"}
+		}
+		good, goodImage, bad, badImage = st.PreviousStable, st.PreviousStableImage, st.Stable, st.StableImage
+	case rolloutstate.RolledBack:
+		if st.Announced || st.Stable == "" {
+			return Action{Note: "already rolled back"}
+		}
+		return Action{Kind: Resend, State: st, Event: event(live, a, st.Stable, st.Candidate, st.CandidateImage, st.Reason),
+			Note: "already rolled back; telling promote again"}
+	default:
+		return Action{Note: "no rollout to roll back"}
+	}
+	reason := reasonOf(a)
+	next := rolloutstate.State{Phase: rolloutstate.RolledBack, Stable: good, StableImage: goodImage, Candidate: bad, CandidateImage: badImage,
+		FailedChecks: st.FailedChecks, Reason: reason}
+	return Action{Kind: RollBack, Traffic: []eventing.TrafficTarget{{RevisionName: good, Percent: 100, Tag: "stable"}}, State: next,
+		Event: event(live, a, good, bad, badImage, reason), Note: fmt.Sprintf("rolled back %s to %s", bad, good)}
+}
+
+func event(live *servingv1.Service, a Alert, good, bad, badImage, reason string) eventing.RolloutRolledBack {
+	starts := a.StartsAt
+	return eventing.RolloutRolledBack{Namespace: live.Namespace, Service: live.Name, StableRevision: good, CandidateRevision: bad, Image: badImage,
+		Reason: reason, Alert: &eventing.Alert{Name: a.Name(), Labels: a.Labels, Fingerprint: a.Fingerprint, StartsAt: &starts}}
+}
+
+// reasonOf renders an alert as people read it: name{label="value", …}.
+func reasonOf(a Alert) string {
+	keys := make([]string, 0, len(a.Labels))
+	for k := range a.Labels {
+		if k != "alertname" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%q", k, a.Labels[k])
+	}
+	return fmt.Sprintf("alert %s{%s}", a.Name(), strings.Join(parts, ", "))
+}
+
+func labelSet(m map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(m))
+	for k, v := range m {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls
+}
+
+// Target is the Service an alert points at.
+type Target struct {
+	Namespace, Service, Revision string
+}
+
+// TargetOf reads the namespace, and the Service or a Revision, from an
+// alert's labels, first present label of each list wins.
+func TargetOf(a Alert, cfg config.Rollback) (Target, error) {
+	first := func(keys []string) string {
+		for _, k := range keys {
+			if v := a.Labels[k]; v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	t := Target{Namespace: first(cfg.NamespaceLabels), Service: first(cfg.ServiceLabels), Revision: first(cfg.RevisionLabels)}
+	switch {
+	case t.Namespace == "":
+		return t, fmt.Errorf("no namespace label (%s)", strings.Join(cfg.NamespaceLabels, ", "))
+	case t.Service == "" && t.Revision == "":
+		return t, fmt.Errorf("no Service label (%s) or revision label (%s)", strings.Join(cfg.ServiceLabels, ", "), strings.Join(cfg.RevisionLabels, ", "))
+	}
+	return t, nil
+}

@@ -1,0 +1,181 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/functions/internal/webauth"
+)
+
+// Name is the function's name.
+const Name = "rollback"
+
+// Route is where Alertmanager posts.
+const Route = "/webhooks/alertmanager"
+
+// Cluster reads and patches Knative Services; *kservice.Client is the real one.
+type Cluster interface {
+	Get(ctx context.Context, namespace, name string) (*servingv1.Service, error)
+	GetRevision(ctx context.Context, namespace, name string) (kservice.Revision, error)
+	Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *rolloutstate.State) (*servingv1.Service, error)
+}
+
+// Sender delivers rollout.rolledback to the broker; *host.Sender is the real one.
+type Sender interface {
+	Send(ctx context.Context, e cloudevents.Event) error
+}
+
+// Rollback answers Alertmanager.
+type Rollback struct {
+	cfg     config.Rollback
+	cluster Cluster
+	send    Sender
+	now     func() time.Time
+}
+
+// New returns rollback with validated settings.
+func New(cfg config.Rollback, cluster Cluster, send Sender, now func() time.Time) (*Rollback, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cluster == nil || send == nil {
+		return nil, errors.New("rollback: a cluster client and a sender are required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Rollback{cfg: cfg, cluster: cluster, send: send, now: now}, nil
+}
+
+// Function returns the webhook route for the host.
+func (r *Rollback) Function() host.Function {
+	return host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{Route: r.handle}, Authorize: r.authorize}
+}
+
+func (r *Rollback) authorize(_ string, req *http.Request, _ []byte) error {
+	header := req.Header.Get("Authorization")
+	switch {
+	case r.cfg.TokenFile.Set() && strings.HasPrefix(strings.ToLower(header), "bearer "):
+		return webauth.Token(r.cfg.TokenFile.Value(), header)
+	case r.cfg.PasswordFile.Set():
+		return webauth.Basic(r.cfg.Username, r.cfg.PasswordFile.Value(), header)
+	case r.cfg.TokenFile.Set():
+		return webauth.Token(r.cfg.TokenFile.Value(), header)
+	}
+	return nil // SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED
+}
+
+// handle decides per Service named by the notification's alerts.
+func (r *Rollback) handle(ctx context.Context, _ *http.Request, body []byte) (host.Response, error) {
+	n, err := parse(body)
+	if err != nil {
+		return host.Response{}, err
+	}
+	log := host.Logger(ctx).With("groupKey", n.GroupKey)
+	var notes []string
+	failed := false
+	done := map[string]bool{} // a Service is rolled back once per notification
+	for _, a := range n.Alerts {
+		note, err := r.alert(ctx, a, done)
+		if err != nil {
+			failed = true
+			note = "failed: " + err.Error()
+			log.Error("alert not handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "error", err.Error())
+		} else {
+			log.Info("alert handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "status", a.Status, "outcome", note)
+		}
+		notes = append(notes, fmt.Sprintf("%s (%s): %s", a.Name(), a.Fingerprint, note))
+	}
+	if len(notes) == 0 {
+		notes = append(notes, "no alerts")
+	}
+	msg := strings.Join(notes, "; ")
+	if failed {
+		return host.Response{}, fmt.Errorf("%w: %s", host.ErrUnavailable, msg)
+	}
+	return host.Response{Status: http.StatusOK, Message: msg}, nil
+}
+
+// alert handles one alert: read the Service, decide, patch, tell promote.
+func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (string, error) {
+	if a.Status != "firing" {
+		return "resolved: nothing changes", nil
+	}
+	t, err := TargetOf(a, r.cfg)
+	if err != nil {
+		return "ignored: " + err.Error(), nil
+	}
+	if t.Service == "" {
+		rev, err := r.cluster.GetRevision(ctx, t.Namespace, t.Revision)
+		if err != nil {
+			return "", err
+		}
+		if !rev.Found || rev.Service == "" {
+			return fmt.Sprintf("ignored: revision %s/%s belongs to no Knative Service", t.Namespace, t.Revision), nil
+		}
+		t.Service = rev.Service
+	}
+	key := t.Namespace + "/" + t.Service
+	if done[key] {
+		return key + ": handled by an earlier alert of this notification", nil
+	}
+	for attempt := 0; ; attempt++ {
+		live, err := r.cluster.Get(ctx, t.Namespace, t.Service)
+		if errors.Is(err, kservice.ErrNotFound) {
+			return fmt.Sprintf("ignored: Service %s does not exist", key), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		act := Decide(a, live, r.cfg.DefaultRollbackOn, r.now())
+		switch act.Kind {
+		case Ignore:
+			return key + ": " + act.Note, nil
+		case RollBack:
+			st := act.State
+			live, err = r.cluster.Patch(ctx, live, act.Traffic, &st)
+			if errors.Is(err, kservice.ErrConflict) && attempt < 3 {
+				continue // the Service changed: read it again and decide again
+			}
+			if err != nil {
+				return "", err
+			}
+		}
+		done[key] = true
+		if err := r.announce(ctx, live, act); err != nil {
+			return "", fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
+		}
+		return key + ": " + act.Note, nil
+	}
+}
+
+// announce sends rollout.rolledback and records that it did, so repeats of
+// the alert do not send it again. The record is best-effort: without it a
+// repeat sends the same event (same id) once more.
+func (r *Rollback) announce(ctx context.Context, live *servingv1.Service, act Action) error {
+	e, err := eventing.New(Name, act.Event, r.now())
+	if err != nil {
+		return fmt.Errorf("building rollout.rolledback: %v", err)
+	}
+	if err := r.send.Send(ctx, e); err != nil {
+		return err
+	}
+	st := act.State
+	st.Announced = true
+	if _, err := r.cluster.Patch(ctx, live, nil, &st); err != nil {
+		host.Logger(ctx).Warn("could not record that rollout.rolledback was sent", "service", live.Namespace+"/"+live.Name, "error", err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,400 @@
+package rollback
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clienttesting "k8s.io/client-go/testing"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"knative.dev/serving/pkg/client/clientset/versioned/fake"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
+)
+
+const (
+	token   = "am-t0ken"
+	digestA = "sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66"
+	digestB = "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"
+)
+
+var now = time.Date(2026, 8, 20, 10, 1, 0, 0, time.UTC)
+
+// midRollout is a live Service at step 2 of 4 of a rollout.
+func midRollout(ns, name string, extra map[string]string) *servingv1.Service {
+	st := rolloutstate.State{Phase: rolloutstate.Progressing, Stable: name + "-aa11bb22cc", StableImage: "registry.example.com/" + name + ":1.0.0@" + digestA,
+		Candidate: name + "-3f2a9c01b2", CandidateImage: "registry.example.com/" + name + ":1.4.0@" + digestB, Step: 2}
+	ann := map[string]string{config.AnnotationTrack: "any", rolloutstate.Annotation: st.String()}
+	for k, v := range extra {
+		ann[k] = v
+	}
+	s := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: ann, ResourceVersion: "7"}}
+	s.Spec.Template.Spec.Containers = []corev1.Container{{Image: st.CandidateImage}}
+	s.Spec.Traffic = kservice.ToKnative([]eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 75, Tag: "stable"}, {RevisionName: st.Candidate, Percent: 25, Tag: "candidate"}})
+	return s
+}
+
+// promoted is a live Service promoted `ago` before now.
+func promoted(ns, name string, ago time.Duration) *servingv1.Service {
+	at := now.Add(-ago)
+	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: name + "-3f2a9c01b2", StableImage: "registry.example.com/" + name + ":1.4.0@" + digestB,
+		PreviousStable: name + "-aa11bb22cc", PreviousStableImage: "registry.example.com/" + name + ":1.0.0@" + digestA, PromotedAt: &at}
+	s := midRollout(ns, name, nil)
+	s.Annotations[rolloutstate.Annotation] = st.String()
+	s.Spec.Traffic = kservice.ToKnative([]eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: "stable"}})
+	return s
+}
+
+type env struct {
+	t       testing.TB
+	cs      *fake.Clientset
+	sink    *testutil.Sink
+	url     string
+	patches atomic.Int64
+}
+
+func newEnv(t *testing.T, objects ...runtime.Object) *env { return newEnvTB(t, objects...) }
+
+// newEnvB is newEnv for benchmarks, with the Service mid-rollout.
+func newEnvB(b *testing.B) *env { return newEnvTB(b, midRollout("shop", "checkout", nil)) }
+
+func newEnvTB(t testing.TB, objects ...runtime.Object) *env {
+	e := &env{t: t, cs: fake.NewSimpleClientset(objects...), sink: testutil.NewSink(t)}
+	e.cs.PrependReactor("patch", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
+		e.patches.Add(1)
+		return false, nil, nil
+	})
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	pw := filepath.Join(dir, "password")
+	os.WriteFile(tok, []byte(token+"\n"), 0o600)
+	os.WriteFile(pw, []byte("am-pass"), 0o600)
+	t.Setenv("SLIPSTREAM_ROLLBACK_TOKEN_FILE", tok)
+	t.Setenv("SLIPSTREAM_ROLLBACK_USERNAME", "alertmanager")
+	t.Setenv("SLIPSTREAM_ROLLBACK_PASSWORD_FILE", pw)
+	var cfg config.Rollback
+	if err := config.Load(config.Prefix+"_ROLLBACK", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.New(Name, config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: e.sink.URL, MaxBodyBytes: 1 << 20,
+		RequestTimeout: 10 * time.Second, ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, _ := h.Sender()
+	r, err := New(cfg, kservice.New(e.cs, time.Second), sender, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.Handler(r.Function()))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+func (e *env) post(body []byte, auth string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.url+Route, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var answer struct{ Message string }
+	if json.Unmarshal(b, &answer) == nil && answer.Message != "" {
+		return resp.StatusCode, answer.Message
+	}
+	return resp.StatusCode, string(b)
+}
+
+func (e *env) svc(ns, name string) (*servingv1.Service, rolloutstate.State) {
+	s, err := e.cs.ServingV1().Services(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st, _ := rolloutstate.Parse(s.Annotations[rolloutstate.Annotation])
+	return s, st
+}
+
+func traffic(s *servingv1.Service) string {
+	var parts []string
+	for _, t := range s.Spec.Traffic {
+		parts = append(parts, fmt.Sprintf("%s=%d", t.RevisionName, *t.Percent))
+	}
+	return strings.Join(parts, ",")
+}
+
+func sample(t testing.TB, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// notification builds a version 4 payload.
+func notification(alerts ...string) []byte {
+	return []byte(`{"version":"4","groupKey":"{}:{alertname=\"X\"}","status":"firing","receiver":"slipstream","alerts":[` + strings.Join(alerts, ",") + `]}`)
+}
+
+func alert(status string, labels map[string]string) string {
+	var kv []string
+	for k, v := range labels {
+		kv = append(kv, fmt.Sprintf("%q:%q", k, v))
+	}
+	return fmt.Sprintf(`{"status":%q,"labels":{%s},"annotations":{},"startsAt":"2026-08-20T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f%d"}`,
+		status, strings.Join(kv, ","), len(kv))
+}
+
+func bearer() string { return "Bearer " + token }
+
+func TestRealSampleRollsBackOnce(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil))
+	for i := 0; i < 3; i++ { // Alertmanager re-sends and may duplicate
+		body := sample(t, "alertmanager-firing.json")
+		if i == 2 {
+			body = sample(t, "alertmanager-firing.wire.json")
+		}
+		code, msg := e.post(body, bearer())
+		if code != 200 {
+			t.Fatalf("delivery %d: %d %s", i+1, code, msg)
+		}
+	}
+	s, st := e.svc("shop", "checkout")
+	if traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != rolloutstate.RolledBack || !st.Announced {
+		t.Errorf("after the alert: traffic %s, state %+v", traffic(s), st)
+	}
+	events := e.sink.Events()
+	if len(events) != 1 {
+		t.Fatalf("%d rollout.rolledback events, want exactly 1", len(events))
+	}
+	d, err := eventing.Decode[eventing.RolloutRolledBack](events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.StableRevision != "checkout-aa11bb22cc" || d.CandidateRevision != "checkout-3f2a9c01b2" || !strings.HasSuffix(d.Image, digestB) ||
+		d.Alert == nil || d.Alert.Name != "KnativeRevisionHighErrorRate" || !strings.Contains(d.Reason, `severity="critical"`) {
+		t.Errorf("event %+v", d)
+	}
+	if n := e.patches.Load(); n != 2 {
+		t.Errorf("%d patches for 3 deliveries, want 2 (traffic, then the announced flag)", n)
+	}
+}
+
+func TestResolvedChangesNothing(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil))
+	code, msg := e.post(sample(t, "alertmanager-resolved.json"), bearer())
+	if code != 200 || !strings.Contains(msg, "resolved: nothing changes") {
+		t.Errorf("%d %s", code, msg)
+	}
+	if e.patches.Load() != 0 || len(e.sink.Events()) != 0 {
+		t.Error("a resolved alert changed something")
+	}
+	// Resolved first, then firing again: the firing one rolls back.
+	if code, _ := e.post(sample(t, "alertmanager-firing.json"), bearer()); code != 200 {
+		t.Fatal(code)
+	}
+	if s, _ := e.svc("shop", "checkout"); traffic(s) != "checkout-aa11bb22cc=100" {
+		t.Errorf("traffic %s", traffic(s))
+	}
+}
+
+func TestGroupedNotification(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", nil), midRollout("web", "home", nil))
+	body := notification(
+		alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "service_name": "checkout", "severity": "critical"}),
+		alert("firing", map[string]string{"alertname": "HighLatency", "namespace": "shop", "knative_service": "checkout", "severity": "critical"}),
+		alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace_name": "shop", "service": "cart", "severity": "critical"}),
+		alert("resolved", map[string]string{"alertname": "HighErrorRate", "namespace": "web", "service_name": "home", "severity": "critical"}),
+	)
+	code, msg := e.post(body, bearer())
+	if code != 200 {
+		t.Fatalf("%d %s", code, msg)
+	}
+	for _, key := range [][2]string{{"shop", "checkout"}, {"shop", "cart"}} {
+		if s, st := e.svc(key[0], key[1]); st.Phase != rolloutstate.RolledBack || !strings.HasSuffix(traffic(s), "aa11bb22cc=100") {
+			t.Errorf("%s/%s: %s %s", key[0], key[1], traffic(s), st.Phase)
+		}
+	}
+	if _, st := e.svc("web", "home"); st.Phase != rolloutstate.Progressing {
+		t.Errorf("a resolved alert rolled web/home back")
+	}
+	if n := len(e.sink.Events()); n != 2 {
+		t.Errorf("%d events, want 2 (one per Service)", n)
+	}
+	if !strings.Contains(msg, "handled by an earlier alert") {
+		t.Errorf("answer does not report the second checkout alert: %s", msg)
+	}
+}
+
+func TestRevisionLabelledAlert(t *testing.T) {
+	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout-3f2a9c01b2", Labels: map[string]string{"serving.knative.dev/service": "checkout"}}}
+	e := newEnv(t, midRollout("shop", "checkout", nil), rev)
+	code, msg := e.post(notification(alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "revision_name": "checkout-3f2a9c01b2", "severity": "critical"})), bearer())
+	if code != 200 || !strings.Contains(msg, "rolled back") {
+		t.Errorf("%d %s", code, msg)
+	}
+}
+
+func TestMatchers(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", map[string]string{config.AnnotationRollbackOn: `team="shop"`}))
+	for _, tc := range []struct {
+		labels map[string]string
+		says   string
+	}{
+		{map[string]string{"alertname": "Slow", "namespace": "shop", "service_name": "checkout", "severity": "warning"}, `does not match rollback-on {severity="critical"}`},
+		{map[string]string{"alertname": "Down", "namespace": "shop", "service_name": "cart", "severity": "critical", "team": "web"}, `does not match rollback-on {team="shop"}`},
+		{map[string]string{"alertname": "Down", "namespace": "shop"}, "no Service label"},
+		{map[string]string{"alertname": "Down", "service_name": "cart"}, "no namespace label"},
+	} {
+		code, msg := e.post(notification(alert("firing", tc.labels)), bearer())
+		if code != 200 || !strings.Contains(msg, tc.says) {
+			t.Errorf("%v: %d %s, want %q", tc.labels, code, msg, tc.says)
+		}
+	}
+	if e.patches.Load() != 0 {
+		t.Error("a non-matching alert patched a Service")
+	}
+	code, _ := e.post(notification(alert("firing", map[string]string{"alertname": "Down", "namespace": "shop", "service_name": "cart", "team": "shop"})), bearer())
+	if _, st := e.svc("shop", "cart"); code != 200 || st.Phase != rolloutstate.RolledBack {
+		t.Errorf("the Service's own matcher did not roll back: %d %s", code, st.Phase)
+	}
+}
+
+func TestBakeWindow(t *testing.T) {
+	e := newEnv(t, promoted("shop", "checkout", 10*time.Minute), promoted("shop", "cart", 40*time.Minute))
+	body := notification(
+		alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "service_name": "checkout", "severity": "critical"}),
+		alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "service_name": "cart", "severity": "critical"}))
+	code, msg := e.post(body, bearer())
+	if code != 200 {
+		t.Fatal(code, msg)
+	}
+	if s, st := e.svc("shop", "checkout"); traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != rolloutstate.RolledBack {
+		t.Errorf("within the bake window: %s %s", traffic(s), st.Phase)
+	}
+	if s, _ := e.svc("shop", "cart"); traffic(s) != "cart-3f2a9c01b2=100" || !strings.Contains(msg, "outside the bake window") {
+		t.Errorf("after the bake window: %s (%s)", traffic(s), msg)
+	}
+	events := e.sink.Events()
+	if len(events) != 1 {
+		t.Fatalf("%d events", len(events))
+	}
+	d, _ := eventing.Decode[eventing.RolloutRolledBack](events[0])
+	if d.StableRevision != "checkout-aa11bb22cc" || d.CandidateRevision != "checkout-3f2a9c01b2" {
+		t.Errorf("bake rollback event %+v", d)
+	}
+}
+
+func TestConflictIsRetried(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil))
+	conflicts := int64(1)
+	e.cs.PrependReactor("patch", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
+		if atomic.AddInt64(&conflicts, -1) >= 0 {
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "checkout", fmt.Errorf("modified"))
+		}
+		return false, nil, nil
+	})
+	if code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer()); code != 200 || !strings.Contains(msg, "rolled back") {
+		t.Errorf("%d %s", code, msg)
+	}
+}
+
+func TestOneFailureDoesNotHideTheOthers(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", nil))
+	e.cs.PrependReactor("patch", "services", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.(clienttesting.PatchAction).GetName() == "cart" {
+			return true, nil, apierrors.NewServiceUnavailable("etcd")
+		}
+		return false, nil, nil
+	})
+	code, msg := e.post(notification(
+		alert("firing", map[string]string{"alertname": "A", "namespace": "shop", "service_name": "cart", "severity": "critical"}),
+		alert("firing", map[string]string{"alertname": "B", "namespace": "shop", "service_name": "checkout", "severity": "critical"})), bearer())
+	if code != http.StatusServiceUnavailable || !strings.Contains(msg, "failed") || !strings.Contains(msg, "rolled back") {
+		t.Errorf("%d %s, want 503 reporting both", code, msg)
+	}
+	if _, st := e.svc("shop", "checkout"); st.Phase != rolloutstate.RolledBack {
+		t.Error("checkout was not rolled back because cart failed")
+	}
+}
+
+func TestSinkDownThenUp(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil))
+	e.sink.Fail(nil, 503, 503)
+	code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer())
+	if code != 503 || !strings.Contains(msg, "promote was not told") {
+		t.Fatalf("%d %s", code, msg)
+	}
+	if s, st := e.svc("shop", "checkout"); traffic(s) != "checkout-aa11bb22cc=100" || st.Announced {
+		t.Errorf("traffic must be safe even when the sink is down: %s %+v", traffic(s), st)
+	}
+	// Alertmanager retries: the event goes out now, once.
+	if code, _ := e.post(sample(t, "alertmanager-firing.json"), bearer()); code != 200 {
+		t.Fatal(code)
+	}
+	e.post(sample(t, "alertmanager-firing.json"), bearer())
+	if n := len(e.sink.Events()); n != 1 {
+		t.Errorf("%d events after recovery, want 1", n)
+	}
+}
+
+func TestAuthAndBadInput(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout", nil))
+	body := sample(t, "alertmanager-firing.json")
+	for _, tc := range []struct {
+		auth string
+		code int
+	}{
+		{"", 401}, {"Bearer wrong", 401}, {"Basic " + base64.StdEncoding.EncodeToString([]byte("alertmanager:nope")), 401},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("alertmanager:am-pass")), 200},
+	} {
+		if code, msg := e.post(body, tc.auth); code != tc.code {
+			t.Errorf("auth %q: %d %s, want %d", tc.auth, code, msg, tc.code)
+		}
+	}
+	e2 := newEnv(t, midRollout("shop", "checkout", nil))
+	for _, tc := range []struct {
+		body string
+		says string
+	}{
+		{`{"version":"4","alerts":[{"status":"firing"`, "not an Alertmanager notification"},
+		{`{"version":"3","alerts":[]}`, `version: "3"`},
+		{`{"version":"4","alerts":[{"status":"burning","labels":{}}]}`, "alerts[0].status"},
+	} {
+		if code, msg := e2.post([]byte(tc.body), bearer()); code != 400 || !strings.Contains(msg, tc.says) {
+			t.Errorf("%s: %d %s, want 400 with %q", tc.body, code, msg, tc.says)
+		}
+	}
+	if e2.patches.Load() != 0 || len(e2.sink.Events()) != 0 {
+		t.Error("bad input changed something")
+	}
+}
