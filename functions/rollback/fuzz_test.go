@@ -1,0 +1,43 @@
+package rollback
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+)
+
+// FuzzNotification: Alertmanager payloads are outside input. Parsing never
+// panics and fails only as malformed; every alert of a parsed notification
+// can be targeted and decided without panicking.
+func FuzzNotification(f *testing.F) {
+	for _, s := range []string{"alertmanager-firing.json", "alertmanager-resolved.json", "alertmanager-firing.wire.json"} {
+		b, _ := os.ReadFile(filepath.Join("testdata", s))
+		f.Add(b)
+	}
+	cfg := config.Rollback{NamespaceLabels: []string{"namespace"}, ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}}
+	defaults, _ := parseDefault(`severity="critical"`)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, err := parse(body)
+		if err != nil {
+			if !errors.Is(err, host.ErrMalformed) {
+				t.Fatalf("parse error is not malformed: %v", err)
+			}
+			return
+		}
+		for _, a := range n.Alerts {
+			if tgt, err := TargetOf(a, cfg); err == nil {
+				Decide(a, midRollout(tgt.Namespace, "svc", nil), defaults, time.Unix(0, 0))
+			}
+		}
+	})
+}
+
+func parseDefault(s string) (config.Matchers, error) {
+	var m config.Matchers
+	return m, m.Decode(s)
+}
