@@ -1,0 +1,91 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/internal/host"
+)
+
+// Combined serves several functions from one HTTP handler: the all-in-one
+// deployment (the module's root function for Knative Functions).
+type Combined struct {
+	handler http.Handler
+	ready   []func(context.Context) error
+}
+
+// Combine builds the named functions (all of them when names is empty) from
+// the environment and routes to them: raw webhooks by path, CloudEvents at /
+// by type. Broker events at / are not authenticated (the broker is inside the
+// cluster), so intake's own CloudEvents format is left out here; its webhook
+// formats are served as usual.
+func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, error) {
+	if len(names) == 0 {
+		names = Names()
+	}
+	var shared config.Shared
+	if err := config.Load(config.Prefix, &shared); err != nil {
+		return nil, err
+	}
+	h, err := host.New("slipstream", shared, host.NewLogger(logs, shared.LogLevel, shared.LogFormat))
+	if err != nil {
+		return nil, err
+	}
+	all := host.Function{Name: "slipstream", Events: map[string]host.EventHandler{}, Webhooks: map[string]host.WebhookHandler{}}
+	authorize := map[string]func(string, *http.Request, []byte) error{}
+	c := &Combined{}
+	for _, name := range names {
+		build, ok := builders[name]
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownFunction, name)
+		}
+		fn, err := build(ctx, h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for route, wh := range fn.Webhooks {
+			all.Webhooks[route] = wh
+			authorize[route] = fn.Authorize
+		}
+		if name == "intake" {
+			if len(fn.Events) > 0 {
+				h.Logger().Warn("all-in-one: intake's CloudEvents format is not served at /; use a webhook format")
+			}
+		} else {
+			for typ, eh := range fn.Events {
+				if _, dup := all.Events[typ]; dup {
+					return nil, fmt.Errorf("event type %s is handled by two functions", typ)
+				}
+				all.Events[typ] = eh
+			}
+		}
+		if fn.Ready != nil {
+			c.ready = append(c.ready, fn.Ready)
+		}
+	}
+	all.Authorize = func(route string, r *http.Request, body []byte) error {
+		if a := authorize[route]; a != nil && strings.HasPrefix(route, "/webhooks/") {
+			return a(route, r, body)
+		}
+		return nil
+	}
+	c.handler = h.Handler(all)
+	return c, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (c *Combined) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
+
+// Ready reports whether every function is ready.
+func (c *Combined) Ready(ctx context.Context) error {
+	for _, r := range c.ready {
+		if err := r(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
