@@ -44,3 +44,6 @@ func (s Secret) String() string { return "[redacted]" }
 
 // GoString implements fmt.GoStringer without revealing the value.
 func (s Secret) GoString() string { return "config.Secret([redacted])" }
+
+// NewSecret holds a secret given in code (local runs and tests), not read from a file.
+func NewSecret(value []byte) Secret { return Secret{path: "(in memory)", value: value} }

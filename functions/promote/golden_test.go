@@ -188,7 +188,7 @@ func TestGolden(t *testing.T) {
 		{name: "quarantined", status: 200},
 		{name: "semver-downgrade", status: 200},
 		{name: "unrelated-images", status: 200},
-		{name: "traffic-shifted", status: 200, subject: "slipstream: demo/hello step 2/4, hello-aa11bb22cc 75%, hello-3f2a9c01b2 25%", reply: wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2")},
+		{name: "traffic-shifted", status: 200, subject: "slipstream: demo/hello step 2/4 is live since 08:05:00, hello-aa11bb22cc 75%, hello-3f2a9c01b2 25%", reply: wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2")},
 		{name: "promote", status: 200, subject: "slipstream: promote hello-3f2a9c01b2 in demo/hello", reply: wantRevisions("hello-3f2a9c01b2", "")},
 		{name: "rollback", status: 200, subject: "slipstream: roll back demo/hello to hello-aa11bb22cc (HighErrorRate)", reply: wantRevisions("hello-aa11bb22cc", "")},
 	}

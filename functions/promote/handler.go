@@ -14,6 +14,7 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/functions/internal/gitrepo"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
 )
 
 // Name is the function's name.
@@ -244,6 +245,9 @@ func subject(ev eventing.Data, pl plan) string {
 	case *eventing.ImagePushed:
 		return fmt.Sprintf("slipstream: deploy %s:%s to %s", e.Repository, e.Tag, target)
 	case *eventing.TrafficShifted:
+		if st, err := rolloutstate.Parse(e.State); err == nil && st.StepStartedAt != nil {
+			return fmt.Sprintf("slipstream: %s step %d/%d is live since %s, %s", target, e.Step, e.Steps, st.StepStartedAt.UTC().Format("15:04:05"), trafficLine(e.Traffic))
+		}
 		return fmt.Sprintf("slipstream: %s step %d/%d, %s", target, e.Step, e.Steps, trafficLine(e.Traffic))
 	case *eventing.RolloutPromoted:
 		return fmt.Sprintf("slipstream: promote %s in %s", e.Revision, target)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -31,6 +32,18 @@ type Rollout struct {
 	maxWait    time.Duration
 	now        func() time.Time
 	wait       func(ctx context.Context, d time.Duration) error
+
+	// written remembers, per Service, a state sent to Git (git writer) and the
+	// live annotation it was decided on: until the cluster shows the commit,
+	// decisions start from what was written, so a step's start time or a
+	// check's count is recorded once, not again at every tick.
+	mu      sync.Mutex
+	written map[string]writtenState
+}
+
+type writtenState struct {
+	base  string // the live annotation the state was decided on
+	state rolloutstate.State
 }
 
 // Option configures Rollout.
@@ -59,7 +72,7 @@ func New(cluster Cluster, opts ...Option) (*Rollout, error) {
 	if cluster == nil {
 		return nil, errors.New("rollout: a cluster client is required")
 	}
-	r := &Rollout{cluster: cluster, maxWait: 50 * time.Second, now: time.Now, wait: backoff.Wait}
+	r := &Rollout{cluster: cluster, maxWait: 50 * time.Second, now: time.Now, wait: backoff.Wait, written: map[string]writtenState{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -215,10 +228,19 @@ func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, err
 		if err != nil {
 			return Plan{}, clusterError(err)
 		}
-		st, err := rolloutstate.Parse(live.Annotations[rolloutstate.Annotation])
+		liveAnn := live.Annotations[rolloutstate.Annotation]
+		st, err := rolloutstate.Parse(liveAnn)
 		if err != nil || st.Phase == "" {
 			return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
 		}
+		key := namespace + "/" + name
+		r.mu.Lock()
+		if w, ok := r.written[key]; ok && w.base == liveAnn {
+			st = w.state // Git has it; the cluster does not show it yet
+		} else {
+			delete(r.written, key)
+		}
+		r.mu.Unlock()
 		in := Input{Now: r.now(), Service: live, State: st}
 		in.Policy, in.PolicyErr = config.ParsePolicy(live.Annotations)
 		if in.PolicyErr == nil && in.Policy.Analysis != nil && r.query == nil {
@@ -253,6 +275,11 @@ func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, err
 			if err != nil {
 				return Plan{}, clusterError(err)
 			}
+		}
+		if !plan.Patch && plan.State != nil && plan.Reply != nil {
+			r.mu.Lock()
+			r.written[key] = writtenState{base: liveAnn, state: *plan.State}
+			r.mu.Unlock()
 		}
 		log.Info("decided", "phase", st.Phase, "reason", plan.Reason, "patched", plan.Patch, "reply", replyType(plan.Reply))
 		return plan, nil

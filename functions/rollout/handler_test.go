@@ -374,4 +374,37 @@ func TestShortPausesAreWaitedInRequest(t *testing.T) {
 	}
 }
 
+// TestGitWriterRecordsAStepOnce: until the cluster shows the commit that
+// records a step's start, later decisions reuse that record instead of
+// writing a new start time at every tick.
+func TestGitWriterRecordsAStepOnce(t *testing.T) {
+	w := newWorld(t, map[string]string{config.AnnotationTrafficWriter: "git"}, false)
+	_, reply := w.send(eventing.TypeManifestCommitted, committed)
+	d, _ := eventing.Decode[eventing.TrafficShifted](*reply)
+	// promote commits step 1 and the GitOps tool applies it.
+	s := w.svc()
+	s.Spec.Traffic = kservice.ToKnative(d.Traffic)
+	s.Annotations[rolloutstate.Annotation] = d.State
+	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.reconcile()
+	_, record := w.tick()
+	if record == nil {
+		t.Fatal("the live step was not recorded")
+	}
+	rec, _ := eventing.Decode[eventing.TrafficShifted](*record)
+	w.now = w.now.Add(10 * time.Second)
+	if _, again := w.tick(); again != nil {
+		again2, _ := eventing.Decode[eventing.TrafficShifted](*again)
+		t.Errorf("recorded again before the cluster showed the first record:\n%s\n%s", rec.State, again2.State)
+	}
+	w.now = w.now.Add(51 * time.Second)
+	if _, next := w.tick(); next == nil {
+		t.Error("the pause, counted from the first record, did not end")
+	} else if d, _ := eventing.Decode[eventing.TrafficShifted](*next); d.Step != 2 {
+		t.Errorf("after the pause: step %d", d.Step)
+	}
+}
+
 var _ = json.Marshal

@@ -39,7 +39,8 @@ func New(serving servingclient.Interface, timeout time.Duration) *Client {
 
 // ServingRevision returns the revision that serves the most traffic of a live
 // Service and its image (the live template's, when that revision is the
-// latest ready one). found is false when the Service does not exist.
+// latest ready one). found is false when the Service does not exist or serves
+// no revision yet: there is nothing to protect.
 func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (revision, image string, found bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -57,7 +58,7 @@ func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (r
 		}
 	}
 	if revision == "" {
-		return "", "", true, fmt.Errorf("Service %s/%s serves no revision yet (status.traffic is empty)", namespace, name)
+		return "", "", false, nil
 	}
 	if revision == svc.Status.LatestReadyRevisionName && svc.Status.ObservedGeneration == svc.Generation && len(svc.Spec.Template.Spec.Containers) > 0 {
 		image = svc.Spec.Template.Spec.Containers[0].Image

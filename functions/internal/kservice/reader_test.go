@@ -43,6 +43,11 @@ func TestServingRevision(t *testing.T) {
 	if err != nil || found {
 		t.Errorf("missing Service: found %v err %v", found, err)
 	}
+	// A Service whose first revision never became Ready serves nothing: nothing to protect.
+	c = New(fake.NewSimpleClientset(liveService("", nil)), 0)
+	if _, _, found, err = c.ServingRevision(context.Background(), "demo", "hello"); err != nil || found {
+		t.Errorf("Service serving nothing: found %v err %v", found, err)
+	}
 }
 
 func TestErrorsAreClassified(t *testing.T) {

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/slipstream-cd/slipstream/functions/demo"
+)
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+const demoHelp = `Runs the whole pipeline on this machine and tells its story:
+  push 1.0.0   first deploy
+  push 1.1.0   stepped 10 → 25 → 50 → 100%, promoted
+  push 1.2.0   bad: an alert rolls it back in the cluster, Git is reverted,
+               the digest is quarantined
+  push 1.2.0   again: refused, quarantined
+then prints git log --oneline of the config repository and the time of each hop.
+
+Everything is local: the four functions on loopback, the embedded broker
+routing with infra/'s Triggers, an embedded registry, a bare Git repository,
+and simulated Knative, GitOps sync, traffic and alerts.
+
+Exit codes: 0 the story happened, 1 it did not (the error says where it stopped).`
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, _ := findCommand("demo")
+	rest, code, ok := parseFlags(c, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "slipstream demo: takes no arguments, got %q\n", rest)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	e, err := demo.Start(ctx, demo.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "slipstream demo: starting: %v\n", err)
+		return exitError
+	}
+	defer e.Close()
+	vctx, stopView := context.WithCancel(ctx)
+	view := demo.NewView(e, stdout, isTerminal(stdout))
+	go view.Run(vctx)
+	sum, err := demo.Story(ctx, e)
+	stopView()
+	if err != nil {
+		fmt.Fprintf(stderr, "\nslipstream demo: the story did not happen: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "\nThe story took %s.\n\nEach hop:\n", sum.Took.Round(time.Millisecond))
+	for _, h := range sum.Hops {
+		fmt.Fprintf(stdout, "  %-62s %8s\n", h.What, h.Took.Round(time.Millisecond))
+	}
+	fmt.Fprintf(stdout, "\ngit log --oneline of the config repository (%s):\n", e.Bare)
+	for _, l := range sum.GitLog {
+		fmt.Fprintln(stdout, "  "+l)
+	}
+	return exitOK
+}
+
+const devHelp = `Starts the whole pipeline on this machine and runs until interrupted,
+printing every address: push images to the registry (crane, docker, ko),
+watch the rollout, and break a release with --bad to see it rolled back.
+
+It uses the embedded broker, registry, config repository (a bare Git
+repository in --state) and simulated Knative.`
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, _ := findCommand("dev")
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	state := fs.String("state", "", "folder for the config repository (default: a new temporary folder)")
+	pause := fs.Duration("pause", 5*time.Second, "pause of each rollout step")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			commandUsage(stdout, c)
+			fmt.Fprintln(stdout, "\nFlags:\n  --state DIR      folder for the config repository\n  --pause DURATION pause of each rollout step (default 5s)")
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "slipstream dev: %v\n", err)
+		return exitUsage
+	}
+	e, err := demo.Start(ctx, demo.Options{StateDir: *state, Pause: *pause})
+	if err != nil {
+		fmt.Fprintf(stderr, "slipstream dev: starting: %v\n", err)
+		return exitError
+	}
+	defer e.Close()
+	fmt.Fprintf(stdout, `slipstream dev: running until interrupted
+  registry   %s        (push to %s/team/hello:<tag>)
+  repository %s
+  broker     %s
+  intake     %s
+  promote    %s
+  rollout    %s
+  rollback   %s
+`, e.Registry, e.Registry, e.Repo, e.Broker, e.Intake, e.Promote, e.Rollout, e.Rollback)
+	demo.NewView(e, stdout, isTerminal(stdout)).Run(ctx)
+	return exitOK
+}

@@ -1,0 +1,256 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/functions/sim"
+)
+
+// Hop is one measured stretch of the story.
+type Hop struct {
+	What string
+	Took time.Duration
+}
+
+// Summary is what the story showed.
+type Summary struct {
+	Hops    []Hop
+	Traffic []string // the live traffic states of the 1.1.0 rollout, in order
+	GitLog  []string // git log --oneline of the config repository
+	Took    time.Duration
+}
+
+// Story runs the scripted demo on a started Env and fails when the story did
+// not happen: first deploy, progressive rollout, bad release rolled back with
+// Git reverted and the digest quarantined, quarantined digest refused.
+func Story(ctx context.Context, e *Env) (Summary, error) {
+	start := time.Now()
+	var sum Summary
+	hop := func(what string, since time.Time) { sum.Hops = append(sum.Hops, Hop{what, time.Since(since)}) }
+	image := e.Registry + "/team/hello"
+	e.Cluster.MarkBroken(image) // the seed names an image nobody has pushed yet
+
+	// 1. First deploy.
+	e.note("▶ push 1.0.0 (first deploy)")
+	t := time.Now()
+	d1, err := push(image, "1.0.0")
+	if err != nil {
+		return sum, err
+	}
+	if err := e.waitState(ctx, "1.0.0 to be promoted", 20*time.Second, func(s rolloutstate.State, _ *servingv1.Service) bool {
+		return s.Phase == rolloutstate.Promoted && s.Stable == revision(d1)
+	}); err != nil {
+		return sum, err
+	}
+	hop("1.0.0: push → first deploy live and stable", t)
+
+	// 2. A progressive rollout.
+	e.note("▶ push 1.1.0 (rolled out 10 → 25 → 50 → 100%%)")
+	t = time.Now()
+	d2, err := push(image, "1.1.0")
+	if err != nil {
+		return sum, err
+	}
+	var committed time.Time
+	if err := e.waitState(ctx, "1.1.0 to be promoted", 40*time.Second, func(s rolloutstate.State, live *servingv1.Service) bool {
+		if committed.IsZero() && s.Candidate == revision(d2) {
+			committed = time.Now()
+			hop("1.1.0: push → candidate committed and synced at 0%", t)
+		}
+		if tr := sim.TrafficOf(live); len(sum.Traffic) == 0 || sum.Traffic[len(sum.Traffic)-1] != tr {
+			sum.Traffic = append(sum.Traffic, tr)
+		}
+		return s.Phase == rolloutstate.Promoted && s.Stable == revision(d2)
+	}); err != nil {
+		return sum, err
+	}
+	hop("1.1.0: candidate committed → promoted after 4 steps", committed)
+
+	// 3. A bad release: the alert rolls it back.
+	e.note("▶ push 1.2.0 (bad: answers with errors)")
+	bad, err := random.Image(512, 1)
+	if err != nil {
+		return sum, err
+	}
+	d3digest, _ := bad.Digest()
+	d3 := d3digest.String()
+	e.Traffic.MarkBad(image + ":1.2.0@" + d3)
+	t = time.Now()
+	if err := write(image, "1.2.0", bad); err != nil {
+		return sum, err
+	}
+	var candidateLive, rolledBack time.Time
+	if err := e.waitState(ctx, "1.2.0 to be rolled back in the cluster", 30*time.Second, func(s rolloutstate.State, live *servingv1.Service) bool {
+		if candidateLive.IsZero() && strings.Contains(sim.TrafficOf(live), revision(d3)+" 10%") {
+			candidateLive = time.Now()
+			hop("1.2.0: push → candidate live at 10%", t)
+		}
+		return s.Phase == rolloutstate.RolledBack && s.Stable == revision(d2) && onlyStable(live, revision(d2))
+	}); err != nil {
+		return sum, err
+	}
+	rolledBack = time.Now()
+	if !candidateLive.IsZero() {
+		hop("1.2.0: candidate live → alert fired and traffic back on stable", candidateLive)
+	}
+	if err := e.waitFor(ctx, "Git to be reverted and the digest quarantined", 15*time.Second, func() bool {
+		m, err := e.manifest()
+		return err == nil && strings.Contains(m, "slipstream.dev/quarantine: "+d3) && strings.Contains(m, "image: "+image+":1.1.0@"+d2)
+	}); err != nil {
+		return sum, err
+	}
+	hop("1.2.0: cluster rolled back → Git reverted, digest quarantined", rolledBack)
+
+	// 4. The same bad digest again: refused.
+	e.note("▶ push 1.2.0 again (quarantined: refused)")
+	time.Sleep(1100 * time.Millisecond) // intake's dedup window in the demo is 1s: this is a new push, not a retry
+	before, _ := e.head()
+	again, _ := name.NewTag(image + ":1.2.0")
+	if err := remote.Put(again, bad); err != nil { // the manifest PUT a registry client sends for an existing image
+		return sum, err
+	}
+	if err := e.waitFor(ctx, "promote to refuse the quarantined digest", 15*time.Second, func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.refused[d3]
+	}); err != nil {
+		return sum, err
+	}
+	if after, _ := e.head(); after != before {
+		return sum, fmt.Errorf("the quarantined digest made a commit")
+	}
+	if s, live, err := e.state(ctx); err != nil || s.Stable != revision(d2) || !onlyStable(live, revision(d2)) {
+		return sum, fmt.Errorf("after the refused push the Service is not on 1.1.0 alone: %+v", s)
+	}
+	_ = d1
+	sum.GitLog, err = e.gitLog()
+	sum.Took = time.Since(start)
+	return sum, err
+}
+
+// revision is the revision name slipstream gives a digest.
+func revision(digest string) string { return service + "-" + strings.TrimPrefix(digest, "sha256:")[:10] }
+
+func onlyStable(live *servingv1.Service, rev string) bool {
+	return len(live.Status.Traffic) == 1 && live.Status.Traffic[0].RevisionName == rev && *live.Status.Traffic[0].Percent == 100
+}
+
+func push(image, tag string) (string, error) {
+	img, err := random.Image(512, 1)
+	if err != nil {
+		return "", err
+	}
+	d, _ := img.Digest()
+	return d.String(), write(image, tag, img)
+}
+
+func write(image, tag string, img v1.Image) error {
+	ref, err := name.NewTag(image + ":" + tag)
+	if err != nil {
+		return err
+	}
+	return remote.Write(ref, img)
+}
+
+func (e *Env) state(ctx context.Context) (rolloutstate.State, *servingv1.Service, error) {
+	live, err := e.Cluster.Serving.ServingV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
+	if err != nil {
+		return rolloutstate.State{}, nil, err
+	}
+	s, err := rolloutstate.Parse(live.Annotations[rolloutstate.Annotation])
+	return s, live, err
+}
+
+func (e *Env) waitState(ctx context.Context, what string, timeout time.Duration, ok func(rolloutstate.State, *servingv1.Service) bool) error {
+	return e.waitFor(ctx, what, timeout, func() bool {
+		s, live, err := e.state(ctx)
+		return err == nil && ok(s, live)
+	})
+}
+
+func (e *Env) waitFor(ctx context.Context, what string, timeout time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			s, live, _ := e.state(ctx)
+			traffic := ""
+			if live != nil {
+				traffic = sim.TrafficOf(live)
+			}
+			return fmt.Errorf("waited %s for %s; the Service is %s (%s), traffic %s", timeout, what, s.Phase, s.Reason, traffic)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (e *Env) head() (string, error) {
+	repo, err := git.PlainOpen(e.Bare)
+	if err != nil {
+		return "", err
+	}
+	ref, err := repo.Reference("refs/heads/main", true)
+	if err != nil {
+		return "", err
+	}
+	return ref.Hash().String(), nil
+}
+
+func (e *Env) manifest() (string, error) {
+	repo, err := git.PlainOpen(e.Bare)
+	if err != nil {
+		return "", err
+	}
+	ref, err := repo.Reference("refs/heads/main", true)
+	if err != nil {
+		return "", err
+	}
+	c, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return "", err
+	}
+	f, err := c.File("apps/" + service + "/service.yaml")
+	if err != nil {
+		return "", err
+	}
+	return f.Contents()
+}
+
+func (e *Env) gitLog() ([]string, error) {
+	repo, err := git.PlainOpen(e.Bare)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := repo.Reference("refs/heads/main", true)
+	if err != nil {
+		return nil, err
+	}
+	iter, err := repo.Log(&git.LogOptions{From: ref.Hash()})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	err = iter.ForEach(func(c *object.Commit) error {
+		subject, _, _ := strings.Cut(c.Message, "\n")
+		out = append(out, c.Hash.String()[:7]+" "+subject)
+		return nil
+	})
+	return out, err
+}
