@@ -274,7 +274,9 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	e.loop(ctx, 50*time.Millisecond, func(ctx context.Context) error { return e.Cluster.Reconcile(ctx) })
 	e.loop(ctx, 100*time.Millisecond, func(ctx context.Context) error { _, err := sync.Once(ctx); return err })
 	e.loop(ctx, 200*time.Millisecond, func(ctx context.Context) error { return e.Traffic.Step(ctx, 200) })
-	e.loop(ctx, opts.Tick, func(ctx context.Context) error { return e.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{}) })
+	e.loop(ctx, opts.Tick, func(ctx context.Context) error {
+		return e.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
+	})
 	return e, nil
 }
 

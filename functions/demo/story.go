@@ -142,7 +142,9 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 }
 
 // revision is the revision name slipstream gives a digest.
-func revision(digest string) string { return service + "-" + strings.TrimPrefix(digest, "sha256:")[:10] }
+func revision(digest string) string {
+	return service + "-" + strings.TrimPrefix(digest, "sha256:")[:10]
+}
 
 func onlyStable(live *servingv1.Service, rev string) bool {
 	return len(live.Status.Traffic) == 1 && live.Status.Traffic[0].RevisionName == rev && *live.Status.Traffic[0].Percent == 100

@@ -85,7 +85,7 @@ func (t *Traffic) Step(ctx context.Context, n int) error {
 			a := t.firing[key]
 			if a == nil {
 				a = map[string]any{"status": "firing", "startsAt": time.Now().UTC(), "endsAt": time.Time{}, "fingerprint": fmt.Sprintf("%x", len(key)*7919+len(t.firing)),
-					"labels": map[string]string{"alertname": "KnativeRevisionHighErrorRate", "namespace": se.ns, "service_name": se.svc, "revision_name": se.rev, "severity": "critical"},
+					"labels":      map[string]string{"alertname": "KnativeRevisionHighErrorRate", "namespace": se.ns, "service_name": se.svc, "revision_name": se.rev, "severity": "critical"},
 					"annotations": map[string]string{"summary": fmt.Sprintf("%d of %d requests failed", c[1], c[0])}}
 				t.firing[key] = a
 			}
