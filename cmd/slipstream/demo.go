@@ -85,16 +85,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	state := fs.String("state", "", "folder for the config repository (default: a new temporary folder)")
 	pause := fs.Duration("pause", 5*time.Second, "pause of each rollout step")
+	gitURL := fs.String("git-url", "", "a real config repository for promote instead of the local one")
+	kubeconfig := fs.String("kubeconfig", "", "a real cluster with Knative instead of the simulated one")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			commandUsage(stdout, c)
-			fmt.Fprintln(stdout, "\nFlags:\n  --state DIR      folder for the config repository\n  --pause DURATION pause of each rollout step (default 5s)")
+			fmt.Fprintln(stdout, "\nFlags:\n  --state DIR        folder for the local config repository\n  --pause DURATION   pause of each rollout step (default 5s)\n  --git-url URL      a real config repository instead of the local one\n  --kubeconfig FILE  a real cluster with Knative instead of the simulated one\n                     (the simulated sync, traffic and alerts are then off)")
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "slipstream dev: %v\n", err)
 		return exitUsage
 	}
-	e, err := demo.Start(ctx, demo.Options{StateDir: *state, Pause: *pause})
+	e, err := demo.Start(ctx, demo.Options{StateDir: *state, Pause: *pause, GitURL: *gitURL, Kubeconfig: *kubeconfig})
 	if err != nil {
 		fmt.Fprintf(stderr, "slipstream dev: starting: %v\n", err)
 		return exitError

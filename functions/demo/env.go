@@ -18,7 +18,9 @@ import (
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"k8s.io/client-go/tools/clientcmd"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -47,6 +49,12 @@ type Options struct {
 	Tick time.Duration
 	// Log receives the functions' logs. Default: discarded.
 	Log *slog.Logger
+	// GitURL is a real config repository for promote instead of the local
+	// bare one (credentials from the URL's user, or none). Default: local.
+	GitURL string
+	// Kubeconfig points at a real cluster with Knative instead of the
+	// simulated one; the simulated sync, traffic and alerts are then off.
+	Kubeconfig string
 }
 
 func (o *Options) defaults() {
@@ -76,9 +84,12 @@ type Env struct {
 	// Addresses of everything, for people.
 	Broker, Intake, Promote, Rollout, Rollback, Registry, Repo string
 
+	// Cluster and Traffic are nil with a real cluster.
 	Cluster *sim.Cluster
 	Traffic *sim.Traffic
 	Bare    string
+	// Serving is the Knative client the functions use (simulated or real).
+	Serving servingclient.Interface
 
 	opts    Options
 	broker  *broker.Broker
@@ -153,9 +164,21 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	shared := config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: brokerURL, MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second}
 
-	// Simulated Knative; its changes reach the broker as ApiServerSource events.
-	e.Cluster = sim.NewCluster(opts.ReadyAfter, func(c sim.Change) { e.apiServerEvent(c) })
-	kc := kservice.New(e.Cluster.Serving, 5*time.Second)
+	// Simulated Knative, whose changes reach the broker as ApiServerSource
+	// events, or a real cluster.
+	if opts.Kubeconfig != "" {
+		rc, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+		if e.Serving, err = servingclient.NewForConfig(rc); err != nil {
+			return nil, err
+		}
+	} else {
+		e.Cluster = sim.NewCluster(opts.ReadyAfter, func(c sim.Change) { e.apiServerEvent(c) })
+		e.Serving = e.Cluster.Serving
+	}
+	kc := kservice.New(e.Serving, 5*time.Second)
 
 	newHost := func(name string) (*host.Host, *host.Sender, error) {
 		h, err := host.New(name, shared, opts.Log)
@@ -200,11 +223,14 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	}
 	intakeHandler.set(ih.Handler(in.Function()))
 
-	// The config repository, seeded with the example app.
-	if err := seed(e.Bare, reg.Host); err != nil {
-		return nil, err
+	// The config repository: a local one seeded with the example app, or yours.
+	e.Repo = opts.GitURL
+	if e.Repo == "" {
+		if err := seed(e.Bare, reg.Host, opts.Pause); err != nil {
+			return nil, err
+		}
+		e.Repo = "file://" + e.Bare
 	}
-	e.Repo = "file://" + e.Bare
 	repo, err := gitrepo.New(e.Repo, "main", gitrepo.WithRetries(30, 10*time.Millisecond))
 	if err != nil {
 		return nil, err
@@ -266,14 +292,19 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	}
 	bh.set(e.broker)
 
-	e.Traffic = sim.NewTraffic(e.Cluster, e.Rollback+rollback.Route, "Bearer "+rollbackToken)
-	sync := sim.NewSync(e.Bare, "apps", e.Cluster)
-	if _, err := sync.Once(ctx); err != nil { // the seed is what Argo CD would find
-		return nil, err
+	if e.Cluster != nil {
+		e.Traffic = sim.NewTraffic(e.Cluster, e.Rollback+rollback.Route, "Bearer "+rollbackToken)
+		e.loop(ctx, 50*time.Millisecond, func(ctx context.Context) error { return e.Cluster.Reconcile(ctx) })
+		e.loop(ctx, 200*time.Millisecond, func(ctx context.Context) error { return e.Traffic.Step(ctx, 200) })
+		if opts.GitURL == "" { // the local sync stands in for Argo CD on the local repository
+			e.Cluster.MarkBroken(reg.Host + "/team/hello") // the seed names an image nobody has pushed yet
+			sync := sim.NewSync(e.Bare, "apps", e.Cluster)
+			if _, err := sync.Once(ctx); err != nil {
+				return nil, err
+			}
+			e.loop(ctx, 100*time.Millisecond, func(ctx context.Context) error { _, err := sync.Once(ctx); return err })
+		}
 	}
-	e.loop(ctx, 50*time.Millisecond, func(ctx context.Context) error { return e.Cluster.Reconcile(ctx) })
-	e.loop(ctx, 100*time.Millisecond, func(ctx context.Context) error { _, err := sync.Once(ctx); return err })
-	e.loop(ctx, 200*time.Millisecond, func(ctx context.Context) error { return e.Traffic.Step(ctx, 200) })
 	e.loop(ctx, opts.Tick, func(ctx context.Context) error {
 		return e.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
 	})
@@ -383,7 +414,7 @@ func (e *Env) observe(d broker.Delivered) {
 }
 
 // seed makes the bare config repository with the example app.
-func seed(bare, registryHost string) error {
+func seed(bare, registryHost string, pause time.Duration) error {
 	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}}); err != nil {
 		return err
 	}
@@ -411,7 +442,7 @@ metadata:
   annotations:
     slipstream.dev/track: "semver:^1.0.0"   # take every 1.x push
     slipstream.dev/steps: "10,25,50,100"
-    slipstream.dev/pause: "1s"              # short for the demo; minutes in real life
+    slipstream.dev/pause: "%s"              # short for the demo; minutes in real life
     slipstream.dev/bake: "30s"
     slipstream.dev/rollback-on: 'severity="critical"'
 spec:
@@ -419,7 +450,7 @@ spec:
     spec:
       containers:
         - image: %s/team/hello   # slipstream pins it by digest on the first push
-`, service, namespace, registryHost)
+`, service, namespace, pause, registryHost)
 	if err := os.WriteFile(filepath.Join(work, "apps", service, "service.yaml"), []byte(manifest), 0o644); err != nil {
 		return err
 	}

@@ -37,11 +37,13 @@ type Summary struct {
 // not happen: first deploy, progressive rollout, bad release rolled back with
 // Git reverted and the digest quarantined, quarantined digest refused.
 func Story(ctx context.Context, e *Env) (Summary, error) {
+	if e.Cluster == nil || e.Bare == "" || e.Repo != "file://"+e.Bare {
+		return Summary{}, fmt.Errorf("the story runs on the simulated cluster and the local repository only")
+	}
 	start := time.Now()
 	var sum Summary
 	hop := func(what string, since time.Time) { sum.Hops = append(sum.Hops, Hop{what, time.Since(since)}) }
 	image := e.Registry + "/team/hello"
-	e.Cluster.MarkBroken(image) // the seed names an image nobody has pushed yet
 
 	// 1. First deploy.
 	e.note("▶ push 1.0.0 (first deploy)")
@@ -168,7 +170,7 @@ func write(image, tag string, img v1.Image) error {
 }
 
 func (e *Env) state(ctx context.Context) (rolloutstate.State, *servingv1.Service, error) {
-	live, err := e.Cluster.Serving.ServingV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
+	live, err := e.Serving.ServingV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
 		return rolloutstate.State{}, nil, err
 	}

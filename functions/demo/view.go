@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
 )
 
@@ -58,7 +59,7 @@ func (v *View) Run(ctx context.Context) {
 }
 
 func (v *View) frame(ctx context.Context) {
-	list, err := v.e.Cluster.Serving.ServingV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	list, err := v.e.Serving.ServingV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
 	}
@@ -77,8 +78,8 @@ func (v *View) frame(ctx context.Context) {
 			}
 		}
 		next := ""
-		if st.Phase == rolloutstate.Progressing && st.StepStartedAt != nil {
-			next = fmt.Sprintf(", step %d since %s", st.Step, st.StepStartedAt.Format("15:04:05"))
+		if pol, err := config.ParsePolicy(s.Annotations); err == nil && st.Phase == rolloutstate.Progressing && st.StepStartedAt != nil && st.Step >= 1 && st.Step <= len(pol.Pauses) {
+			next = fmt.Sprintf(", step %d/%d, next at %s", st.Step, len(pol.Steps), st.StepStartedAt.Add(pol.Pauses[st.Step-1]).Local().Format("15:04:05"))
 		}
 		fmt.Fprintf(&b, "%s/%s  [%s]  stable %3d%%  candidate %3d%%  %s%s\n", s.Namespace, s.Name, bar(stable, cand), stable, cand, orDash(string(st.Phase)), next)
 	}
