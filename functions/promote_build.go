@@ -2,17 +2,12 @@ package functions
 
 import (
 	"context"
-	"errors"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/internal/gitrepo"
@@ -55,15 +50,11 @@ func buildPromote(_ context.Context, h *host.Host) (host.Function, error) {
 	if sender, err := h.Sender(); err == nil {
 		popts = append(popts, promote.WithSender(sender))
 	}
-	restCfg, err := kubeConfig(cfg.Kubeconfig)
+	cs, err := servingClient(config.Prefix+"_PROMOTE", cfg.Kubeconfig, false)
 	switch {
 	case err != nil:
-		return host.Function{}, settingErr("KUBECONFIG", err)
-	case restCfg != nil:
-		cs, err := servingclient.NewForConfig(restCfg)
-		if err != nil {
-			return host.Function{}, settingErr("KUBECONFIG", err)
-		}
+		return host.Function{}, err
+	case cs != nil:
 		popts = append(popts, promote.WithLive(kservice.New(cs, cfg.GitTimeout)))
 	default:
 		h.Logger().Warn("no cluster access: adoption pins the running template by a commit of its own first", "setting", config.Prefix+"_PROMOTE_KUBECONFIG")
@@ -104,20 +95,4 @@ func gitAuth(cfg config.Promote) (transport.AuthMethod, error) {
 		return &githttp.BasicAuth{Username: cfg.GitUsername, Password: string(cfg.GitPasswordFile.Value())}, nil
 	}
 	return nil, nil
-}
-
-// kubeConfig returns the cluster credentials: the kubeconfig named, else
-// in-cluster ones inside a pod, else none.
-func kubeConfig(path string) (*rest.Config, error) {
-	if path != "" {
-		return clientcmd.BuildConfigFromFlags("", path)
-	}
-	if os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
-		return nil, nil
-	}
-	c, err := rest.InClusterConfig()
-	if errors.Is(err, rest.ErrNotInCluster) {
-		return nil, nil
-	}
-	return c, err
 }

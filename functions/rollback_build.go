@@ -2,9 +2,6 @@ package functions
 
 import (
 	"context"
-	"errors"
-
-	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
@@ -22,14 +19,7 @@ func buildRollback(_ context.Context, h *host.Host) (host.Function, error) {
 	if err != nil {
 		return host.Function{}, err
 	}
-	restCfg, err := kubeConfig(cfg.Kubeconfig)
-	if err == nil && restCfg == nil {
-		err = errors.New("required outside a cluster: rollback reads and patches Knative Services")
-	}
-	if err != nil {
-		return host.Function{}, &config.Error{Problems: []string{config.Prefix + "_ROLLBACK_KUBECONFIG: " + err.Error()}}
-	}
-	cs, err := servingclient.NewForConfig(restCfg)
+	cs, err := servingClient(config.Prefix+"_ROLLBACK", cfg.Kubeconfig, true)
 	if err != nil {
 		return host.Function{}, err
 	}

@@ -2,9 +2,6 @@ package functions
 
 import (
 	"context"
-	"errors"
-
-	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/internal/host"
@@ -23,16 +20,9 @@ func buildRollout(_ context.Context, h *host.Host) (host.Function, error) {
 	settingErr := func(key string, err error) error {
 		return &config.Error{Problems: []string{config.Prefix + "_ROLLOUT_" + key + ": " + err.Error()}}
 	}
-	restCfg, err := kubeConfig(cfg.Kubeconfig)
+	cs, err := servingClient(config.Prefix+"_ROLLOUT", cfg.Kubeconfig, true)
 	if err != nil {
-		return host.Function{}, settingErr("KUBECONFIG", err)
-	}
-	if restCfg == nil {
-		return host.Function{}, settingErr("KUBECONFIG", errors.New("required outside a cluster: rollout reads and patches Knative Services"))
-	}
-	cs, err := servingclient.NewForConfig(restCfg)
-	if err != nil {
-		return host.Function{}, settingErr("KUBECONFIG", err)
+		return host.Function{}, err
 	}
 	opts := []rollout.Option{rollout.WithNamespaces(cfg.Namespaces), rollout.WithMaxWait(cfg.MaxWait)}
 	if cfg.PrometheusURL != "" {

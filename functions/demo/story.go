@@ -205,28 +205,30 @@ func (e *Env) waitFor(ctx context.Context, what string, timeout time.Duration, o
 	return nil
 }
 
-func (e *Env) head() (string, error) {
+// headCommit is the commit at main of the local config repository.
+func (e *Env) headCommit() (*git.Repository, *object.Commit, error) {
 	repo, err := git.PlainOpen(e.Bare)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	ref, err := repo.Reference("refs/heads/main", true)
 	if err != nil {
+		return nil, nil, err
+	}
+	c, err := repo.CommitObject(ref.Hash())
+	return repo, c, err
+}
+
+func (e *Env) head() (string, error) {
+	_, c, err := e.headCommit()
+	if err != nil {
 		return "", err
 	}
-	return ref.Hash().String(), nil
+	return c.Hash.String(), nil
 }
 
 func (e *Env) manifest() (string, error) {
-	repo, err := git.PlainOpen(e.Bare)
-	if err != nil {
-		return "", err
-	}
-	ref, err := repo.Reference("refs/heads/main", true)
-	if err != nil {
-		return "", err
-	}
-	c, err := repo.CommitObject(ref.Hash())
+	_, c, err := e.headCommit()
 	if err != nil {
 		return "", err
 	}
@@ -238,15 +240,11 @@ func (e *Env) manifest() (string, error) {
 }
 
 func (e *Env) gitLog() ([]string, error) {
-	repo, err := git.PlainOpen(e.Bare)
+	repo, head, err := e.headCommit()
 	if err != nil {
 		return nil, err
 	}
-	ref, err := repo.Reference("refs/heads/main", true)
-	if err != nil {
-		return nil, err
-	}
-	iter, err := repo.Log(&git.LogOptions{From: ref.Hash()})
+	iter, err := repo.Log(&git.LogOptions{From: head.Hash})
 	if err != nil {
 		return nil, err
 	}
