@@ -55,6 +55,8 @@ type Input struct {
 	Revision kservice.Revision
 	// Check is the analysis verdict, when the caller ran it (after a RunCheck plan).
 	Check *Verdict
+	// Committed is the manifest.committed event being handled, if any.
+	Committed *eventing.ManifestCommitted
 }
 
 // Plan is what to do.
@@ -89,6 +91,17 @@ func active(p rolloutstate.Phase) bool {
 // Decide is the whole of rollout's judgement. It does no I/O and reads no clock.
 func Decide(in Input) Plan {
 	s, live := in.State, in.Service
+	if c := in.Committed; c != nil && in.PolicyErr == nil && in.Policy.Writer == config.WriterCluster &&
+		c.CandidateRevision != "" && c.CandidateRevision != s.Candidate && c.CandidateRevision != s.Stable {
+		// With the cluster writer the GitOps tool leaves the state annotation
+		// to the cluster (ignoreDifferences), so a new candidate arrives here.
+		st := rolloutstate.State{Phase: rolloutstate.Pending, Stable: c.StableRevision, Candidate: c.CandidateRevision, CandidateImage: c.Image,
+			Reason: "candidate committed in " + c.Commit[:7]}
+		if s.Stable == c.StableRevision {
+			st.StableImage = s.StableImage
+		}
+		return Plan{Patch: true, State: &st, Reason: st.Reason}
+	}
 	if !active(s.Phase) {
 		return wait(fmt.Sprintf("no active rollout (phase %q)", s.Phase), nil)
 	}

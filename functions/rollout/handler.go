@@ -93,6 +93,19 @@ func (r *Rollout) onCommitted(ctx context.Context, e cloudevents.Event) (*cloude
 	if err != nil {
 		return nil, err
 	}
+	return r.runCommitted(ctx, c)
+}
+
+// runCommitted decides for the committed Service, first recording a new
+// candidate that only the event knows (cluster writer), then deciding again.
+func (r *Rollout) runCommitted(ctx context.Context, c eventing.ManifestCommitted) (*cloudevents.Event, error) {
+	plan, err := r.decideWith(ctx, c.Namespace, c.Service, &c)
+	if err != nil {
+		return nil, err
+	}
+	if plan.Reply != nil {
+		return r.reply(ctx, []eventing.Data{plan.Reply})
+	}
 	return r.run(ctx, []string{c.Namespace + "/" + c.Service}, true)
 }
 
@@ -219,6 +232,10 @@ func (r *Rollout) reply(ctx context.Context, replies []eventing.Data) (*cloudeve
 // decide reads the Service, decides and applies the plan, re-reading and
 // re-deciding when the patch meets a concurrent change.
 func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, error) {
+	return r.decideWith(ctx, namespace, name, nil)
+}
+
+func (r *Rollout) decideWith(ctx context.Context, namespace, name string, committed *eventing.ManifestCommitted) (Plan, error) {
 	log := host.Logger(ctx).With("service", namespace+"/"+name)
 	for attempt := 0; ; attempt++ {
 		live, err := r.cluster.Get(ctx, namespace, name)
@@ -230,7 +247,7 @@ func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, err
 		}
 		liveAnn := live.Annotations[rolloutstate.Annotation]
 		st, err := rolloutstate.Parse(liveAnn)
-		if err != nil || st.Phase == "" {
+		if err != nil || (st.Phase == "" && committed == nil) {
 			return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
 		}
 		key := namespace + "/" + name
@@ -241,7 +258,7 @@ func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, err
 			delete(r.written, key)
 		}
 		r.mu.Unlock()
-		in := Input{Now: r.now(), Service: live, State: st}
+		in := Input{Now: r.now(), Service: live, State: st, Committed: committed}
 		in.Policy, in.PolicyErr = config.ParsePolicy(live.Annotations)
 		if in.PolicyErr == nil && in.Policy.Analysis != nil && r.query == nil {
 			in.PolicyErr = errors.New("the policy asks for analysis but SLIPSTREAM_ROLLOUT_PROMETHEUS_URL is not set")

@@ -407,4 +407,29 @@ func TestGitWriterRecordsAStepOnce(t *testing.T) {
 	}
 }
 
+// TestClusterWriterLearnsTheCandidateFromTheEvent: with the cluster writer
+// the GitOps tool leaves the state annotation alone, so the live Service
+// still says Promoted when a new candidate is committed; the event starts it.
+func TestClusterWriterLearnsTheCandidateFromTheEvent(t *testing.T) {
+	w := newWorld(t, nil, false)
+	s := w.svc()
+	old := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: stable, StableImage: "registry.example.com/team/hello:1.0.0@" + digestA}
+	s.Annotations[rolloutstate.Annotation] = old.String()
+	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	status, reply := w.send(eventing.TypeManifestCommitted, committed)
+	if status != 200 || reply == nil || reply.Type() != eventing.TypeTrafficShifted {
+		t.Fatalf("%d %v, want step 1", status, reply)
+	}
+	st := w.state()
+	if st.Phase != rolloutstate.Progressing || st.Candidate != cand || st.StableImage != old.StableImage || st.CandidateImage != committed.Image {
+		t.Errorf("state %+v", st)
+	}
+	w.reconcile()
+	if l := w.live(); l != "stable=90,candidate=10" {
+		t.Errorf("live %s", l)
+	}
+}
+
 var _ = json.Marshal
