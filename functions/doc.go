@@ -7,7 +7,8 @@
 // know, a *config.Error naming the variable for bad settings (before anything
 // listens), or the host's error when serving fails.
 //
-// Each function package (intake, promote, rollout, rollback) adds its entry to
-// the registry in registry.go when it lands. Function packages never import
-// each other; they meet only here.
+// Each function package (intake, promote, rollout, rollback) has a builder
+// here that reads its settings and wires its adapters. Combine serves them all
+// from one handler (the all-in-one root function). Function packages never
+// import each other; they meet only here.
 package functions

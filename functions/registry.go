@@ -24,8 +24,8 @@ var ErrUnknownFunction = errors.New("unknown function")
 // and, for functions called by outside systems, the K_SINK sender.
 type builder func(ctx context.Context, h *host.Host) (host.Function, error)
 
-// builders lists the functions Serve knows, by name. Each function's issue
-// adds its entry when it lands.
+// builders lists the functions Serve knows, by name; each builder is in
+// <function>_build.go .
 var builders = map[string]builder{
 	intake.Name:   buildIntake,
 	promote.Name:  buildPromote,
