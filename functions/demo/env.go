@@ -141,8 +141,6 @@ func serve(h http.Handler) (*http.Server, string, error) {
 // Start wires and starts everything; Close stops it.
 func Start(ctx context.Context, opts Options) (*Env, error) {
 	opts.defaults()
-	e := &Env{opts: opts, refused: map[string]bool{}}
-	ctx, e.cancel = context.WithCancel(ctx)
 	if opts.StateDir == "" {
 		dir, err := os.MkdirTemp("", "slipstream-demo-")
 		if err != nil {
@@ -150,10 +148,11 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		}
 		opts.StateDir = dir
 	}
+	e := &Env{opts: opts, refused: map[string]bool{}}
+	ctx, e.cancel = context.WithCancel(ctx)
 	e.Bare = filepath.Join(opts.StateDir, "config.git")
 
 	// The broker first: every function sends to it.
-	brokerURL, brokerSrv, urls := "", (*http.Server)(nil), map[string]string{}
 	bh := &lateHandler{}
 	brokerSrv, brokerURL, err := serve(bh)
 	if err != nil {
@@ -270,7 +269,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	}
 
 	// The broker routes with the Trigger objects of infra/.
-	urls = map[string]string{"intake": e.Intake, "promote": e.Promote, "rollout": e.Rollout, "rollback": e.Rollback}
+	urls := map[string]string{"intake": e.Intake, "promote": e.Promote, "rollout": e.Rollout, "rollback": e.Rollback}
 	var manifests [][]byte
 	files, _ := fs.Glob(infra.Files, "base/*.yaml")
 	for _, f := range files {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -262,5 +261,3 @@ func wantRevisions(stable, candidate string) func(t *testing.T, c eventing.Manif
 		}
 	}
 }
-
-var _ = http.StatusOK

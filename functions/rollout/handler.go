@@ -280,11 +280,7 @@ func (r *Rollout) decideWith(ctx context.Context, namespace, name string, commit
 			plan = Decide(in)
 		}
 		if plan.Patch {
-			var traffic []eventing.TrafficTarget
-			if plan.Traffic != nil {
-				traffic = plan.Traffic
-			}
-			_, err := r.cluster.Patch(ctx, live, traffic, plan.State)
+			_, err := r.cluster.Patch(ctx, live, plan.Traffic, plan.State)
 			if errors.Is(err, kservice.ErrConflict) && attempt < 3 {
 				log.Info("the Service changed while deciding; deciding again")
 				continue

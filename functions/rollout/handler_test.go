@@ -2,7 +2,6 @@ package rollout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -431,5 +430,3 @@ func TestClusterWriterLearnsTheCandidateFromTheEvent(t *testing.T) {
 		t.Errorf("live %s", l)
 	}
 }
-
-var _ = json.Marshal

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/cloudevents/sdk-go/v2/protocol"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/slipstream-cd/slipstream/config"
@@ -477,5 +476,3 @@ func TestNewRefusesBadSettings(t *testing.T) {
 		t.Error("New accepted an empty function name")
 	}
 }
-
-var _ protocol.Result = (*cehttp.Result)(nil)

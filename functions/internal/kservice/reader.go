@@ -7,7 +7,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 )
 
@@ -42,14 +41,12 @@ func New(serving servingclient.Interface, timeout time.Duration) *Client {
 // latest ready one). found is false when the Service does not exist or serves
 // no revision yet: there is nothing to protect.
 func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (revision, image string, found bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	svc, err := c.serving.ServingV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+	svc, err := c.Get(ctx, namespace, name)
+	if isNotFound(err) {
+		return "", "", false, nil
+	}
 	if err != nil {
-		if err := classify(err); isNotFound(err) {
-			return "", "", false, nil
-		}
-		return "", "", false, fmt.Errorf("reading Service %s/%s: %w", namespace, name, classify(err))
+		return "", "", false, err
 	}
 	best := -1
 	for _, t := range svc.Status.Traffic {
