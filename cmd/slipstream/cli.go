@@ -34,7 +34,7 @@ func commands() []command {
 	return []command{
 		{name: "serve", args: "<function>", summary: "serve one function over HTTP on $PORT", help: serveHelp(), run: serve},
 		{name: "demo", summary: "tell the whole story on this machine, in under a minute", help: demoHelp, run: runDemo},
-		{name: "dev", summary: "run the whole pipeline on this machine until interrupted", help: devHelp, run: runDev},
+		{name: "dev", args: "[flags]", summary: "run the whole pipeline on this machine until interrupted", help: devHelp, run: runDev},
 		{name: "version", summary: "print the version", help: "Prints slipstream's version, Go version and platform.", run: printVersion},
 	}
 }
@@ -96,18 +96,31 @@ func commandUsage(w io.Writer, c command) {
 	fmt.Fprintf(w, "Usage: slipstream %s %s\n\n%s\n", c.name, c.args, c.help)
 }
 
-// parseFlags parses a command's flags; --help prints the command's help.
-// It returns the remaining arguments, or an exit code when the caller should stop.
-func parseFlags(c command, args []string, stdout, stderr io.Writer) ([]string, int, bool) {
+// parseFlags parses a command's flags (define adds them; it may be nil);
+// --help prints the command's help and its flags. It returns the remaining
+// arguments, or an exit code when the caller should stop.
+func parseFlags(c command, args []string, stdout, stderr io.Writer, define func(*flag.FlagSet)) ([]string, int, bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	if define != nil {
+		define(fs)
+	}
+	usage := func(w io.Writer) {
+		commandUsage(w, c)
+		if define != nil {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.SetOutput(w)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			commandUsage(stdout, c)
+			usage(stdout)
 			return nil, exitOK, false
 		}
 		fmt.Fprintf(stderr, "slipstream %s: %v\n\n", c.name, err)
-		commandUsage(stderr, c)
+		usage(stderr)
 		return nil, exitUsage, false
 	}
 	return fs.Args(), exitOK, true
@@ -115,7 +128,7 @@ func parseFlags(c command, args []string, stdout, stderr io.Writer) ([]string, i
 
 func printVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("version")
-	rest, code, ok := parseFlags(c, args, stdout, stderr)
+	rest, code, ok := parseFlags(c, args, stdout, stderr, nil)
 	if !ok {
 		return code
 	}

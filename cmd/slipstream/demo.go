@@ -36,7 +36,7 @@ Exit codes: 0 the story happened, 1 it did not (the error says where it stopped)
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("demo")
-	rest, code, ok := parseFlags(c, args, stdout, stderr)
+	rest, code, ok := parseFlags(c, args, stdout, stderr, nil)
 	if !ok {
 		return code
 	}
@@ -73,30 +73,30 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 const devHelp = `Starts the whole pipeline on this machine and runs until interrupted,
-printing every address: push images to the registry (crane, docker, ko),
-watch the rollout, and break a release with --bad to see it rolled back.
+printing every address: push images to the registry (crane, docker, ko)
+and watch them roll out.
 
 It uses the embedded broker, registry, config repository (a bare Git
 repository in --state) and simulated Knative.`
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("dev")
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	state := fs.String("state", "", "folder for the config repository (default: a new temporary folder)")
-	pause := fs.Duration("pause", 5*time.Second, "pause of each rollout step")
-	gitURL := fs.String("git-url", "", "a real config repository for promote instead of the local one")
-	kubeconfig := fs.String("kubeconfig", "", "a real cluster with Knative instead of the simulated one")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			commandUsage(stdout, c)
-			fmt.Fprintln(stdout, "\nFlags:\n  --state DIR        folder for the local config repository\n  --pause DURATION   pause of each rollout step (default 5s)\n  --git-url URL      a real config repository instead of the local one\n  --kubeconfig FILE  a real cluster with Knative instead of the simulated one\n                     (the simulated sync, traffic and alerts are then off)")
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "slipstream dev: %v\n", err)
+	var state, gitURL, kubeconfig string
+	var pause time.Duration
+	rest, code, ok := parseFlags(c, args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&state, "state", "", "folder for the local config repository (default: a new temporary folder)")
+		fs.DurationVar(&pause, "pause", 5*time.Second, "pause of each rollout step")
+		fs.StringVar(&gitURL, "git-url", "", "a real config repository instead of the local one")
+		fs.StringVar(&kubeconfig, "kubeconfig", "", "a real cluster with Knative instead of the simulated one (the simulated sync, traffic and alerts are then off)")
+	})
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "slipstream dev: takes no arguments, got %q\n", rest)
 		return exitUsage
 	}
-	e, err := demo.Start(ctx, demo.Options{StateDir: *state, Pause: *pause, GitURL: *gitURL, Kubeconfig: *kubeconfig})
+	e, err := demo.Start(ctx, demo.Options{StateDir: state, Pause: pause, GitURL: gitURL, Kubeconfig: kubeconfig})
 	if err != nil {
 		fmt.Fprintf(stderr, "slipstream dev: starting: %v\n", err)
 		return exitError

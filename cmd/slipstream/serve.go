@@ -39,7 +39,7 @@ Exit codes: 0 stopped cleanly, 1 bad settings or serving failed, 2 usage error.`
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("serve")
-	rest, code, ok := parseFlags(c, args, stdout, stderr)
+	rest, code, ok := parseFlags(c, args, stdout, stderr, nil)
 	if !ok {
 		return code
 	}
