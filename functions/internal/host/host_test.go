@@ -195,7 +195,7 @@ func TestEventsWithARealClient(t *testing.T) {
 		})
 	}
 	// The per-event logger carries the event's identity, and the panic is logged with its stack.
-	var sawEcho, sawPanic bool
+	var sawEcho, sawPanic, sawData bool
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -207,9 +207,12 @@ func TestEventsWithARealClient(t *testing.T) {
 		if rec["msg"] == "handler panicked" && strings.Contains(fmt.Sprint(rec["stack"]), "host_test.go") {
 			sawPanic = true
 		}
+		if rec["msg"] == "event received" && rec["level"] == "DEBUG" && strings.Contains(fmt.Sprint(rec["data"]), `"hello":"world"`) {
+			sawData = true
+		}
 	}
-	if !sawEcho || !sawPanic {
-		t.Errorf("logs: per-event logger seen %v, panic with stack seen %v\n%s", sawEcho, sawPanic, logs)
+	if !sawEcho || !sawPanic || !sawData {
+		t.Errorf("logs: per-event logger seen %v, panic with stack seen %v, event data at debug seen %v\n%s", sawEcho, sawPanic, sawData, logs)
 	}
 }
 
@@ -307,6 +310,21 @@ func TestWebhookAnswers(t *testing.T) {
 	resp, body = post(t, srv.URL+"/webhooks/test", nil, strings.NewReader("pull"))
 	if resp.StatusCode != 200 || !strings.Contains(body, `"status":"ignored"`) || !strings.Contains(body, "a pull") {
 		t.Errorf("pull: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestWebhookHandshake(t *testing.T) {
+	// The CloudEvents HTTP webhook spec's abuse protection: OPTIONS answers with the allowed origin.
+	_, srv, _, _ := newTestServer(t)
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL, nil)
+	req.Header.Set("WebHook-Request-Origin", "broker.example.com")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("WebHook-Allowed-Origin") != "*" || !strings.Contains(resp.Header.Get("Allow"), "POST") {
+		t.Errorf("OPTIONS: %d %v", resp.StatusCode, resp.Header)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
 )
@@ -52,6 +54,9 @@ func TestSenderRetriesUntilTheSinkRecovers(t *testing.T) {
 	if _, ok := e.Extensions()["team"]; ok {
 		t.Error("Send changed the caller's event")
 	}
+	if n := promtestutil.ToFloat64(snd.metrics.sends.WithLabelValues("sent")); n != 1 {
+		t.Errorf("slipstream_sink_sends_total{outcome=sent} = %v, want 1", n)
+	}
 	want := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}
 	if len(*waits) != 3 || (*waits)[0] != want[0] || (*waits)[1] != want[1] || (*waits)[2] != want[2] {
 		t.Errorf("waits %v, want exponential %v", *waits, want)
@@ -68,6 +73,9 @@ func TestSenderGivesUp(t *testing.T) {
 	}
 	if sk.Attempts() != 3 {
 		t.Errorf("attempts %d, want 1 + 2 retries", sk.Attempts())
+	}
+	if n := promtestutil.ToFloat64(snd.metrics.sends.WithLabelValues("unavailable")); n != 1 {
+		t.Errorf("slipstream_sink_sends_total{outcome=unavailable} = %v, want 1", n)
 	}
 	if code, _ := Classify(err); code != http.StatusServiceUnavailable {
 		t.Errorf("a sink outage classifies as %d, want 503 so the caller's sender retries", code)
