@@ -137,7 +137,6 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	if s, live, err := e.state(ctx); err != nil || s.Stable != revision(d2) || !onlyStable(live, revision(d2)) {
 		return sum, fmt.Errorf("after the refused push the Service is not on 1.1.0 alone: %+v", s)
 	}
-	_ = d1
 	sum.GitLog, err = e.gitLog()
 	sum.Took = time.Since(start)
 	return sum, err

@@ -157,7 +157,11 @@ func (in *Intake) process(ctx context.Context, format string, rep report) (host.
 	if len(pushes) == 0 {
 		return host.Response{Status: http.StatusOK, Message: "ignored: " + strings.Join(rep.Ignored, "; ")}, nil
 	}
-	events := make([]cloudevents.Event, 0, len(pushes))
+	type outgoing struct {
+		event cloudevents.Event
+		image string
+	}
+	events := make([]outgoing, 0, len(pushes))
 	for _, p := range pushes {
 		if p.Digest == "" {
 			desc, err := in.resolve.Resolve(ctx, p.Ref)
@@ -177,13 +181,13 @@ func (in *Intake) process(ctx context.Context, format string, rep report) (host.
 		if err != nil {
 			return host.Response{}, malformed(p.Field, "%v", err)
 		}
-		events = append(events, e)
+		events = append(events, outgoing{e, d.Image})
 	}
 
 	var sent, dups, failed []string
 	var firstErr error
-	for _, e := range events {
-		image := imageOf(e)
+	for _, o := range events {
+		e, image := o.event, o.image
 		release, dup, err := in.sent.claim(ctx, e.ID())
 		switch {
 		case err != nil:
@@ -217,14 +221,6 @@ func cmpErr(first, err error) error {
 		return first
 	}
 	return err
-}
-
-func imageOf(e cloudevents.Event) string {
-	var d eventing.ImagePushed
-	if err := e.DataAs(&d); err != nil {
-		return e.Subject()
-	}
-	return d.Image
 }
 
 func summary(sent, dups, ignored []string) string {
