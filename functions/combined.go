@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
 // Combined serves several functions from one HTTP handler: the all-in-one

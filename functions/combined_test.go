@@ -14,7 +14,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
 // TestCombinedRoutesByPathAndType runs intake and promote in one handler:

@@ -10,10 +10,10 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/gitrepo"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
-	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
 	"github.com/slipstream-cd/slipstream/functions/promote"
+	"github.com/slipstream-cd/slipstream/internal/gitrepo"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 )
 
 // buildPromote reads SLIPSTREAM_PROMOTE_*, sets up the config repository and,

@@ -11,10 +11,10 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/intake"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
 	"github.com/slipstream-cd/slipstream/functions/promote"
 	"github.com/slipstream-cd/slipstream/functions/rollback"
 	"github.com/slipstream-cd/slipstream/functions/rollout"
+	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
 // ErrUnknownFunction is returned by Serve for a name no function has.

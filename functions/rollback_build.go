@@ -4,9 +4,9 @@ import (
 	"context"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
-	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
 	"github.com/slipstream-cd/slipstream/functions/rollback"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 )
 
 // buildRollback reads SLIPSTREAM_ROLLBACK_*; it needs the cluster and K_SINK.

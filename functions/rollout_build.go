@@ -4,10 +4,10 @@ import (
 	"context"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
-	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
-	"github.com/slipstream-cd/slipstream/functions/internal/prom"
 	"github.com/slipstream-cd/slipstream/functions/rollout"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
+	"github.com/slipstream-cd/slipstream/internal/prom"
 )
 
 // buildRollout reads SLIPSTREAM_ROLLOUT_*; it needs the cluster, and

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/slipstream-cd/slipstream/functions/demo"
+	"github.com/slipstream-cd/slipstream/local/demo"
 )
 
 func isTerminal(w io.Writer) bool {

@@ -31,10 +31,10 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
-	"github.com/slipstream-cd/slipstream/functions/internal/registry"
-	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
-	"github.com/slipstream-cd/slipstream/functions/internal/webauth"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/registry"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/internal/webauth"
 )
 
 const token = "t0ken-for-tests"

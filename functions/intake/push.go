@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
 // push is one image push as a webhook reports it, before validation.

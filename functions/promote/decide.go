@@ -12,7 +12,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 )
 
 // Live is what the cluster says of a Service whose manifest pins no stable

@@ -5,7 +5,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/slipstream-cd/slipstream/functions/internal/gitrepo"
+	"github.com/slipstream-cd/slipstream/internal/gitrepo"
 )
 
 // Repo commits edits to the config repository; *gitrepo.Repo is the real one.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
-	"github.com/slipstream-cd/slipstream/functions/internal/yamlpatch"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
 )
 
 // trafficEntry renders a traffic target with its keys in the usual order.

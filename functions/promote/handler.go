@@ -12,9 +12,9 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/gitrepo"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/gitrepo"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 )
 
 // Name is the function's name.

@@ -10,9 +10,9 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
-	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
-	"github.com/slipstream-cd/slipstream/functions/internal/yamlpatch"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
 )
 
 const (

@@ -9,8 +9,8 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
-	"github.com/slipstream-cd/slipstream/functions/internal/yamlpatch"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
 )
 
 // service is one Knative Service manifest found in the repository.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
 // FuzzNotification: Alertmanager payloads are outside input. Parsing never

@@ -13,10 +13,10 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
-	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
-	"github.com/slipstream-cd/slipstream/functions/internal/webauth"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/webauth"
 )
 
 // Name is the function's name.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/prom"
+	"github.com/slipstream-cd/slipstream/internal/prom"
 )
 
 // analyze runs a Service's analysis for its candidate: no data, Prometheus

@@ -8,8 +8,8 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 )
 
 // Manual controls: annotations a person sets on the live Service.

@@ -8,8 +8,8 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 )
 
 // Cluster reads and patches Knative Services; *kservice.Client is the real one.

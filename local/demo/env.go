@@ -24,17 +24,17 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/eventing/broker"
 	"github.com/slipstream-cd/slipstream/functions/intake"
-	"github.com/slipstream-cd/slipstream/functions/internal/gitrepo"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
-	"github.com/slipstream-cd/slipstream/functions/internal/kservice"
-	"github.com/slipstream-cd/slipstream/functions/internal/registry"
 	"github.com/slipstream-cd/slipstream/functions/promote"
 	"github.com/slipstream-cd/slipstream/functions/rollback"
 	"github.com/slipstream-cd/slipstream/functions/rollout"
-	"github.com/slipstream-cd/slipstream/functions/sim"
 	"github.com/slipstream-cd/slipstream/infra"
+	"github.com/slipstream-cd/slipstream/internal/gitrepo"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
+	"github.com/slipstream-cd/slipstream/internal/registry"
+	"github.com/slipstream-cd/slipstream/local/broker"
+	"github.com/slipstream-cd/slipstream/local/sim"
 )
 
 // Options tune a local run. The zero value is the demo's defaults.

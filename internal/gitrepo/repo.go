@@ -24,7 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 
-	"github.com/slipstream-cd/slipstream/functions/internal/backoff"
+	"github.com/slipstream-cd/slipstream/internal/backoff"
 )
 
 // Errors an Update is classified into.

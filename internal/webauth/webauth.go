@@ -16,7 +16,7 @@ import (
 	"strings"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
 // Signature headers: GitHub's, and slipstream's own for senders that can sign.

@@ -21,7 +21,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
-	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
 func newBare(t testing.TB, files map[string]string) (string, string) {

@@ -11,7 +11,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 )
 
 // Get returns the live Service, or an error wrapping ErrNotFound.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/slipstream-cd/slipstream/functions/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
 func basic(user, pass string) string {

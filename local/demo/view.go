@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 )
 
 // View shows the run to a person: on a terminal, a live screen with a

@@ -14,7 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"github.com/slipstream-cd/slipstream/functions/internal/backoff"
+	"github.com/slipstream-cd/slipstream/internal/backoff"
 )
 
 // ErrNoSink means K_SINK is not set but the function must send events.

@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/functions/internal/rolloutstate"
-	"github.com/slipstream-cd/slipstream/functions/sim"
+	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/local/sim"
 )
 
 // Hop is one measured stretch of the story.

@@ -13,7 +13,7 @@ import (
 	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/internal/testutil"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
 func newSender(t *testing.T, target string, retries int, overrides map[string]string) (*Sender, *[]time.Duration) {
