@@ -16,13 +16,13 @@ import (
 	"os"
 	"sync"
 
-	"github.com/slipstream-cd/slipstream/functions"
+	"github.com/slipstream-cd/slipstream/internal/serve"
 )
 
 // Function is the all-in-one function.
 type Function struct {
 	mu       sync.RWMutex
-	combined *functions.Combined
+	combined *serve.Combined
 }
 
 // New returns the function; Start configures it.
@@ -36,7 +36,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 			return err
 		}
 	}
-	c, err := functions.Combine(ctx, nil, os.Stderr)
+	c, err := serve.Combine(ctx, nil, os.Stderr)
 	if err != nil {
 		return err
 	}

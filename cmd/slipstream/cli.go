@@ -32,7 +32,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{name: "serve", args: "<function>", summary: "serve one function over HTTP on $PORT", help: serveHelp(), run: serve},
+		{name: "serve", args: "<function>", summary: "serve one function over HTTP on $PORT", help: serveHelp(), run: runServe},
 		{name: "demo", summary: "tell the whole story on this machine, in under a minute", help: demoHelp, run: runDemo},
 		{name: "dev", args: "[flags]", summary: "run the whole pipeline on this machine until interrupted", help: devHelp, run: runDev},
 		{name: "version", summary: "print the version", help: "Prints slipstream's version, Go version and platform.", run: printVersion},

@@ -7,14 +7,14 @@ import (
 	"io"
 	"strings"
 
-	"github.com/slipstream-cd/slipstream/functions"
+	"github.com/slipstream-cd/slipstream/internal/serve"
 )
 
 // listen opens the serving socket; tests replace it to use a loopback port.
-var listen functions.Listen = functions.ListenTCP
+var listen serve.Listen = serve.ListenTCP
 
 func knownFunctions() string {
-	if names := functions.Names(); len(names) > 0 {
+	if names := serve.Names(); len(names) > 0 {
 		return strings.Join(names, ", ")
 	}
 	return "(none yet)"
@@ -37,7 +37,7 @@ Functions: ` + knownFunctions() + `
 Exit codes: 0 stopped cleanly, 1 bad settings or serving failed, 2 usage error.`
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("serve")
 	rest, code, ok := parseFlags(c, args, stdout, stderr, nil)
 	if !ok {
@@ -47,11 +47,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slipstream serve: expected one function name, got %d arguments; known functions: %s\n", len(rest), knownFunctions())
 		return exitUsage
 	}
-	err := functions.Serve(ctx, rest[0], listen, stderr)
+	err := serve.Run(ctx, rest[0], listen, stderr)
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, functions.ErrUnknownFunction):
+	case errors.Is(err, serve.ErrUnknownFunction):
 		fmt.Fprintf(stderr, "slipstream serve: %v; known functions: %s\n", err, knownFunctions())
 		return exitUsage
 	}

@@ -1,4 +1,4 @@
-package functions
+package intake
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/functions/intake"
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/registry"
 )
 
-// buildIntake reads SLIPSTREAM_INTAKE_*, needs K_SINK, and wires the registry
+// FromEnv reads SLIPSTREAM_INTAKE_*, needs K_SINK, and wires the registry
 // resolver with the Docker config's credentials.
-func buildIntake(_ context.Context, h *host.Host) (host.Function, error) {
+func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
+	const prefix = config.Prefix + "_INTAKE"
 	var cfg config.Intake
-	if err := config.Load(config.Prefix+"_INTAKE", &cfg); err != nil {
+	if err := config.Load(prefix, &cfg); err != nil {
 		return host.Function{}, err
 	}
 	sender, err := h.Sender()
@@ -25,14 +25,14 @@ func buildIntake(_ context.Context, h *host.Host) (host.Function, error) {
 	var kc authn.Keychain = authn.NewMultiKeychain()
 	if cfg.DockerConfigFile != "" {
 		if kc, err = registry.KeychainFromFile(cfg.DockerConfigFile); err != nil {
-			return host.Function{}, &config.Error{Problems: []string{config.Prefix + "_INTAKE_DOCKER_CONFIG_FILE: " + err.Error()}}
+			return host.Function{}, &config.Error{Problems: []string{prefix + "_DOCKER_CONFIG_FILE: " + err.Error()}}
 		}
 	}
 	resolver, err := registry.New(registry.WithKeychain(kc), registry.WithTimeout(cfg.ResolveTimeout))
 	if err != nil {
 		return host.Function{}, err
 	}
-	in, err := intake.New(cfg, sender, resolver)
+	in, err := New(cfg, sender, resolver)
 	if err != nil {
 		return host.Function{}, err
 	}

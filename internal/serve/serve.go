@@ -1,4 +1,4 @@
-package functions
+package serve
 
 import (
 	"context"
@@ -17,20 +17,20 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
-// ErrUnknownFunction is returned by Serve for a name no function has.
+// ErrUnknownFunction is returned by Run for a name no function has.
 var ErrUnknownFunction = errors.New("unknown function")
 
 // builder constructs a function from its own settings; h provides the logger
 // and, for functions called by outside systems, the K_SINK sender.
 type builder func(ctx context.Context, h *host.Host) (host.Function, error)
 
-// builders lists the functions Serve knows, by name; each builder is in
-// <function>_build.go .
+// builders lists the functions Run knows, by name: each function package's
+// FromEnv (functions/<name>/wire.go).
 var builders = map[string]builder{
-	intake.Name:   buildIntake,
-	promote.Name:  buildPromote,
-	rollout.Name:  buildRollout,
-	rollback.Name: buildRollback,
+	intake.Name:   intake.FromEnv,
+	promote.Name:  promote.FromEnv,
+	rollout.Name:  rollout.FromEnv,
+	rollback.Name: rollback.FromEnv,
 }
 
 // Names returns the known function names, sorted.
@@ -51,9 +51,9 @@ func ListenTCP(port int) (net.Listener, error) {
 	return net.Listen("tcp", ":"+strconv.Itoa(port))
 }
 
-// Serve runs the named function until ctx ends, then drains. Logs go to logs
+// Run runs the named function until ctx ends, then drains. Logs go to logs
 // (JSON by default). It returns nil after a clean drain.
-func Serve(ctx context.Context, name string, listen Listen, logs io.Writer) error {
+func Run(ctx context.Context, name string, listen Listen, logs io.Writer) error {
 	build, ok := builders[name]
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownFunction, name)

@@ -1,8 +1,9 @@
-package functions
+package kservice
 
 import (
 	"errors"
 	"os"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -11,15 +12,17 @@ import (
 	"github.com/slipstream-cd/slipstream/config"
 )
 
-// servingClient returns a Knative Serving client from the kubeconfig a
-// function's <prefix>_KUBECONFIG names, else in-cluster credentials inside a
-// pod. Outside a cluster without a kubeconfig it returns nil, or an error
-// naming the setting when the function cannot work without the cluster.
-func servingClient(prefix, kubeconfig string, required bool) (servingclient.Interface, error) {
+// Connect returns a Client for the cluster a function's settings name: the
+// kubeconfig at path (the setting <prefix>_KUBECONFIG), else in-cluster
+// credentials inside a pod. Outside a cluster without a kubeconfig it
+// returns nil, or, when required, a *config.Error naming the setting; so do
+// a kubeconfig that does not load and credentials the clientset refuses.
+// timeout bounds each API call (see New).
+func Connect(prefix, path string, timeout time.Duration, required bool) (*Client, error) {
 	settingErr := func(err error) error {
 		return &config.Error{Problems: []string{prefix + "_KUBECONFIG: " + err.Error()}}
 	}
-	restCfg, err := kubeConfig(kubeconfig)
+	restCfg, err := restConfig(path)
 	if err != nil {
 		return nil, settingErr(err)
 	}
@@ -33,12 +36,12 @@ func servingClient(prefix, kubeconfig string, required bool) (servingclient.Inte
 	if err != nil {
 		return nil, settingErr(err)
 	}
-	return cs, nil
+	return New(cs, timeout), nil
 }
 
-// kubeConfig returns the cluster credentials: the kubeconfig named, else
+// restConfig returns the cluster credentials: the kubeconfig named, else
 // in-cluster ones inside a pod, else none.
-func kubeConfig(path string) (*rest.Config, error) {
+func restConfig(path string) (*rest.Config, error) {
 	if path != "" {
 		return clientcmd.BuildConfigFromFlags("", path)
 	}

@@ -1,4 +1,4 @@
-package functions
+package serve
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/intake"
 	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
@@ -51,7 +52,7 @@ func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, er
 			all.Webhooks[route] = wh
 			authorize[route] = fn.Authorize
 		}
-		if name == "intake" {
+		if name == intake.Name {
 			if len(fn.Events) > 0 {
 				h.Logger().Warn("all-in-one: intake's CloudEvents format is not served at /; use a webhook format")
 			}

@@ -1,4 +1,4 @@
-package functions
+package serve
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ func TestServeRunsAFunctionUntilCancelled(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, "probe", func(int) (net.Listener, error) { return ln, nil }, &logs)
+		done <- Run(ctx, "probe", func(int) (net.Listener, error) { return ln, nil }, &logs)
 	}()
 	req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/", strings.NewReader(`{}`))
 	req.Header = http.Header{"Content-Type": {"application/json"}, "Ce-Specversion": {"1.0"}, "Ce-Id": {"p1"}, "Ce-Source": {"/t"}, "Ce-Type": {"probe.ping"}}
@@ -66,10 +66,10 @@ func TestServeRunsAFunctionUntilCancelled(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("Serve = %v, want nil after a clean drain", err)
+			t.Errorf("Run = %v, want nil after a clean drain", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after cancellation")
+		t.Fatal("Run did not return after cancellation")
 	}
 }
 
@@ -79,10 +79,10 @@ func TestServeRefusesBadSettingsBeforeListening(t *testing.T) {
 	built := false
 	register(t, "probe", func(context.Context, *host.Host) (host.Function, error) { built = true; return host.Function{}, nil })
 	listened := false
-	err := Serve(context.Background(), "probe", func(int) (net.Listener, error) { listened = true; return nil, errors.New("no") }, &bytes.Buffer{})
+	err := Run(context.Background(), "probe", func(int) (net.Listener, error) { listened = true; return nil, errors.New("no") }, &bytes.Buffer{})
 	var ce *config.Error
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "SLIPSTREAM_LOG_LEVEL") || !strings.Contains(err.Error(), "SLIPSTREAM_MAX_BODY_BYTES") {
-		t.Fatalf("Serve = %v, want a settings error naming both variables", err)
+		t.Fatalf("Run = %v, want a settings error naming both variables", err)
 	}
 	if built || listened {
 		t.Errorf("built %v, listened %v: nothing may start with bad settings", built, listened)
@@ -90,9 +90,9 @@ func TestServeRefusesBadSettingsBeforeListening(t *testing.T) {
 }
 
 func TestServeUnknownFunction(t *testing.T) {
-	err := Serve(context.Background(), "nope", ListenTCP, &bytes.Buffer{})
+	err := Run(context.Background(), "nope", ListenTCP, &bytes.Buffer{})
 	if !errors.Is(err, ErrUnknownFunction) || !strings.Contains(err.Error(), `"nope"`) {
-		t.Errorf("Serve(nope) = %v", err)
+		t.Errorf("Run(nope) = %v", err)
 	}
 }
 
@@ -100,8 +100,8 @@ func TestServeReportsABuildError(t *testing.T) {
 	register(t, "probe", func(context.Context, *host.Host) (host.Function, error) {
 		return host.Function{}, &config.Error{Problems: []string{"SLIPSTREAM_PROBE_X: required"}}
 	})
-	err := Serve(context.Background(), "probe", ListenTCP, &bytes.Buffer{})
+	err := Run(context.Background(), "probe", ListenTCP, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "SLIPSTREAM_PROBE_X") {
-		t.Errorf("Serve = %v", err)
+		t.Errorf("Run = %v", err)
 	}
 }
