@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // IntakeFormats are the registry webhook formats intake understands, each
@@ -246,7 +247,7 @@ func (c *Rollout) Validate() error {
 
 func (p *problems) namespaces(key string, list []string) {
 	for _, ns := range list {
-		if !dnsLabel(ns) {
+		if !eventing.IsNamespace(ns) {
 			p.env(key, "%q is not a namespace name", ns)
 		}
 	}
@@ -270,7 +271,7 @@ type Rollback struct {
 	RevisionLabels []string `split_words:"true" default:"revision_name,revision" desc:"alert labels naming a Revision, in order"`
 	// DefaultRollbackOn holds the matchers for Services without
 	// slipstream.dev/rollback-on. Default severity="critical".
-	DefaultRollbackOn Matchers `split_words:"true" default:"severity=\"critical\"" desc:"Alertmanager matchers for Services without slipstream.dev/rollback-on"`
+	DefaultRollbackOn policy.Matchers `split_words:"true" default:"severity=\"critical\"" desc:"Alertmanager matchers for Services without slipstream.dev/rollback-on"`
 	// Kubeconfig is used to read and patch Services. Empty: in-cluster credentials.
 	Kubeconfig string `desc:"kubeconfig; empty: in-cluster credentials"`
 	// APITimeout bounds each call to the Kubernetes API. Default 2s.
@@ -305,32 +306,4 @@ func (c *Rollback) Validate() error {
 		p.env(Prefix+"_ROLLBACK_DEFAULT_ROLLBACK_ON", "must hold at least one matcher")
 	}
 	return p.err()
-}
-
-// Matchers are Alertmanager label matchers, parsed with Alertmanager's own
-// parser: `severity="critical"`, `{team=~"shop|pay", env!="dev"}`.
-type Matchers labels.Matchers
-
-// Decode implements envconfig.Decoder.
-func (m *Matchers) Decode(value string) error {
-	ms, err := parseMatchers(value)
-	if err != nil {
-		return err
-	}
-	*m = ms
-	return nil
-}
-
-// String renders the matchers in Alertmanager syntax.
-func (m Matchers) String() string { return labels.Matchers(m).String() }
-
-func parseMatchers(value string) (Matchers, error) {
-	ms, err := labels.ParseMatchers(value)
-	if err != nil {
-		return nil, fmt.Errorf(`expected Alertmanager matchers such as severity="critical" or {team=~"a|b", env!="dev"}: %v`, err)
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf(`no matchers: expected Alertmanager matchers such as severity="critical"`)
-	}
-	return Matchers(ms), nil
 }

@@ -256,3 +256,34 @@ func TestDecodeRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestNameRules(t *testing.T) {
+	tests := []struct {
+		name      string
+		value     string
+		digest    bool
+		namespace bool
+	}{
+		{name: "sha256 digest", value: "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d", digest: true},
+		{name: "upper-case hex is not how registries write digests", value: "sha256:3F2A9C01B2D4E6F8A0B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6F708192A3B4C5D"},
+		{name: "short digest", value: "sha256:3f2a9c01b2"},
+		{name: "sha512 digest", value: "sha512:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"},
+		{name: "namespace", value: "team-a", namespace: true},
+		{name: "namespace starting with a digit", value: "1team", namespace: true},
+		{name: "upper case", value: "Team"},
+		{name: "trailing dash", value: "team-"},
+		{name: "64 characters", value: strings.Repeat("a", 64)},
+		{name: "63 characters", value: strings.Repeat("a", 63), namespace: true},
+		{name: "empty", value: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsDigest(tc.value); got != tc.digest {
+				t.Errorf("IsDigest(%q) = %v, want %v", tc.value, got, tc.digest)
+			}
+			if got := IsNamespace(tc.value); got != tc.namespace {
+				t.Errorf("IsNamespace(%q) = %v, want %v", tc.value, got, tc.namespace)
+			}
+		})
+	}
+}

@@ -56,6 +56,17 @@ func (p problems) err() error {
 // dnsLabel is a Kubernetes DNS-1123 label (namespaces).
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
+// IsNamespace reports whether s is a Kubernetes namespace name: a DNS-1123
+// label of at most 63 characters.
+func IsNamespace(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }
+
+// digestPattern is how slipstream pins images: a sha256 digest in lower-case hex.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// IsDigest reports whether s is a digest as slipstream pins images:
+// "sha256:<64 lower-case hex>".
+func IsDigest(s string) bool { return digestPattern.MatchString(s) }
+
 // dns1035Label is a Kubernetes DNS-1035 label (Knative Service and Revision names).
 var dns1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -71,7 +82,7 @@ func (p *problems) required(field, value string) bool {
 }
 
 func (p *problems) namespace(field, value string) {
-	if p.required(field, value) && (len(value) > 63 || !dnsLabel.MatchString(value)) {
+	if p.required(field, value) && !IsNamespace(value) {
 		p.add(field, "%q is not a Kubernetes namespace name (DNS-1123 label: lower-case letters, digits and '-', at most 63)", value)
 	}
 }

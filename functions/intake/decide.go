@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
@@ -33,11 +34,8 @@ type checked struct {
 	Ref name.Tag
 }
 
-var (
-	digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	// tagPattern is the OCI distribution spec's tag grammar.
-	tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-)
+// tagPattern is the OCI distribution spec's tag grammar.
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // decide validates every push of a report and checks each registry against
 // the allowlist. It is all or nothing: one malformed push fails the request
@@ -56,7 +54,7 @@ func decide(rep report, allowed allowlist) ([]checked, error) {
 		if err != nil {
 			return nil, malformed(p.Field, "%q is not a valid image reference: %v", p.Registry+"/"+p.Repository+":"+p.Tag, err)
 		}
-		if p.Digest != "" && !digestPattern.MatchString(p.Digest) {
+		if p.Digest != "" && !eventing.IsDigest(p.Digest) {
 			return nil, malformed(p.Field, "digest %q is not sha256:<64 lower-case hex>", p.Digest)
 		}
 		p.Registry = ref.Context().RegistryStr()

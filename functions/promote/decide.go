@@ -1,8 +1,6 @@
 package promote
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,9 +8,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Live is what the cluster says of a Service whose manifest pins no stable
@@ -39,7 +36,7 @@ type desired struct {
 	Image      string
 	Template   string
 	Traffic    []eventing.TrafficTarget
-	State      *rolloutstate.State
+	State      *policy.State
 	Quarantine string
 	// Summary is the line of the commit message for this Service.
 	Summary string
@@ -55,16 +52,6 @@ type plan struct {
 	Unchanged int
 	Skipped   []string
 	Subject   string // first line of the commit message
-}
-
-// revisionName names a revision after its image digest: <service>-<first 10 hex>.
-func revisionName(service, image string) string {
-	_, d, ok := strings.Cut(image, "@sha256:")
-	if !ok || len(d) < 10 {
-		sum := sha256.Sum256([]byte(image))
-		d = hex.EncodeToString(sum[:])
-	}
-	return service + "-" + d[:10]
 }
 
 func digestOf(image string) string {
@@ -93,7 +80,7 @@ func decideImagePushed(services []service, ev eventing.ImagePushed, live LiveLoo
 		}
 		pol, err := s.policy()
 		switch {
-		case err == config.ErrUnmanaged:
+		case err == policy.ErrUnmanaged:
 			continue
 		case err != nil:
 			skipped = append(skipped, fmt.Sprintf("%s: %v", s.key(), err))
@@ -105,8 +92,8 @@ func decideImagePushed(services []service, ev eventing.ImagePushed, live LiveLoo
 			skipped = append(skipped, fmt.Sprintf("%s: %s is quarantined", s.key(), ev.Digest))
 			continue
 		}
-		if _, cur := splitImage(s.Image); pol.Track.Kind == config.TrackSemver && !pol.AllowDowngrade && config.Newer(ev.Tag, cur) {
-			skipped = append(skipped, fmt.Sprintf("%s: %s would downgrade %s (set %s: \"true\" to allow)", s.key(), ev.Tag, cur, config.AnnotationAllowDowngrade))
+		if _, cur := splitImage(s.Image); pol.Track.Kind == policy.TrackSemver && !pol.AllowDowngrade && policy.Newer(ev.Tag, cur) {
+			skipped = append(skipped, fmt.Sprintf("%s: %s would downgrade %s (set %s: \"true\" to allow)", s.key(), ev.Tag, cur, policy.AnnotationAllowDowngrade))
 			continue
 		}
 		d, why := pinCandidate(s, ev.Image, live)
@@ -124,9 +111,9 @@ func decideImagePushed(services []service, ev eventing.ImagePushed, live LiveLoo
 // pinCandidate puts image in s as the candidate beside the stable revision,
 // adopting the Service first when its manifest pins no stable revision.
 func pinCandidate(s service, image string, live LiveLookup) (desired, string) {
-	cand := revisionName(s.Name, image)
+	cand := policy.RevisionName(s.Name, image)
 	stable, stableImage := s.pinnedStable(), ""
-	if s.State.Phase == rolloutstate.Adopting && stable == s.State.Stable {
+	if s.State.Phase == policy.Adopting && stable == s.State.Stable {
 		// Adoption is under way: the newest push waits for the pinned revision too.
 		st := s.State
 		st.PendingImage = image
@@ -145,7 +132,7 @@ func pinCandidate(s service, image string, live LiveLookup) (desired, string) {
 			if s.Template == cand && s.Image == image && s.State.Candidate == cand {
 				return desired{Summary: s.key() + ": already deployed as " + cand}, "" // a redelivery: nothing to do
 			}
-			st := rolloutstate.State{Phase: rolloutstate.Pending, Candidate: cand, CandidateImage: image, Reason: "first deploy"}
+			st := policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: image, Reason: "first deploy"}
 			return desired{Image: image, Template: cand, Traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, State: &st,
 				Summary:   fmt.Sprintf("%s: first deploy of %s as %s (100%%, tag stable)", s.key(), image, cand),
 				Committed: committed(s, image, "", cand)}, ""
@@ -159,7 +146,7 @@ func pinCandidate(s service, image string, live LiveLookup) (desired, string) {
 	case cand == s.Template && s.Image == image:
 		return desired{Summary: fmt.Sprintf("%s: %s is already the candidate", s.key(), cand)}, "" // a redelivery: nothing to do
 	}
-	st := rolloutstate.State{Phase: rolloutstate.Pending, Stable: stable, StableImage: stableImage, Candidate: cand, CandidateImage: image}
+	st := policy.State{Phase: policy.Pending, Stable: stable, StableImage: stableImage, Candidate: cand, CandidateImage: image}
 	return desired{Image: image, Template: cand, State: &st,
 		Traffic:   []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: cand, Percent: 0, Tag: "candidate"}},
 		Summary:   fmt.Sprintf("%s: %s as candidate %s at 0%%, %s stays stable at 100%%", s.key(), image, cand, stable),
@@ -187,9 +174,9 @@ func knownImage(s service, revision string) string {
 func adopt(s service, pending string, cause error) desired {
 	stable := s.Template
 	if stable == "" {
-		stable = revisionName(s.Name, s.Image)
+		stable = policy.RevisionName(s.Name, s.Image)
 	}
-	st := rolloutstate.State{Phase: rolloutstate.Adopting, Stable: stable, StableImage: s.Image, PendingImage: pending,
+	st := policy.State{Phase: policy.Adopting, Stable: stable, StableImage: s.Image, PendingImage: pending,
 		Reason: fmt.Sprintf("the live Service could not be read (%v): pinning the running template first", cause)}
 	return desired{Template: stable, State: &st, Traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}},
 		Summary:   fmt.Sprintf("%s: adopt: pin the running template %s as revision %s at 100%% (no behaviour change); %s waits for it", s.key(), s.Image, stable, pending),
@@ -204,7 +191,7 @@ func committed(s service, image, stable, cand string) eventing.ManifestCommitted
 func find(services []service, namespace, svc string) (service, string) {
 	for _, s := range services {
 		if s.Namespace == namespace && s.Name == svc {
-			if _, err := s.policy(); err == config.ErrUnmanaged {
+			if _, err := s.policy(); err == policy.ErrUnmanaged {
 				return service{}, fmt.Sprintf("%s/%s is not managed by slipstream", namespace, svc)
 			}
 			return s, ""
@@ -219,16 +206,16 @@ func decideShifted(services []service, ev eventing.TrafficShifted) ([]desired, [
 	if why != "" {
 		return nil, []string{why}
 	}
-	if pol, err := s.policy(); err == nil && pol.Writer == config.WriterCluster {
+	if pol, err := s.policy(); err == nil && pol.Writer == policy.WriterCluster {
 		return nil, []string{fmt.Sprintf("%s: traffic writer is cluster: steps live in the cluster, Git records only outcomes", s.key())}
 	}
 	if s.Template != ev.CandidateRevision {
 		return nil, []string{fmt.Sprintf("%s: step %d is for candidate %s, the manifest runs %s", s.key(), ev.Step, ev.CandidateRevision, s.Template)}
 	}
 	st := s.State
-	st.Phase, st.Step, st.Stable, st.Candidate = rolloutstate.Progressing, ev.Step, ev.StableRevision, ev.CandidateRevision
+	st.Phase, st.Step, st.Stable, st.Candidate = policy.Progressing, ev.Step, ev.StableRevision, ev.CandidateRevision
 	if ev.State != "" {
-		parsed, err := rolloutstate.Parse(ev.State)
+		parsed, err := policy.ParseState(ev.State)
 		if err != nil {
 			return nil, []string{fmt.Sprintf("%s: %v", s.key(), err)}
 		}
@@ -247,11 +234,11 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 	if why != "" {
 		return nil, []string{why}
 	}
-	if s.State.Phase == rolloutstate.Adopting && s.State.Stable == ev.Revision && s.State.PendingImage != "" {
+	if s.State.Phase == policy.Adopting && s.State.Stable == ev.Revision && s.State.PendingImage != "" {
 		adopted := s
 		adopted.Traffic = []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}
 		adopted.Latest = false
-		adopted.State.Phase = rolloutstate.Promoted
+		adopted.State.Phase = policy.Promoted
 		d, why := pinCandidate(adopted, s.State.PendingImage, nil)
 		if why != "" {
 			return nil, []string{s.key() + ": " + why}
@@ -268,11 +255,11 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 	if image == "" {
 		image = ev.Image
 	}
-	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: ev.Revision, StableImage: image, Reason: "promoted", PromotedAt: &at}
+	st := policy.State{Phase: policy.Promoted, Stable: ev.Revision, StableImage: image, Reason: "promoted", PromotedAt: &at}
 	if prev := ev.PreviousRevision; prev != "" && prev != ev.Revision {
 		st.PreviousStable, st.PreviousStableImage = prev, knownImage(s, prev)
 	}
-	if s.State.Phase == rolloutstate.Promoted && s.State.Stable == ev.Revision {
+	if s.State.Phase == policy.Promoted && s.State.Stable == ev.Revision {
 		st = s.State // already recorded: a redelivery
 	}
 	if ev.PreviousRevision != "" {
@@ -296,7 +283,7 @@ func decideRolledBack(services []service, ev eventing.RolloutRolledBack) ([]desi
 	if stableImage != "" {
 		d.Image, d.Template, image = stableImage, ev.StableRevision, stableImage
 	}
-	st := rolloutstate.State{Phase: rolloutstate.RolledBack, Stable: ev.StableRevision, StableImage: stableImage, Reason: ev.Reason}
+	st := policy.State{Phase: policy.RolledBack, Stable: ev.StableRevision, StableImage: stableImage, Reason: ev.Reason}
 	d.State = &st
 	d.Summary = fmt.Sprintf("%s: roll back %s to %s, quarantine %s (%s)", s.key(), ev.CandidateRevision, ev.StableRevision, digestOf(ev.Image), ev.Reason)
 	d.Committed = withCause(committed(s, image, ev.StableRevision, ""), ev)

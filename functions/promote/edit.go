@@ -11,10 +11,9 @@ import (
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // trafficEntry renders a traffic target with its keys in the usual order.
@@ -69,18 +68,14 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 			return nil, err
 		}
 	}
-	if d.State != nil && d.State.String() != s.Annotations[rolloutstate.Annotation] {
-		if err := setKey(f, doc, d.State.String(), "metadata", "annotations", rolloutstate.Annotation); err != nil {
+	if d.State != nil && d.State.String() != s.Annotations[policy.AnnotationRollout] {
+		if err := setKey(f, doc, d.State.String(), "metadata", "annotations", policy.AnnotationRollout); err != nil {
 			return nil, err
 		}
 	}
 	if d.Quarantine != "" {
-		list := s.Annotations[config.AnnotationQuarantine]
-		if !slices.Contains(strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }), d.Quarantine) {
-			if list != "" {
-				list += ","
-			}
-			if err := setKey(f, doc, list+d.Quarantine, "metadata", "annotations", config.AnnotationQuarantine); err != nil {
+		if list, added := policy.AddQuarantine(s.Annotations[policy.AnnotationQuarantine], d.Quarantine); added {
+			if err := setKey(f, doc, list, "metadata", "annotations", policy.AnnotationQuarantine); err != nil {
 				return nil, err
 			}
 		}

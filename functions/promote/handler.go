@@ -14,7 +14,7 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/gitrepo"
 	"github.com/slipstream-cd/slipstream/internal/host"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Name is the function's name.
@@ -245,7 +245,7 @@ func subject(ev eventing.Data, pl plan) string {
 	case *eventing.ImagePushed:
 		return fmt.Sprintf("slipstream: deploy %s:%s to %s", e.Repository, e.Tag, target)
 	case *eventing.TrafficShifted:
-		if st, err := rolloutstate.Parse(e.State); err == nil && st.StepStartedAt != nil {
+		if st, err := policy.ParseState(e.State); err == nil && st.StepStartedAt != nil {
 			return fmt.Sprintf("slipstream: %s step %d/%d is live since %s, %s", target, e.Step, e.Steps, st.StepStartedAt.UTC().Format("15:04:05"), trafficLine(e.Traffic))
 		}
 		return fmt.Sprintf("slipstream: %s step %d/%d, %s", target, e.Step, e.Steps, trafficLine(e.Traffic))

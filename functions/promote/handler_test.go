@@ -10,9 +10,9 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 const (
@@ -65,17 +65,17 @@ spec:
 `, name, ns, extra, name, image, name)
 }
 
-func stateOf(t *testing.T, file string) rolloutstate.State {
+func stateOf(t *testing.T, file string) policy.State {
 	t.Helper()
 	f, err := yamlpatch.Parse([]byte(file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, v := yamlpatch.Lookup(f.Docs()[0], "metadata", "annotations", rolloutstate.Annotation)
+	_, v := yamlpatch.Lookup(f.Docs()[0], "metadata", "annotations", policy.AnnotationRollout)
 	if v == nil {
 		t.Fatalf("no state annotation in\n%s", file)
 	}
-	s, err := rolloutstate.Parse(v.Value)
+	s, err := policy.ParseState(v.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,13 +92,13 @@ func TestAdoptionWithoutClusterAccess(t *testing.T) {
 		t.Fatalf("adoption: %d %v", status, reply)
 	}
 	st := stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"])
-	if st.Phase != rolloutstate.Adopting || st.PendingImage == "" || st.Candidate != "" {
+	if st.Phase != policy.Adopting || st.PendingImage == "" || st.Candidate != "" {
 		t.Fatalf("after adoption: %+v", st)
 	}
 	// A newer push while adoption is under way waits too.
 	s.deliver(t, pushed(t, "team/hello", "1.5.0", digestC))
 	st = stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"])
-	if st.Phase != rolloutstate.Adopting || !strings.HasSuffix(st.PendingImage, digestC) {
+	if st.Phase != policy.Adopting || !strings.HasSuffix(st.PendingImage, digestC) {
 		t.Fatalf("a push during adoption: %+v", st)
 	}
 	status, reply := s.deliver(t, event(t, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: st.Stable,
@@ -111,7 +111,7 @@ func TestAdoptionWithoutClusterAccess(t *testing.T) {
 		t.Errorf("manifest.committed %+v", c)
 	}
 	st = stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"])
-	if st.Phase != rolloutstate.Pending || st.Candidate != "hello-c0ffee00c0" || st.PendingImage != "" {
+	if st.Phase != policy.Pending || st.Candidate != "hello-c0ffee00c0" || st.PendingImage != "" {
 		t.Errorf("after adoption finished: %+v", st)
 	}
 	subjects := testutil.Subjects(t, s.bare)

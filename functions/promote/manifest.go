@@ -7,10 +7,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // service is one Knative Service manifest found in the repository.
@@ -27,7 +26,7 @@ type service struct {
 	Template    string // spec.template.metadata.name
 	Traffic     []eventing.TrafficTarget
 	Latest      bool // a traffic target follows the latest revision
-	State       rolloutstate.State
+	State       policy.State
 	// Kustomization is the path of the kustomization.yaml whose images entry
 	// sets Image, or "".
 	Kustomization string
@@ -184,7 +183,7 @@ func toService(files map[string][]byte, p string, doc int, m manifestShape) (ser
 		}
 		s.Traffic = append(s.Traffic, eventing.TrafficTarget{RevisionName: t.RevisionName, Percent: pct, Tag: t.Tag})
 	}
-	st, err := rolloutstate.Parse(s.Annotations[rolloutstate.Annotation])
+	st, err := policy.ParseState(s.Annotations[policy.AnnotationRollout])
 	if err != nil {
 		return s, err
 	}
@@ -217,6 +216,6 @@ func (s service) pinnedStable() string {
 }
 
 // policy parses the Service's delivery policy.
-func (s service) policy() (config.Policy, error) { return config.ParsePolicy(s.Annotations) }
+func (s service) policy() (policy.Policy, error) { return policy.Parse(s.Annotations) }
 
 func (s service) key() string { return s.Namespace + "/" + s.Name }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Kind is what to do for one alert.
@@ -33,7 +33,7 @@ const (
 type Action struct {
 	Kind    Kind
 	Traffic []eventing.TrafficTarget
-	State   rolloutstate.State
+	State   policy.State
 	Event   eventing.RolloutRolledBack
 	// Note says what happened, for the answer and the log.
 	Note string
@@ -42,12 +42,12 @@ type Action struct {
 // Decide judges one alert against the live Service: roll back a rollout in
 // progress, or a promotion still within its bake window; otherwise nothing.
 // defaults are the matchers for Services without slipstream.dev/rollback-on.
-func Decide(a Alert, live *servingv1.Service, defaults config.Matchers, now time.Time) Action {
+func Decide(a Alert, live *servingv1.Service, defaults policy.Matchers, now time.Time) Action {
 	if a.Status != "firing" {
 		return Action{Note: "resolved: nothing changes"}
 	}
-	pol, perr := config.ParsePolicy(live.Annotations)
-	if perr == config.ErrUnmanaged {
+	pol, perr := policy.Parse(live.Annotations)
+	if perr == policy.ErrUnmanaged {
 		return Action{Note: "not managed by slipstream"}
 	}
 	matchers := defaults
@@ -57,19 +57,19 @@ func Decide(a Alert, live *servingv1.Service, defaults config.Matchers, now time
 	if !labels.Matchers(matchers).Matches(labelSet(a.Labels)) {
 		return Action{Note: fmt.Sprintf("does not match rollback-on %s", matchers)}
 	}
-	st, err := rolloutstate.Parse(live.Annotations[rolloutstate.Annotation])
+	st, err := policy.ParseState(live.Annotations[policy.AnnotationRollout])
 	if err != nil {
 		return Action{Note: err.Error()}
 	}
 	var good, goodImage, bad, badImage string
 	switch st.Phase {
-	case rolloutstate.Pending, rolloutstate.Progressing, rolloutstate.Paused:
+	case policy.Pending, policy.Progressing, policy.Paused:
 		if st.Stable == "" {
 			return Action{Note: "first deploy: no stable revision to roll back to"}
 		}
 		good, goodImage, bad, badImage = st.Stable, st.StableImage, st.Candidate, st.CandidateImage
-	case rolloutstate.Promoted:
-		bake := config.DefaultBake
+	case policy.Promoted:
+		bake := policy.DefaultBake
 		if perr == nil {
 			bake = pol.Bake
 		}
@@ -77,7 +77,7 @@ func Decide(a Alert, live *servingv1.Service, defaults config.Matchers, now time
 			return Action{Note: "no rollout to roll back (promoted, outside the bake window)"}
 		}
 		good, goodImage, bad, badImage = st.PreviousStable, st.PreviousStableImage, st.Stable, st.StableImage
-	case rolloutstate.RolledBack:
+	case policy.RolledBack:
 		if st.Announced || st.Stable == "" {
 			return Action{Note: "already rolled back"}
 		}
@@ -87,7 +87,7 @@ func Decide(a Alert, live *servingv1.Service, defaults config.Matchers, now time
 		return Action{Note: "no rollout to roll back"}
 	}
 	reason := reasonOf(a)
-	next := rolloutstate.State{Phase: rolloutstate.RolledBack, Stable: good, StableImage: goodImage, Candidate: bad, CandidateImage: badImage,
+	next := policy.State{Phase: policy.RolledBack, Stable: good, StableImage: goodImage, Candidate: bad, CandidateImage: badImage,
 		FailedChecks: st.FailedChecks, Reason: reason}
 	return Action{Kind: RollBack, Traffic: []eventing.TrafficTarget{{RevisionName: good, Percent: 100, Tag: "stable"}}, State: next,
 		Event: event(live, a, good, bad, badImage, reason), Note: fmt.Sprintf("rolled back %s to %s", bad, good)}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // FuzzNotification: Alertmanager payloads are outside input. Parsing never
@@ -37,7 +38,7 @@ func FuzzNotification(f *testing.F) {
 	})
 }
 
-func parseDefault(s string) (config.Matchers, error) {
-	var m config.Matchers
+func parseDefault(s string) (policy.Matchers, error) {
+	var m policy.Matchers
 	return m, m.Decode(s)
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 	"github.com/slipstream-cd/slipstream/internal/webauth"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Name is the function's name.
@@ -29,7 +29,7 @@ const Route = "/webhooks/alertmanager"
 type Cluster interface {
 	Get(ctx context.Context, namespace, name string) (*servingv1.Service, error)
 	GetRevision(ctx context.Context, namespace, name string) (kservice.Revision, error)
-	Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *rolloutstate.State) (*servingv1.Service, error)
+	Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *policy.State) (*servingv1.Service, error)
 }
 
 // Sender delivers rollout.rolledback to the broker; *host.Sender is the real one.

@@ -30,8 +30,8 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 const (
@@ -44,9 +44,9 @@ var now = time.Date(2026, 8, 20, 10, 1, 0, 0, time.UTC)
 
 // midRollout is a live Service at step 2 of 4 of a rollout.
 func midRollout(ns, name string, extra map[string]string) *servingv1.Service {
-	st := rolloutstate.State{Phase: rolloutstate.Progressing, Stable: name + "-aa11bb22cc", StableImage: "registry.example.com/" + name + ":1.0.0@" + digestA,
+	st := policy.State{Phase: policy.Progressing, Stable: name + "-aa11bb22cc", StableImage: "registry.example.com/" + name + ":1.0.0@" + digestA,
 		Candidate: name + "-3f2a9c01b2", CandidateImage: "registry.example.com/" + name + ":1.4.0@" + digestB, Step: 2}
-	ann := map[string]string{config.AnnotationTrack: "any", rolloutstate.Annotation: st.String()}
+	ann := map[string]string{policy.AnnotationTrack: "any", policy.AnnotationRollout: st.String()}
 	for k, v := range extra {
 		ann[k] = v
 	}
@@ -59,10 +59,10 @@ func midRollout(ns, name string, extra map[string]string) *servingv1.Service {
 // promoted is a live Service promoted `ago` before now.
 func promoted(ns, name string, ago time.Duration) *servingv1.Service {
 	at := now.Add(-ago)
-	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: name + "-3f2a9c01b2", StableImage: "registry.example.com/" + name + ":1.4.0@" + digestB,
+	st := policy.State{Phase: policy.Promoted, Stable: name + "-3f2a9c01b2", StableImage: "registry.example.com/" + name + ":1.4.0@" + digestB,
 		PreviousStable: name + "-aa11bb22cc", PreviousStableImage: "registry.example.com/" + name + ":1.0.0@" + digestA, PromotedAt: &at}
 	s := midRollout(ns, name, nil)
-	s.Annotations[rolloutstate.Annotation] = st.String()
+	s.Annotations[policy.AnnotationRollout] = st.String()
 	s.Spec.Traffic = kservice.ToKnative([]eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: "stable"}})
 	return s
 }
@@ -135,12 +135,12 @@ func (e *env) post(body []byte, auth string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (e *env) svc(ns, name string) (*servingv1.Service, rolloutstate.State) {
+func (e *env) svc(ns, name string) (*servingv1.Service, policy.State) {
 	s, err := e.cs.ServingV1().Services(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	st, _ := rolloutstate.Parse(s.Annotations[rolloutstate.Annotation])
+	st, _ := policy.ParseState(s.Annotations[policy.AnnotationRollout])
 	return s, st
 }
 
@@ -189,7 +189,7 @@ func TestRealSampleRollsBackOnce(t *testing.T) {
 		}
 	}
 	s, st := e.svc("shop", "checkout")
-	if traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != rolloutstate.RolledBack || !st.Announced {
+	if traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != policy.RolledBack || !st.Announced {
 		t.Errorf("after the alert: traffic %s, state %+v", traffic(s), st)
 	}
 	events := e.sink.Events()
@@ -240,11 +240,11 @@ func TestGroupedNotification(t *testing.T) {
 		t.Fatalf("%d %s", code, msg)
 	}
 	for _, key := range [][2]string{{"shop", "checkout"}, {"shop", "cart"}} {
-		if s, st := e.svc(key[0], key[1]); st.Phase != rolloutstate.RolledBack || !strings.HasSuffix(traffic(s), "aa11bb22cc=100") {
+		if s, st := e.svc(key[0], key[1]); st.Phase != policy.RolledBack || !strings.HasSuffix(traffic(s), "aa11bb22cc=100") {
 			t.Errorf("%s/%s: %s %s", key[0], key[1], traffic(s), st.Phase)
 		}
 	}
-	if _, st := e.svc("web", "home"); st.Phase != rolloutstate.Progressing {
+	if _, st := e.svc("web", "home"); st.Phase != policy.Progressing {
 		t.Errorf("a resolved alert rolled web/home back")
 	}
 	if n := len(e.sink.Events()); n != 2 {
@@ -265,7 +265,7 @@ func TestRevisionLabelledAlert(t *testing.T) {
 }
 
 func TestMatchers(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", map[string]string{config.AnnotationRollbackOn: `team="shop"`}))
+	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", map[string]string{policy.AnnotationRollbackOn: `team="shop"`}))
 	for _, tc := range []struct {
 		labels map[string]string
 		says   string
@@ -284,7 +284,7 @@ func TestMatchers(t *testing.T) {
 		t.Error("a non-matching alert patched a Service")
 	}
 	code, _ := e.post(notification(alert("firing", map[string]string{"alertname": "Down", "namespace": "shop", "service_name": "cart", "team": "shop"})), bearer())
-	if _, st := e.svc("shop", "cart"); code != 200 || st.Phase != rolloutstate.RolledBack {
+	if _, st := e.svc("shop", "cart"); code != 200 || st.Phase != policy.RolledBack {
 		t.Errorf("the Service's own matcher did not roll back: %d %s", code, st.Phase)
 	}
 }
@@ -298,7 +298,7 @@ func TestBakeWindow(t *testing.T) {
 	if code != 200 {
 		t.Fatal(code, msg)
 	}
-	if s, st := e.svc("shop", "checkout"); traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != rolloutstate.RolledBack {
+	if s, st := e.svc("shop", "checkout"); traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != policy.RolledBack {
 		t.Errorf("within the bake window: %s %s", traffic(s), st.Phase)
 	}
 	if s, _ := e.svc("shop", "cart"); traffic(s) != "cart-3f2a9c01b2=100" || !strings.Contains(msg, "outside the bake window") {
@@ -342,7 +342,7 @@ func TestOneFailureDoesNotHideTheOthers(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(msg, "failed") || !strings.Contains(msg, "rolled back") {
 		t.Errorf("%d %s, want 503 reporting both", code, msg)
 	}
-	if _, st := e.svc("shop", "checkout"); st.Phase != rolloutstate.RolledBack {
+	if _, st := e.svc("shop", "checkout"); st.Phase != policy.RolledBack {
 		t.Error("checkout was not rolled back because cart failed")
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/internal/prom"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // analyze runs a Service's analysis for its candidate: no data, Prometheus
 // errors and too few requests are inconclusive; a value outside min/max fails.
-func analyze(ctx context.Context, q Querier, a *config.Analysis, vars config.QueryVars, now time.Time) Verdict {
+func analyze(ctx context.Context, q Querier, a *policy.Analysis, vars policy.QueryVars, now time.Time) Verdict {
 	query, err := a.Render(vars)
 	if err != nil {
 		return Verdict{Inconclusive, err.Error()}

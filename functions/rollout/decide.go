@@ -6,20 +6,9 @@ import (
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
-)
-
-// Manual controls: annotations a person sets on the live Service.
-const (
-	// AnnotationPaused holds a rollout where it is while "true".
-	AnnotationPaused = "slipstream.dev/paused"
-	// AnnotationPromote set to "now" skips the remaining steps once the candidate is Ready.
-	AnnotationPromote = "slipstream.dev/promote"
-	// AnnotationAbort set to a reason rolls the candidate back.
-	AnnotationAbort = "slipstream.dev/abort"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Outcome is the result of an analysis check.
@@ -46,10 +35,10 @@ type Input struct {
 	// Service is the live Service.
 	Service *servingv1.Service
 	// Policy is its delivery policy; PolicyErr is set when it does not parse.
-	Policy    config.Policy
+	Policy    policy.Policy
 	PolicyErr error
 	// State is the live rollout state.
-	State rolloutstate.State
+	State policy.State
 	// Revision is the readiness of the revision the phase waits on: the
 	// candidate, or the stable revision while adopting.
 	Revision kservice.Revision
@@ -66,7 +55,7 @@ type Plan struct {
 	// Patch applies Traffic (nil: unchanged) and State to the live Service.
 	Patch   bool
 	Traffic []eventing.TrafficTarget
-	State   *rolloutstate.State
+	State   *policy.State
 	// Reply is the follow-up event, if any.
 	Reply eventing.Data
 	// WaitUntil is when the next decision is due, when one is.
@@ -80,9 +69,9 @@ func wait(reason string, until *time.Time) Plan { return Plan{Reason: reason, Wa
 func at(t time.Time) *time.Time { return &t }
 
 // active reports whether a phase still needs decisions.
-func active(p rolloutstate.Phase) bool {
+func active(p policy.Phase) bool {
 	switch p {
-	case rolloutstate.Adopting, rolloutstate.Pending, rolloutstate.Progressing, rolloutstate.Paused:
+	case policy.Adopting, policy.Pending, policy.Progressing, policy.Paused:
 		return true
 	}
 	return false
@@ -91,11 +80,11 @@ func active(p rolloutstate.Phase) bool {
 // Decide is the whole of rollout's judgement. It does no I/O and reads no clock.
 func Decide(in Input) Plan {
 	s, live := in.State, in.Service
-	if c := in.Committed; c != nil && in.PolicyErr == nil && in.Policy.Writer == config.WriterCluster &&
+	if c := in.Committed; c != nil && in.PolicyErr == nil && in.Policy.Writer == policy.WriterCluster &&
 		c.CandidateRevision != "" && c.CandidateRevision != s.Candidate && c.CandidateRevision != s.Stable {
 		// With the cluster writer the GitOps tool leaves the state annotation
 		// to the cluster (ignoreDifferences), so a new candidate arrives here.
-		st := rolloutstate.State{Phase: rolloutstate.Pending, Stable: c.StableRevision, Candidate: c.CandidateRevision, CandidateImage: c.Image,
+		st := policy.State{Phase: policy.Pending, Stable: c.StableRevision, Candidate: c.CandidateRevision, CandidateImage: c.Image,
 			Reason: "candidate committed in " + c.Commit[:7]}
 		if s.Stable == c.StableRevision {
 			st.StableImage = s.StableImage
@@ -117,43 +106,43 @@ func Decide(in Input) Plan {
 	if live.Generation != live.Status.ObservedGeneration {
 		return wait(fmt.Sprintf("Knative has not reconciled generation %d yet (observed %d)", live.Generation, live.Status.ObservedGeneration), nil)
 	}
-	if s.Phase == rolloutstate.Adopting {
+	if s.Phase == policy.Adopting {
 		return adopting(in)
 	}
 	if live.Status.LatestCreatedRevisionName != s.Candidate {
 		return wait(fmt.Sprintf("the cluster's latest revision is %q, not candidate %s yet", live.Status.LatestCreatedRevisionName, s.Candidate), nil)
 	}
 	ann := live.Annotations
-	if reason := ann[AnnotationAbort]; reason != "" {
-		return rollBack(in, "aborted by "+AnnotationAbort+": "+reason)
+	if reason := ann[policy.AnnotationAbort]; reason != "" {
+		return rollBack(in, "aborted by "+policy.AnnotationAbort+": "+reason)
 	}
 	if in.Revision.Failed {
 		return rollBack(in, fmt.Sprintf("candidate %s failed: %s", s.Candidate, in.Revision.Reason))
 	}
-	paused := ann[AnnotationPaused] == "true"
+	paused := ann[policy.AnnotationPaused] == "true"
 	switch {
-	case paused && s.Phase != rolloutstate.Paused:
+	case paused && s.Phase != policy.Paused:
 		st := s
-		st.Phase, st.Reason = rolloutstate.Paused, "paused by "+AnnotationPaused
+		st.Phase, st.Reason = policy.Paused, "paused by "+policy.AnnotationPaused
 		return write(in, nil, &st, "paused")
 	case paused:
-		return wait("paused by "+AnnotationPaused, nil)
-	case s.Phase == rolloutstate.Paused:
+		return wait("paused by "+policy.AnnotationPaused, nil)
+	case s.Phase == policy.Paused:
 		st := s
-		st.Phase, st.Reason = rolloutstate.Pending, "resumed"
+		st.Phase, st.Reason = policy.Pending, "resumed"
 		if st.Step > 0 {
-			st.Phase = rolloutstate.Progressing
+			st.Phase = policy.Progressing
 			st.StepStartedAt = at(in.Now) // the pause of the step starts again
 		}
 		return write(in, nil, &st, "resumed")
 	}
-	if ann[AnnotationPromote] == "now" {
+	if ann[policy.AnnotationPromote] == "now" {
 		if !in.Revision.Ready {
 			return wait("promotion requested; candidate not Ready yet", nil)
 		}
-		return promote(in, "promoted by "+AnnotationPromote)
+		return promote(in, "promoted by "+policy.AnnotationPromote)
 	}
-	if s.Phase == rolloutstate.Pending {
+	if s.Phase == policy.Pending {
 		return pending(in)
 	}
 	return progressing(in)
@@ -195,7 +184,7 @@ func progressing(in Input) Plan {
 	}
 	want := stepTraffic(s, pol.Steps[s.Step-1])
 	if !shows(in.Service.Status.Traffic, want) {
-		if in.Policy.Writer == config.WriterGit && !shows(in.Service.Spec.Traffic, want) {
+		if in.Policy.Writer == policy.WriterGit && !shows(in.Service.Spec.Traffic, want) {
 			// The step's commit has not reached the cluster: say it again (same id; promote commits once).
 			return Plan{Reply: shifted(in, s, want), Reason: fmt.Sprintf("waiting for step %d to reach the cluster", s.Step)}
 		}
@@ -253,7 +242,7 @@ func progressing(in Input) Plan {
 
 // stepTraffic is the traffic of a step: the candidate's percent, the stable
 // revision the rest.
-func stepTraffic(s rolloutstate.State, percent int) []eventing.TrafficTarget {
+func stepTraffic(s policy.State, percent int) []eventing.TrafficTarget {
 	return []eventing.TrafficTarget{
 		{RevisionName: s.Stable, Percent: 100 - percent, Tag: "stable"},
 		{RevisionName: s.Candidate, Percent: percent, Tag: "candidate"},
@@ -279,8 +268,8 @@ func shows(got []servingv1.TrafficTarget, want []eventing.TrafficTarget) bool {
 // write records a state (and traffic) the way the Service's writer wants:
 // a patch of the live Service (cluster), or a traffic.shifted that promote
 // commits (git).
-func write(in Input, traffic []eventing.TrafficTarget, st *rolloutstate.State, reason string) Plan {
-	if in.Policy.Writer == config.WriterGit && st.Step > 0 {
+func write(in Input, traffic []eventing.TrafficTarget, st *policy.State, reason string) Plan {
+	if in.Policy.Writer == policy.WriterGit && st.Step > 0 {
 		if traffic == nil {
 			traffic = stepTraffic(*st, in.Policy.Steps[st.Step-1])
 		}
@@ -289,7 +278,7 @@ func write(in Input, traffic []eventing.TrafficTarget, st *rolloutstate.State, r
 	return Plan{Patch: true, State: st, Reason: reason}
 }
 
-func shifted(in Input, st rolloutstate.State, traffic []eventing.TrafficTarget) eventing.TrafficShifted {
+func shifted(in Input, st policy.State, traffic []eventing.TrafficTarget) eventing.TrafficShifted {
 	return eventing.TrafficShifted{Namespace: in.Service.Namespace, Service: in.Service.Name, StableRevision: st.Stable,
 		CandidateRevision: st.Candidate, Step: st.Step, Steps: len(in.Policy.Steps), Traffic: traffic, State: st.String()}
 }
@@ -297,20 +286,20 @@ func shifted(in Input, st rolloutstate.State, traffic []eventing.TrafficTarget) 
 // shift moves to step j.
 func shift(in Input, j int) Plan {
 	st := in.State
-	st.Phase, st.Step, st.StepStartedAt, st.Reason = rolloutstate.Progressing, j, nil, fmt.Sprintf("step %d of %d", j, len(in.Policy.Steps))
+	st.Phase, st.Step, st.StepStartedAt, st.Reason = policy.Progressing, j, nil, fmt.Sprintf("step %d of %d", j, len(in.Policy.Steps))
 	traffic := stepTraffic(st, in.Policy.Steps[j-1])
 	p := Plan{Traffic: traffic, State: &st, Reply: shifted(in, st, traffic), Reason: st.Reason}
-	p.Patch = in.Policy.Writer == config.WriterCluster
+	p.Patch = in.Policy.Writer == policy.WriterCluster
 	return p
 }
 
 // promote makes the candidate stable at 100%.
 func promote(in Input, reason string) Plan {
 	s := in.State
-	st := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: s.Candidate, StableImage: s.CandidateImage, PreviousStable: s.Stable,
+	st := policy.State{Phase: policy.Promoted, Stable: s.Candidate, StableImage: s.CandidateImage, PreviousStable: s.Stable,
 		PreviousStableImage: s.StableImage, PromotedAt: at(in.Now), FailedChecks: s.FailedChecks, Reason: reason}
 	traffic := []eventing.TrafficTarget{{RevisionName: s.Candidate, Percent: 100, Tag: "stable"}}
-	return Plan{Patch: in.Policy.Writer == config.WriterCluster, Traffic: traffic, State: &st, Reason: reason,
+	return Plan{Patch: in.Policy.Writer == policy.WriterCluster, Traffic: traffic, State: &st, Reason: reason,
 		Reply: eventing.RolloutPromoted{Namespace: in.Service.Namespace, Service: in.Service.Name, Revision: s.Candidate, PreviousRevision: s.Stable, Image: s.CandidateImage}}
 }
 
@@ -320,10 +309,10 @@ func rollBack(in Input, reason string) Plan {
 	s := in.State
 	if s.Stable == "" {
 		st := s
-		st.Phase, st.Reason = rolloutstate.RolledBack, "first deploy failed, nothing to roll back to: "+reason
+		st.Phase, st.Reason = policy.RolledBack, "first deploy failed, nothing to roll back to: "+reason
 		return Plan{Patch: true, State: &st, Reason: st.Reason}
 	}
-	st := rolloutstate.State{Phase: rolloutstate.RolledBack, Stable: s.Stable, StableImage: s.StableImage, FailedChecks: s.FailedChecks, Reason: reason}
+	st := policy.State{Phase: policy.RolledBack, Stable: s.Stable, StableImage: s.StableImage, FailedChecks: s.FailedChecks, Reason: reason}
 	return Plan{Patch: true, Traffic: []eventing.TrafficTarget{{RevisionName: s.Stable, Percent: 100, Tag: "stable"}}, State: &st, Reason: reason,
 		Reply: eventing.RolloutRolledBack{Namespace: in.Service.Namespace, Service: in.Service.Name, StableRevision: s.Stable,
 			CandidateRevision: s.Candidate, Image: s.CandidateImage, Reason: reason}}

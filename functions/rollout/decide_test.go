@@ -9,10 +9,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
@@ -54,21 +53,21 @@ func live(opts ...svcOpt) *servingv1.Service {
 	return s
 }
 
-func policy(t *testing.T, kv ...string) config.Policy {
+func gitPolicy(t *testing.T, kv ...string) policy.Policy {
 	t.Helper()
-	a := map[string]string{config.AnnotationTrack: "any", config.AnnotationPause: "1m"}
+	a := map[string]string{policy.AnnotationTrack: "any", policy.AnnotationPause: "1m"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		a[kv[i]] = kv[i+1]
 	}
-	p, err := config.ParsePolicy(a)
+	p, err := policy.Parse(a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func state(phase rolloutstate.Phase, step int, started *time.Time) rolloutstate.State {
-	return rolloutstate.State{Phase: phase, Stable: stable, StableImage: "r.example.com/hello:1.0.0@sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66", Candidate: cand,
+func state(phase policy.Phase, step int, started *time.Time) policy.State {
+	return policy.State{Phase: phase, Stable: stable, StableImage: "r.example.com/hello:1.0.0@sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66", Candidate: cand,
 		CandidateImage: "r.example.com/hello:1.4.0@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d", Step: step, StepStartedAt: started}
 }
 
@@ -79,13 +78,13 @@ var (
 )
 
 func TestDecide(t *testing.T) {
-	cluster := func(t *testing.T, kv ...string) config.Policy {
-		return policy(t, append([]string{config.AnnotationTrafficWriter, "cluster"}, kv...)...)
+	cluster := func(t *testing.T, kv ...string) policy.Policy {
+		return gitPolicy(t, append([]string{policy.AnnotationTrafficWriter, "cluster"}, kv...)...)
 	}
-	analysis := []string{config.AnnotationAnalysisQuery, `errors{rev="{{.Revision}}"}`, config.AnnotationAnalysisMax, "0.01",
-		config.AnnotationAnalysisFailures, "1", config.AnnotationAnalysisWaits, "2", config.AnnotationAnalysisInterval, "30s"}
+	analysis := []string{policy.AnnotationAnalysisQuery, `errors{rev="{{.Revision}}"}`, policy.AnnotationAnalysisMax, "0.01",
+		policy.AnnotationAnalysisFailures, "1", policy.AnnotationAnalysisWaits, "2", policy.AnnotationAnalysisInterval, "30s"}
 	started := func(ago time.Duration) *time.Time { return at(t0.Add(-ago)) }
-	checked := func(s rolloutstate.State, ago time.Duration, failed, inconclusive int) rolloutstate.State {
+	checked := func(s policy.State, ago time.Duration, failed, inconclusive int) policy.State {
 		s.CheckedAt, s.FailedChecks, s.Inconclusive = at(t0.Add(-ago)), failed, inconclusive
 		return s
 	}
@@ -93,7 +92,7 @@ func TestDecide(t *testing.T) {
 		patch    bool
 		runCheck bool
 		traffic  []eventing.TrafficTarget
-		phase    rolloutstate.Phase
+		phase    policy.Phase
 		step     int
 		reply    string // event type
 		waitFor  time.Duration
@@ -104,68 +103,68 @@ func TestDecide(t *testing.T) {
 		in   Input
 		want want
 	}{
-		{"promoted: nothing to do", Input{Service: live(), Policy: cluster(t), State: rolloutstate.State{Phase: rolloutstate.Promoted}}, want{reason: "no active rollout"}},
-		{"invalid policy stops with a reason", Input{Service: live(), PolicyErr: errors.New("invalid delivery policy: x"), State: state(rolloutstate.Progressing, 1, nil)},
-			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "stopped: invalid delivery policy"}},
-		{"reconciler lag", Input{Service: live(lag), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready}, want{reason: "not reconciled generation 5"}},
-		{"template not applied yet", Input{Service: live(created("hello-00001")), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready}, want{reason: "not candidate"}},
-		{"pending: not ready, within the deadline", Input{Service: live(), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: starting},
+		{"promoted: nothing to do", Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Promoted}}, want{reason: "no active rollout"}},
+		{"invalid policy stops with a reason", Input{Service: live(), PolicyErr: errors.New("invalid delivery policy: x"), State: state(policy.Progressing, 1, nil)},
+			want{patch: true, phase: policy.Progressing, step: 1, reason: "stopped: invalid delivery policy"}},
+		{"reconciler lag", Input{Service: live(lag), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready}, want{reason: "not reconciled generation 5"}},
+		{"template not applied yet", Input{Service: live(created("hello-00001")), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready}, want{reason: "not candidate"}},
+		{"pending: not ready, within the deadline", Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
 			want{waitFor: 9 * time.Minute, reason: "not Ready yet"}},
-		{"pending: past the progress deadline", Input{Service: live(), Policy: cluster(t, config.AnnotationProgressDeadline, "30s"), State: state(rolloutstate.Pending, 0, nil), Revision: starting},
-			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"}},
-		{"pending: candidate failed", Input{Service: live(), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: failed},
-			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "ImagePullBackOff"}},
-		{"pending: ready, cluster writer patches step 1", Input{Service: live(), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready},
-			want{patch: true, traffic: tt(90), phase: rolloutstate.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
-		{"pending: ready, git writer asks promote", Input{Service: live(), Policy: policy(t), State: state(rolloutstate.Pending, 0, nil), Revision: ready},
-			want{traffic: tt(90), phase: rolloutstate.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
-		{"first deploy ready: promoted", Input{Service: live(), Policy: cluster(t), State: rolloutstate.State{Phase: rolloutstate.Pending, Candidate: cand, CandidateImage: "r.example.com/x@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"}, Revision: ready},
-			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: rolloutstate.Promoted, reply: eventing.TypeRolloutPromoted}},
-		{"step not shown yet (cluster)", Input{Service: live(spec(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
+		{"pending: past the progress deadline", Input{Service: live(), Policy: cluster(t, policy.AnnotationProgressDeadline, "30s"), State: state(policy.Pending, 0, nil), Revision: starting},
+			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"}},
+		{"pending: candidate failed", Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: failed},
+			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "ImagePullBackOff"}},
+		{"pending: ready, cluster writer patches step 1", Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready},
+			want{patch: true, traffic: tt(90), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
+		{"pending: ready, git writer asks promote", Input{Service: live(), Policy: gitPolicy(t), State: state(policy.Pending, 0, nil), Revision: ready},
+			want{traffic: tt(90), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
+		{"first deploy ready: promoted", Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: "r.example.com/x@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"}, Revision: ready},
+			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted}},
+		{"step not shown yet (cluster)", Input{Service: live(spec(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, nil), Revision: ready},
 			want{reason: "waiting for the cluster to show step 1"}},
-		{"step not in Git's manifest yet (git): said again", Input{Service: live(), Policy: policy(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
+		{"step not in Git's manifest yet (git): said again", Input{Service: live(), Policy: gitPolicy(t), State: state(policy.Progressing, 1, nil), Revision: ready},
 			want{reply: eventing.TypeTrafficShifted, reason: "reach the cluster"}},
-		{"step shown: the pause starts (cluster)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
-			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "step 1 of 4 is live"}},
-		{"step shown: the pause starts (git)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: policy(t), State: state(rolloutstate.Progressing, 1, nil), Revision: ready},
-			want{phase: rolloutstate.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "is live"}},
-		{"pausing", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(20*time.Second)), Revision: ready},
+		{"step shown: the pause starts (cluster)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, nil), Revision: ready},
+			want{patch: true, phase: policy.Progressing, step: 1, reason: "step 1 of 4 is live"}},
+		{"step shown: the pause starts (git)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: gitPolicy(t), State: state(policy.Progressing, 1, nil), Revision: ready},
+			want{phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "is live"}},
+		{"pausing", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(20*time.Second)), Revision: ready},
 			want{waitFor: 40 * time.Second, reason: "pausing"}},
-		{"pause over: step 2", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready},
-			want{patch: true, traffic: tt(75), phase: rolloutstate.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
-		{"candidate not ready mid-rollout: hold", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: starting},
+		{"pause over: step 2", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
+			want{patch: true, traffic: tt(75), phase: policy.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
+		{"candidate not ready mid-rollout: hold", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: starting},
 			want{reason: "holding"}},
-		{"last step over: promoted", Input{Now: t0, Service: live(showing(tt(0))), Policy: cluster(t), State: state(rolloutstate.Progressing, 4, started(time.Minute)), Revision: ready},
-			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: rolloutstate.Promoted, reply: eventing.TypeRolloutPromoted}},
-		{"analysis due", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready},
+		{"last step over: promoted", Input{Now: t0, Service: live(showing(tt(0))), Policy: cluster(t), State: state(policy.Progressing, 4, started(time.Minute)), Revision: ready},
+			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted}},
+		{"analysis due", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
 			want{runCheck: true}},
-		{"analysis passes: next step", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Pass, "ok"}},
-			want{patch: true, traffic: tt(75), phase: rolloutstate.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
-		{"analysis fails within the limit", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Fail, "errors = 0.2"}},
-			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "analysis failed (1 of 1 allowed)"}},
-		{"analysis checked recently: wait for the interval", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(rolloutstate.Progressing, 1, started(time.Minute)), 10*time.Second, 1, 0), Revision: ready},
+		{"analysis passes: next step", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Pass, "ok"}},
+			want{patch: true, traffic: tt(75), phase: policy.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
+		{"analysis fails within the limit", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Fail, "errors = 0.2"}},
+			want{patch: true, phase: policy.Progressing, step: 1, reason: "analysis failed (1 of 1 allowed)"}},
+		{"analysis checked recently: wait for the interval", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(time.Minute)), 10*time.Second, 1, 0), Revision: ready},
 			want{waitFor: 20 * time.Second, reason: "next analysis check"}},
-		{"analysis fails beyond the limit: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(rolloutstate.Progressing, 1, started(time.Minute)), 40*time.Second, 1, 0), Revision: ready, Check: &Verdict{Fail, "errors = 0.2, above the maximum 0.01"}},
-			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "above the maximum 0.01"}},
-		{"analysis inconclusive: wait", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
-			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "inconclusive, waiting"}},
-		{"analysis inconclusive too long: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(rolloutstate.Progressing, 1, started(2*time.Minute)), time.Minute, 0, 2), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
-			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "inconclusive 3 times"}},
-		{"manual pause", Input{Now: t0, Service: live(showing(tt(90)), ann(AnnotationPaused, "true")), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Minute)), Revision: ready},
-			want{patch: true, phase: rolloutstate.Paused, step: 1, reason: "paused"}},
-		{"still paused", Input{Now: t0, Service: live(showing(tt(90)), ann(AnnotationPaused, "true")), Policy: cluster(t), State: state(rolloutstate.Paused, 1, started(time.Hour)), Revision: ready},
+		{"analysis fails beyond the limit: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(time.Minute)), 40*time.Second, 1, 0), Revision: ready, Check: &Verdict{Fail, "errors = 0.2, above the maximum 0.01"}},
+			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "above the maximum 0.01"}},
+		{"analysis inconclusive: wait", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
+			want{patch: true, phase: policy.Progressing, step: 1, reason: "inconclusive, waiting"}},
+		{"analysis inconclusive too long: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(2*time.Minute)), time.Minute, 0, 2), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
+			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "inconclusive 3 times"}},
+		{"manual pause", Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "true")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
+			want{patch: true, phase: policy.Paused, step: 1, reason: "paused"}},
+		{"still paused", Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "true")), Policy: cluster(t), State: state(policy.Paused, 1, started(time.Hour)), Revision: ready},
 			want{reason: "paused by"}},
-		{"resumed: the pause starts again", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(rolloutstate.Paused, 1, started(time.Hour)), Revision: ready},
-			want{patch: true, phase: rolloutstate.Progressing, step: 1, reason: "resumed"}},
-		{"abort", Input{Now: t0, Service: live(showing(tt(75)), ann(AnnotationAbort, "bad smell")), Policy: policy(t), State: state(rolloutstate.Progressing, 2, started(time.Second)), Revision: ready},
-			want{patch: true, traffic: tt(100)[:1], phase: rolloutstate.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell"}},
-		{"promote now", Input{Now: t0, Service: live(showing(tt(90)), ann(AnnotationPromote, "now")), Policy: cluster(t), State: state(rolloutstate.Progressing, 1, started(time.Second)), Revision: ready},
-			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: rolloutstate.Promoted, reply: eventing.TypeRolloutPromoted}},
-		{"promote now, candidate not ready", Input{Now: t0, Service: live(ann(AnnotationPromote, "now")), Policy: cluster(t), State: state(rolloutstate.Pending, 0, nil), Revision: starting},
+		{"resumed: the pause starts again", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Paused, 1, started(time.Hour)), Revision: ready},
+			want{patch: true, phase: policy.Progressing, step: 1, reason: "resumed"}},
+		{"abort", Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: gitPolicy(t), State: state(policy.Progressing, 2, started(time.Second)), Revision: ready},
+			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell"}},
+		{"promote now", Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Second)), Revision: ready},
+			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted}},
+		{"promote now, candidate not ready", Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
 			want{reason: "not Ready yet"}},
-		{"adopting: stable not ready", Input{Now: t0, Service: live(created(stable)), Policy: policy(t), State: rolloutstate.State{Phase: rolloutstate.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: starting},
+		{"adopting: stable not ready", Input{Now: t0, Service: live(created(stable)), Policy: gitPolicy(t), State: policy.State{Phase: policy.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: starting},
 			want{reason: "adoption: waiting"}},
-		{"adopting: stable ready", Input{Now: t0, Service: live(created(stable)), Policy: policy(t), State: rolloutstate.State{Phase: rolloutstate.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: ready},
+		{"adopting: stable ready", Input{Now: t0, Service: live(created(stable)), Policy: gitPolicy(t), State: policy.State{Phase: policy.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: ready},
 			want{reply: eventing.TypeRolloutPromoted, reason: "adoption"}},
 	}
 	for _, tc := range tests {
@@ -215,7 +214,7 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 			t.Errorf("invariant: traffic sums to %d", sum)
 		}
 	}
-	if p.State != nil && p.State.Phase == rolloutstate.Progressing && p.State.Step < in.State.Step {
+	if p.State != nil && p.State.Phase == policy.Progressing && p.State.Step < in.State.Step {
 		t.Errorf("invariant: step went back from %d to %d", in.State.Step, p.State.Step)
 	}
 	if p.Reply != nil {

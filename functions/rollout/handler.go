@@ -12,12 +12,11 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/backoff"
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Name is the function's name.
@@ -43,7 +42,7 @@ type Rollout struct {
 
 type writtenState struct {
 	base  string // the live annotation the state was decided on
-	state rolloutstate.State
+	state policy.State
 }
 
 // Option configures Rollout.
@@ -148,7 +147,7 @@ func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents
 	}
 	var keys []string
 	for _, s := range list {
-		if st, err := rolloutstate.Parse(s.Annotations[rolloutstate.Annotation]); err == nil && active(st.Phase) {
+		if st, err := policy.ParseState(s.Annotations[policy.AnnotationRollout]); err == nil && active(st.Phase) {
 			keys = append(keys, s.Namespace+"/"+s.Name)
 		}
 	}
@@ -245,8 +244,8 @@ func (r *Rollout) decideWith(ctx context.Context, namespace, name string, commit
 		if err != nil {
 			return Plan{}, clusterError(err)
 		}
-		liveAnn := live.Annotations[rolloutstate.Annotation]
-		st, err := rolloutstate.Parse(liveAnn)
+		liveAnn := live.Annotations[policy.AnnotationRollout]
+		st, err := policy.ParseState(liveAnn)
 		if err != nil || (st.Phase == "" && committed == nil) {
 			return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
 		}
@@ -259,12 +258,12 @@ func (r *Rollout) decideWith(ctx context.Context, namespace, name string, commit
 		}
 		r.mu.Unlock()
 		in := Input{Now: r.now(), Service: live, State: st, Committed: committed}
-		in.Policy, in.PolicyErr = config.ParsePolicy(live.Annotations)
+		in.Policy, in.PolicyErr = policy.Parse(live.Annotations)
 		if in.PolicyErr == nil && in.Policy.Analysis != nil && r.query == nil {
 			in.PolicyErr = errors.New("the policy asks for analysis but SLIPSTREAM_ROLLOUT_PROMETHEUS_URL is not set")
 		}
 		waitsOn := st.Candidate
-		if st.Phase == rolloutstate.Adopting {
+		if st.Phase == policy.Adopting {
 			waitsOn = st.Stable
 		}
 		if waitsOn != "" && active(st.Phase) {
@@ -274,7 +273,7 @@ func (r *Rollout) decideWith(ctx context.Context, namespace, name string, commit
 		}
 		plan := Decide(in)
 		if plan.RunCheck {
-			v := analyze(ctx, r.query, in.Policy.Analysis, config.QueryVars{Namespace: namespace, Service: name, Revision: st.Candidate}, in.Now)
+			v := analyze(ctx, r.query, in.Policy.Analysis, policy.QueryVars{Namespace: namespace, Service: name, Revision: st.Candidate}, in.Now)
 			log.Info("analysis", "outcome", v.Outcome, "reason", v.Reason)
 			in.Check = &v
 			plan = Decide(in)

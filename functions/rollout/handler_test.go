@@ -27,7 +27,7 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/prom"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 const (
@@ -47,10 +47,10 @@ type world struct {
 
 func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world {
 	w := &world{t: t, now: t0}
-	st := rolloutstate.State{Phase: rolloutstate.Pending, Stable: stable, StableImage: "registry.example.com/team/hello:1.0.0@" + digestA,
+	st := policy.State{Phase: policy.Pending, Stable: stable, StableImage: "registry.example.com/team/hello:1.0.0@" + digestA,
 		Candidate: cand, CandidateImage: "registry.example.com/team/hello:1.4.0@" + digestB}
-	ann := map[string]string{config.AnnotationTrack: "semver:^1.0.0", config.AnnotationTrafficWriter: "cluster", config.AnnotationPause: "1m",
-		rolloutstate.Annotation: st.String()}
+	ann := map[string]string{policy.AnnotationTrack: "semver:^1.0.0", policy.AnnotationTrafficWriter: "cluster", policy.AnnotationPause: "1m",
+		policy.AnnotationRollout: st.String()}
 	for k, v := range annotations {
 		ann[k] = v
 	}
@@ -130,8 +130,8 @@ func (w *world) live() string {
 	return strings.Join(parts, ",")
 }
 
-func (w *world) state() rolloutstate.State {
-	st, err := rolloutstate.Parse(w.svc().Annotations[rolloutstate.Annotation])
+func (w *world) state() policy.State {
+	st, err := policy.ParseState(w.svc().Annotations[policy.AnnotationRollout])
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestPendingToPromoted(t *testing.T) {
 		}
 	}
 	record(w.send(eventing.TypeManifestCommitted, committed)) // candidate Ready: step 1
-	for i := 0; i < 12 && w.state().Phase != rolloutstate.Promoted; i++ {
+	for i := 0; i < 12 && w.state().Phase != policy.Promoted; i++ {
 		record(w.serviceUpdated()) // the cluster shows the step: its pause starts
 		w.now = w.now.Add(30 * time.Second)
 		record(w.tick()) // pause not over: nothing
@@ -205,7 +205,7 @@ func TestPendingToPromoted(t *testing.T) {
 	if strings.Join(seen, " → ") != strings.Join(want, " → ") {
 		t.Errorf("live traffic:\n%s\nwant:\n%s", strings.Join(seen, " → "), strings.Join(want, " → "))
 	}
-	if st := w.state(); st.Phase != rolloutstate.Promoted || st.Stable != cand {
+	if st := w.state(); st.Phase != policy.Promoted || st.Stable != cand {
 		t.Errorf("final state %+v", st)
 	}
 	if final := w.svc().Status.Traffic; len(final) != 1 || final[0].RevisionName != cand {
@@ -232,8 +232,8 @@ func countTypes(types []string) string {
 }
 
 func TestFailingQueryRollsBack(t *testing.T) {
-	w := newWorld(t, map[string]string{config.AnnotationAnalysisQuery: `sum(rate(errors{revision_name="{{.Revision}}"}[1m]))`,
-		config.AnnotationAnalysisMax: "0.01", config.AnnotationAnalysisFailures: "1", config.AnnotationAnalysisInterval: "10s"}, true)
+	w := newWorld(t, map[string]string{policy.AnnotationAnalysisQuery: `sum(rate(errors{revision_name="{{.Revision}}"}[1m]))`,
+		policy.AnnotationAnalysisMax: "0.01", policy.AnnotationAnalysisFailures: "1", policy.AnnotationAnalysisInterval: "10s"}, true)
 	w.query.value = "0.25"
 	var seen []string
 	step := func(status int, reply *cloudevents.Event) *cloudevents.Event {
@@ -265,19 +265,19 @@ func TestFailingQueryRollsBack(t *testing.T) {
 	if got := strings.Join(seen, " "); got != want {
 		t.Errorf("live traffic %s, want %s", got, want)
 	}
-	if st := w.state(); st.Phase != rolloutstate.RolledBack || st.FailedChecks != 2 {
+	if st := w.state(); st.Phase != policy.RolledBack || st.FailedChecks != 2 {
 		t.Errorf("state %+v", st)
 	}
 }
 
 func TestNoDataIsInconclusive(t *testing.T) {
-	w := newWorld(t, map[string]string{config.AnnotationAnalysisQuery: `up`, config.AnnotationAnalysisMin: "1", config.AnnotationAnalysisInterval: "10s"}, true)
+	w := newWorld(t, map[string]string{policy.AnnotationAnalysisQuery: `up`, policy.AnnotationAnalysisMin: "1", policy.AnnotationAnalysisInterval: "10s"}, true)
 	w.send(eventing.TypeManifestCommitted, committed)
 	w.reconcile()
 	w.serviceUpdated()
 	w.now = w.now.Add(61 * time.Second)
 	w.tick()
-	if st := w.state(); st.Phase != rolloutstate.Progressing || st.Inconclusive != 1 || st.FailedChecks != 0 || !strings.Contains(st.Reason, "inconclusive") {
+	if st := w.state(); st.Phase != policy.Progressing || st.Inconclusive != 1 || st.FailedChecks != 0 || !strings.Contains(st.Reason, "inconclusive") {
 		t.Errorf("state after an empty result: %+v", st)
 	}
 	w.query.value = "1"
@@ -343,7 +343,7 @@ func TestRevisionEventActsOnItsService(t *testing.T) {
 }
 
 func TestGitWriterRepliesWithoutPatching(t *testing.T) {
-	w := newWorld(t, map[string]string{config.AnnotationTrafficWriter: "git"}, false)
+	w := newWorld(t, map[string]string{policy.AnnotationTrafficWriter: "git"}, false)
 	status, reply := w.send(eventing.TypeManifestCommitted, committed)
 	if status != 200 || reply == nil || reply.Type() != eventing.TypeTrafficShifted {
 		t.Fatalf("%d %v", status, reply)
@@ -358,7 +358,7 @@ func TestGitWriterRepliesWithoutPatching(t *testing.T) {
 }
 
 func TestShortPausesAreWaitedInRequest(t *testing.T) {
-	w := newWorld(t, map[string]string{config.AnnotationPause: "20s"}, false)
+	w := newWorld(t, map[string]string{policy.AnnotationPause: "20s"}, false)
 	w.send(eventing.TypeManifestCommitted, committed)
 	w.reconcile()
 	w.serviceUpdated() // step 1 live at t0
@@ -377,13 +377,13 @@ func TestShortPausesAreWaitedInRequest(t *testing.T) {
 // records a step's start, later decisions reuse that record instead of
 // writing a new start time at every tick.
 func TestGitWriterRecordsAStepOnce(t *testing.T) {
-	w := newWorld(t, map[string]string{config.AnnotationTrafficWriter: "git"}, false)
+	w := newWorld(t, map[string]string{policy.AnnotationTrafficWriter: "git"}, false)
 	_, reply := w.send(eventing.TypeManifestCommitted, committed)
 	d, _ := eventing.Decode[eventing.TrafficShifted](*reply)
 	// promote commits step 1 and the GitOps tool applies it.
 	s := w.svc()
 	s.Spec.Traffic = kservice.ToKnative(d.Traffic)
-	s.Annotations[rolloutstate.Annotation] = d.State
+	s.Annotations[policy.AnnotationRollout] = d.State
 	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -412,8 +412,8 @@ func TestGitWriterRecordsAStepOnce(t *testing.T) {
 func TestClusterWriterLearnsTheCandidateFromTheEvent(t *testing.T) {
 	w := newWorld(t, nil, false)
 	s := w.svc()
-	old := rolloutstate.State{Phase: rolloutstate.Promoted, Stable: stable, StableImage: "registry.example.com/team/hello:1.0.0@" + digestA}
-	s.Annotations[rolloutstate.Annotation] = old.String()
+	old := policy.State{Phase: policy.Promoted, Stable: stable, StableImage: "registry.example.com/team/hello:1.0.0@" + digestA}
+	s.Annotations[policy.AnnotationRollout] = old.String()
 	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestClusterWriterLearnsTheCandidateFromTheEvent(t *testing.T) {
 		t.Fatalf("%d %v, want step 1", status, reply)
 	}
 	st := w.state()
-	if st.Phase != rolloutstate.Progressing || st.Candidate != cand || st.StableImage != old.StableImage || st.CandidateImage != committed.Image {
+	if st.Phase != policy.Progressing || st.Candidate != cand || st.StableImage != old.StableImage || st.CandidateImage != committed.Image {
 		t.Errorf("state %+v", st)
 	}
 	w.reconcile()

@@ -11,7 +11,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Get returns the live Service, or an error wrapping ErrNotFound.
@@ -40,7 +40,7 @@ func (c *Client) ListManaged(ctx context.Context, namespaces []string) ([]*servi
 			return nil, fmt.Errorf("listing Services in %q: %w", ns, classify(err))
 		}
 		for i := range list.Items {
-			if _, ok := list.Items[i].Annotations[rolloutstate.Annotation]; ok {
+			if _, ok := list.Items[i].Annotations[policy.AnnotationRollout]; ok {
 				out = append(out, &list.Items[i])
 			}
 		}
@@ -100,14 +100,14 @@ type trafficPatch struct {
 // the Service as it was read (svc.ResourceVersion). A JSON merge patch
 // replaces the whole traffic list, so traffic must be complete. A concurrent
 // change is ErrConflict: re-read and decide again.
-func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *rolloutstate.State) (*servingv1.Service, error) {
+func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *policy.State) (*servingv1.Service, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var p trafficPatch
 	p.Metadata.ResourceVersion = svc.ResourceVersion
 	if state != nil {
 		v := state.String()
-		p.Metadata.Annotations = map[string]*string{rolloutstate.Annotation: &v}
+		p.Metadata.Annotations = map[string]*string{policy.AnnotationRollout: &v}
 	}
 	if traffic != nil {
 		p.Spec = &struct {

@@ -35,6 +35,7 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/registry"
 	"github.com/slipstream-cd/slipstream/local/broker"
 	"github.com/slipstream-cd/slipstream/local/sim"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Options tune a local run. The zero value is the demo's defaults.
@@ -256,7 +257,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	var matchers config.Matchers
+	var matchers policy.Matchers
 	_ = matchers.Decode(`severity="critical"`)
 	rb, err := rollback.New(config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace"},
 		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second},

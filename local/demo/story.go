@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
 	"github.com/slipstream-cd/slipstream/local/sim"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Hop is one measured stretch of the story.
@@ -52,8 +52,8 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	if err := e.waitState(ctx, "1.0.0 to be promoted", 20*time.Second, func(s rolloutstate.State, _ *servingv1.Service) bool {
-		return s.Phase == rolloutstate.Promoted && s.Stable == revision(d1)
+	if err := e.waitState(ctx, "1.0.0 to be promoted", 20*time.Second, func(s policy.State, _ *servingv1.Service) bool {
+		return s.Phase == policy.Promoted && s.Stable == revision(image, "1.0.0", d1)
 	}); err != nil {
 		return sum, err
 	}
@@ -67,15 +67,15 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 		return sum, err
 	}
 	var committed time.Time
-	if err := e.waitState(ctx, "1.1.0 to be promoted", 40*time.Second, func(s rolloutstate.State, live *servingv1.Service) bool {
-		if committed.IsZero() && s.Candidate == revision(d2) {
+	if err := e.waitState(ctx, "1.1.0 to be promoted", 40*time.Second, func(s policy.State, live *servingv1.Service) bool {
+		if committed.IsZero() && s.Candidate == revision(image, "1.1.0", d2) {
 			committed = time.Now()
 			hop("1.1.0: push → candidate committed and synced at 0%", t)
 		}
 		if tr := sim.TrafficOf(live); len(sum.Traffic) == 0 || sum.Traffic[len(sum.Traffic)-1] != tr {
 			sum.Traffic = append(sum.Traffic, tr)
 		}
-		return s.Phase == rolloutstate.Promoted && s.Stable == revision(d2)
+		return s.Phase == policy.Promoted && s.Stable == revision(image, "1.1.0", d2)
 	}); err != nil {
 		return sum, err
 	}
@@ -95,12 +95,12 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 		return sum, err
 	}
 	var candidateLive, rolledBack time.Time
-	if err := e.waitState(ctx, "1.2.0 to be rolled back in the cluster", 30*time.Second, func(s rolloutstate.State, live *servingv1.Service) bool {
-		if candidateLive.IsZero() && strings.Contains(sim.TrafficOf(live), revision(d3)+" 10%") {
+	if err := e.waitState(ctx, "1.2.0 to be rolled back in the cluster", 30*time.Second, func(s policy.State, live *servingv1.Service) bool {
+		if candidateLive.IsZero() && strings.Contains(sim.TrafficOf(live), revision(image, "1.2.0", d3)+" 10%") {
 			candidateLive = time.Now()
 			hop("1.2.0: push → candidate live at 10%", t)
 		}
-		return s.Phase == rolloutstate.RolledBack && s.Stable == revision(d2) && onlyStable(live, revision(d2))
+		return s.Phase == policy.RolledBack && s.Stable == revision(image, "1.1.0", d2) && onlyStable(live, revision(image, "1.1.0", d2))
 	}); err != nil {
 		return sum, err
 	}
@@ -110,7 +110,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	}
 	if err := e.waitFor(ctx, "Git to be reverted and the digest quarantined", 15*time.Second, func() bool {
 		m, err := e.manifest()
-		return err == nil && strings.Contains(m, "slipstream.dev/quarantine: "+d3) && strings.Contains(m, "image: "+image+":1.1.0@"+d2)
+		return err == nil && strings.Contains(m, policy.AnnotationQuarantine+": "+d3) && strings.Contains(m, "image: "+image+":1.1.0@"+d2)
 	}); err != nil {
 		return sum, err
 	}
@@ -134,7 +134,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	if after, _ := e.head(); after != before {
 		return sum, fmt.Errorf("the quarantined digest made a commit")
 	}
-	if s, live, err := e.state(ctx); err != nil || s.Stable != revision(d2) || !onlyStable(live, revision(d2)) {
+	if s, live, err := e.state(ctx); err != nil || s.Stable != revision(image, "1.1.0", d2) || !onlyStable(live, revision(image, "1.1.0", d2)) {
 		return sum, fmt.Errorf("after the refused push the Service is not on 1.1.0 alone: %+v", s)
 	}
 	sum.GitLog, err = e.gitLog()
@@ -142,9 +142,10 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	return sum, err
 }
 
-// revision is the revision name slipstream gives a digest.
-func revision(digest string) string {
-	return service + "-" + strings.TrimPrefix(digest, "sha256:")[:10]
+// revision is the revision name slipstream gives an image pushed to the
+// demo's repository.
+func revision(image, tag, digest string) string {
+	return policy.RevisionName(service, image+":"+tag+"@"+digest)
 }
 
 func onlyStable(live *servingv1.Service, rev string) bool {
@@ -168,16 +169,16 @@ func write(image, tag string, img v1.Image) error {
 	return remote.Write(ref, img)
 }
 
-func (e *Env) state(ctx context.Context) (rolloutstate.State, *servingv1.Service, error) {
+func (e *Env) state(ctx context.Context) (policy.State, *servingv1.Service, error) {
 	live, err := e.Serving.ServingV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
-		return rolloutstate.State{}, nil, err
+		return policy.State{}, nil, err
 	}
-	s, err := rolloutstate.Parse(live.Annotations[rolloutstate.Annotation])
+	s, err := policy.ParseState(live.Annotations[policy.AnnotationRollout])
 	return s, live, err
 }
 
-func (e *Env) waitState(ctx context.Context, what string, timeout time.Duration, ok func(rolloutstate.State, *servingv1.Service) bool) error {
+func (e *Env) waitState(ctx context.Context, what string, timeout time.Duration, ok func(policy.State, *servingv1.Service) bool) error {
 	return e.waitFor(ctx, what, timeout, func() bool {
 		s, live, err := e.state(ctx)
 		return err == nil && ok(s, live)

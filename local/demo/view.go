@@ -10,8 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/slipstream-cd/slipstream/config"
-	"github.com/slipstream-cd/slipstream/internal/rolloutstate"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // View shows the run to a person: on a terminal, a live screen with a
@@ -65,7 +64,7 @@ func (v *View) frame(ctx context.Context) {
 	}
 	var b strings.Builder
 	for _, s := range list.Items {
-		st, _ := rolloutstate.Parse(s.Annotations[rolloutstate.Annotation])
+		st, _ := policy.ParseState(s.Annotations[policy.AnnotationRollout])
 		stable, cand := 0, 0
 		for _, t := range s.Status.Traffic {
 			if t.Percent == nil {
@@ -78,7 +77,7 @@ func (v *View) frame(ctx context.Context) {
 			}
 		}
 		next := ""
-		if pol, err := config.ParsePolicy(s.Annotations); err == nil && st.Phase == rolloutstate.Progressing && st.StepStartedAt != nil && st.Step >= 1 && st.Step <= len(pol.Pauses) {
+		if pol, err := policy.Parse(s.Annotations); err == nil && st.Phase == policy.Progressing && st.StepStartedAt != nil && st.Step >= 1 && st.Step <= len(pol.Pauses) {
 			next = fmt.Sprintf(", step %d/%d, next at %s", st.Step, len(pol.Steps), st.StepStartedAt.Add(pol.Pauses[st.Step-1]).Local().Format("15:04:05"))
 		}
 		fmt.Fprintf(&b, "%s/%s  [%s]  stable %3d%%  candidate %3d%%  %s%s\n", s.Namespace, s.Name, bar(stable, cand), stable, cand, orDash(string(st.Phase)), next)

@@ -1,4 +1,4 @@
-package config
+package policy
 
 import (
 	"os"
@@ -25,7 +25,7 @@ func TestPolicyDoc(t *testing.T) {
 	}
 	// Every annotation the doc lists exists in the code.
 	for _, m := range regexp.MustCompile("(?m)^\\| `(slipstream\\.dev/[a-z-]+)` \\|").FindAllStringSubmatch(doc, -1) {
-		if _, err := ParsePolicy(map[string]string{AnnotationTrack: "any", m[1]: "x"}); err == nil && m[1] != AnnotationTrack {
+		if _, err := Parse(map[string]string{AnnotationTrack: "any", m[1]: "x"}); err == nil && m[1] != AnnotationTrack {
 			t.Errorf("docs/policy.md lists %s, which the parser ignores", m[1])
 		}
 	}
@@ -42,7 +42,7 @@ func TestPolicyDoc(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(b[1]), &obj); err != nil {
 			t.Fatalf("example %d: %v", i+1, err)
 		}
-		if _, err := ParsePolicy(obj.Metadata.Annotations); err != nil {
+		if _, err := Parse(obj.Metadata.Annotations); err != nil {
 			t.Errorf("example %d does not parse: %v", i+1, err)
 		}
 	}

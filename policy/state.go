@@ -1,13 +1,10 @@
-package rolloutstate
+package policy
 
 import (
 	"encoding/json"
 	"fmt"
 	"time"
 )
-
-// Annotation is where the state lives on the Service.
-const Annotation = "slipstream.dev/rollout"
 
 // Phase is where a rollout is.
 type Phase string
@@ -29,7 +26,13 @@ const (
 	RolledBack Phase = "RolledBack"
 )
 
-// State is the value of the slipstream.dev/rollout annotation.
+// State is the value of the slipstream.dev/rollout annotation
+// (AnnotationRollout): the phase, the stable and candidate revisions with
+// their images, the step, and why the rollout is where it is. promote writes
+// it to Git (with the git traffic writer, every step); rollout and rollback
+// read it from the live Service. ParseState and String round-trip, and the
+// JSON has a fixed field order, so an unchanged state renders to the same
+// bytes and a redelivered event makes no commit.
 type State struct {
 	// Phase is where the rollout is.
 	Phase Phase `json:"phase"`
@@ -67,14 +70,14 @@ type State struct {
 	Announced bool `json:"announced,omitempty"`
 }
 
-// Parse reads an annotation value; an empty value is the zero State.
-func Parse(value string) (State, error) {
+// ParseState reads an annotation value; an empty value is the zero State.
+func ParseState(value string) (State, error) {
 	var s State
 	if value == "" {
 		return s, nil
 	}
 	if err := json.Unmarshal([]byte(value), &s); err != nil {
-		return State{}, fmt.Errorf("%s is not rollout state JSON: %v", Annotation, err)
+		return State{}, fmt.Errorf("%s is not rollout state JSON: %v", AnnotationRollout, err)
 	}
 	return s, nil
 }

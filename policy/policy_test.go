@@ -1,4 +1,4 @@
-package config
+package policy
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ const digest = "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192
 
 func ptr(f float64) *float64 { return &f }
 
-func TestParsePolicy(t *testing.T) {
+func TestParse(t *testing.T) {
 	m := time.Minute
 	tests := []struct {
 		name string
@@ -52,7 +52,7 @@ func TestParsePolicy(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParsePolicy(tc.ann)
+			got, err := Parse(tc.ann)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,14 +71,14 @@ func TestParsePolicy(t *testing.T) {
 	}
 }
 
-func TestParsePolicyUnmanaged(t *testing.T) {
-	_, err := ParsePolicy(map[string]string{AnnotationSteps: "10,100"})
+func TestParseUnmanaged(t *testing.T) {
+	_, err := Parse(map[string]string{AnnotationSteps: "10,100"})
 	if !errors.Is(err, ErrUnmanaged) {
-		t.Errorf("ParsePolicy without track = %v, want ErrUnmanaged", err)
+		t.Errorf("Parse without track = %v, want ErrUnmanaged", err)
 	}
 }
 
-func TestParsePolicyErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		ann  map[string]string
@@ -118,17 +118,17 @@ func TestParsePolicyErrors(t *testing.T) {
 			[]string{"slipstream.dev/track", "slipstream.dev/steps", "slipstream.dev/traffic-writer", "slipstream.dev/bake"}},
 	}
 	t.Run("every problem is its own line", func(t *testing.T) {
-		_, err := ParsePolicy(tests[len(tests)-1].ann)
-		if pe := (*PolicyError)(nil); !errors.As(err, &pe) || len(pe.Problems) != 4 {
-			t.Errorf("ParsePolicy() = %v, want 4 problems", err)
+		_, err := Parse(tests[len(tests)-1].ann)
+		if pe := (*Error)(nil); !errors.As(err, &pe) || len(pe.Problems) != 4 {
+			t.Errorf("Parse() = %v, want 4 problems", err)
 		}
 	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParsePolicy(tc.ann)
-			var pe *PolicyError
+			_, err := Parse(tc.ann)
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("ParsePolicy() = %v, want *PolicyError", err)
+				t.Fatalf("Parse() = %v, want *Error", err)
 			}
 			for _, want := range tc.errs {
 				if !strings.Contains(err.Error(), want) {
@@ -155,7 +155,7 @@ func TestTrackAccepts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.track, func(t *testing.T) {
-			p, err := ParsePolicy(map[string]string{AnnotationTrack: tc.track})
+			p, err := Parse(map[string]string{AnnotationTrack: tc.track})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +188,7 @@ func TestNewer(t *testing.T) {
 }
 
 func TestQuarantinedAndRender(t *testing.T) {
-	p, err := ParsePolicy(map[string]string{AnnotationTrack: "any", AnnotationQuarantine: "\n  " + digest + "\n",
+	p, err := Parse(map[string]string{AnnotationTrack: "any", AnnotationQuarantine: "\n  " + digest + "\n",
 		AnnotationAnalysisQuery: `x{ns="{{.Namespace}}",svc="{{.Service}}",rev="{{.Revision}}"}`, AnnotationAnalysisMin: "1"})
 	if err != nil {
 		t.Fatal(err)

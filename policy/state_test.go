@@ -1,4 +1,4 @@
-package rolloutstate
+package policy
 
 import (
 	"testing"
@@ -15,17 +15,17 @@ func TestRoundTrip(t *testing.T) {
 	if got := s.String(); got != want {
 		t.Errorf("String() =\n%s\nwant\n%s", got, want)
 	}
-	back, err := Parse(s.String())
+	back, err := ParseState(s.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(s, back); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if z, err := Parse(""); err != nil || z != (State{}) {
-		t.Errorf("Parse(\"\") = %v, %v", z, err)
+	if z, err := ParseState(""); err != nil || z != (State{}) {
+		t.Errorf("ParseState(\"\") = %v, %v", z, err)
 	}
-	if _, err := Parse("{phase"); err == nil {
+	if _, err := ParseState("{phase"); err == nil {
 		t.Error("Parse accepted broken JSON")
 	}
 }

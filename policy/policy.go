@@ -1,4 +1,4 @@
-package config
+package policy
 
 import (
 	"errors"
@@ -11,27 +11,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
-)
 
-// Annotation keys of the delivery policy on a managed Knative Service.
-const (
-	AnnotationTrack             = "slipstream.dev/track"
-	AnnotationSteps             = "slipstream.dev/steps"
-	AnnotationPause             = "slipstream.dev/pause"
-	AnnotationTrafficWriter     = "slipstream.dev/traffic-writer"
-	AnnotationRollbackOn        = "slipstream.dev/rollback-on"
-	AnnotationBake              = "slipstream.dev/bake"
-	AnnotationProgressDeadline  = "slipstream.dev/progress-deadline"
-	AnnotationAllowDowngrade    = "slipstream.dev/allow-downgrade"
-	AnnotationQuarantine        = "slipstream.dev/quarantine"
-	AnnotationAnalysisQuery     = "slipstream.dev/analysis-query"
-	AnnotationAnalysisMin       = "slipstream.dev/analysis-min"
-	AnnotationAnalysisMax       = "slipstream.dev/analysis-max"
-	AnnotationAnalysisInterval  = "slipstream.dev/analysis-interval"
-	AnnotationAnalysisFailures  = "slipstream.dev/analysis-failure-limit"
-	AnnotationAnalysisMinReqs   = "slipstream.dev/analysis-min-requests"
-	AnnotationAnalysisReqsQuery = "slipstream.dev/analysis-requests-query"
-	AnnotationAnalysisWaits     = "slipstream.dev/analysis-inconclusive-limit"
+	"github.com/slipstream-cd/slipstream/eventing"
 )
 
 // Policy defaults, applied when an annotation is absent.
@@ -189,21 +170,21 @@ type Policy struct {
 // Quarantined reports whether digest is in the quarantine list.
 func (p Policy) Quarantined(digest string) bool { return slices.Contains(p.Quarantine, digest) }
 
-// PolicyError lists every problem of a Service's policy annotations.
-type PolicyError struct {
+// Error lists every problem of a Service's policy annotations.
+type Error struct {
 	// Problems has one line per problem: annotation, value, what is expected.
 	Problems []string
 }
 
 // Error implements error.
-func (e *PolicyError) Error() string {
+func (e *Error) Error() string {
 	return "invalid delivery policy: " + strings.Join(e.Problems, "; ")
 }
 
-// ParsePolicy parses the slipstream.dev/* annotations of a Knative Service.
-// It returns ErrUnmanaged when there is no track annotation, and otherwise a
-// *PolicyError listing every problem, or the Policy with defaults applied.
-func ParsePolicy(annotations map[string]string) (Policy, error) {
+// Parse parses the slipstream.dev/* annotations of a Knative Service.
+// It returns ErrUnmanaged when there is no track annotation, and otherwise an
+// *Error listing every problem, or the Policy with defaults applied.
+func Parse(annotations map[string]string) (Policy, error) {
 	if _, ok := annotations[AnnotationTrack]; !ok {
 		return Policy{}, ErrUnmanaged
 	}
@@ -234,7 +215,7 @@ func ParsePolicy(annotations map[string]string) (Policy, error) {
 	}
 
 	if v, ok := get(AnnotationRollbackOn, ""); ok {
-		ms, err := parseMatchers(v)
+		ms, err := ParseMatchers(v)
 		if err != nil {
 			pp.add(AnnotationRollbackOn, v, err.Error())
 		}
@@ -259,7 +240,7 @@ func ParsePolicy(annotations map[string]string) (Policy, error) {
 	pol.Analysis = pp.analysis(annotations, get)
 
 	if len(pp) > 0 {
-		return Policy{}, &PolicyError{Problems: pp}
+		return Policy{}, &Error{Problems: pp}
 	}
 	return pol, nil
 }
@@ -362,12 +343,10 @@ func (pp *policyProblems) duration(ann map[string]string, key string, def, min t
 	return d
 }
 
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
 func (pp *policyProblems) quarantine(v string) []string {
 	var out []string
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
-		if !digestRE.MatchString(f) {
+	for _, f := range QuarantineEntries(v) {
+		if !eventing.IsDigest(f) {
 			pp.add(AnnotationQuarantine, f, "a digest sha256:<64 lower-case hex>")
 			continue
 		}

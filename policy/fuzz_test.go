@@ -1,13 +1,13 @@
-package config
+package policy
 
 import (
 	"errors"
 	"testing"
 )
 
-// FuzzParsePolicy: annotations are user input. Parsing never panics, every
-// failure is a *PolicyError, and every parsed policy keeps the invariants.
-func FuzzParsePolicy(f *testing.F) {
+// FuzzParse: annotations are user input. Parsing never panics, every
+// failure is a *Error, and every parsed policy keeps the invariants.
+func FuzzParse(f *testing.F) {
 	f.Add("semver:^1.0.0", "10,25,50,100", "1m", "git", `severity="critical"`, "up", "1")
 	f.Add("regex:main-[0-9a-f]{7}", "100", "0s", "cluster", `{a=~"b|c"}`, `x{r="{{.Revision}}"}`, "0.5")
 	f.Add("tag:prod", "5, 50,100", "1s,2s,3s", "git", "", "", "")
@@ -21,11 +21,11 @@ func FuzzParsePolicy(f *testing.F) {
 			ann[AnnotationAnalysisQuery] = query
 			ann[AnnotationAnalysisMax] = max
 		}
-		p, err := ParsePolicy(ann)
+		p, err := Parse(ann)
 		if err != nil {
-			var pe *PolicyError
+			var pe *Error
 			if !errors.As(err, &pe) || len(pe.Problems) == 0 {
-				t.Fatalf("error %v is not a *PolicyError with problems", err)
+				t.Fatalf("error %v is not a *Error with problems", err)
 			}
 			return
 		}
