@@ -13,20 +13,17 @@ import (
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
-// IntakeFormats are the registry webhook formats intake understands, each
-// served at POST /webhooks/<format>; "cloudevents" is POST / (Harbor's
-// CloudEvents format and CDEvents artifact.published).
-var IntakeFormats = []string{"distribution", "harbor", "dockerhub", "quay", "github", "gar", "ecr", "acr", "cloudevents"}
-
-// WebhookAuth is how one webhook format authenticates. Every configured
-// mechanism must pass; with none configured the format is refused at start-up
-// unless AllowUnauthenticated is true.
+// WebhookAuth is how one webhook format authenticates, read from
+// SLIPSTREAM_INTAKE_<FORMAT>_*. Every configured mechanism must pass; with
+// none configured the format is refused at start-up unless
+// AllowUnauthenticated is true.
 type WebhookAuth struct {
 	// TokenFile holds the shared secret expected in the Authorization header:
 	// "Bearer <token>", the bare token, or basic auth whose password is the token.
 	TokenFile Secret `split_words:"true" desc:"file holding the shared secret expected in the Authorization header"`
-	// HMACSecretFile holds the key of an HMAC-SHA256 signature of the body, sent
-	// as X-Hub-Signature-256 (GitHub) or X-Slipstream-Signature: sha256=<hex>.
+	// HMACSecretFile holds the key of an HMAC-SHA256 signature of the body,
+	// sent in the header the format names (X-Hub-Signature-256 for GitHub,
+	// X-Slipstream-Signature otherwise) as sha256=<hex>.
 	HMACSecretFile Secret `split_words:"true" desc:"file holding the HMAC-SHA256 key of the body signature"`
 	// AllowUnauthenticated accepts this format without credentials (logged as a warning at start-up).
 	AllowUnauthenticated bool `split_words:"true" default:"false" desc:"accept this format without credentials"`
@@ -35,20 +32,18 @@ type WebhookAuth struct {
 // Configured reports whether any mechanism is configured.
 func (a WebhookAuth) Configured() bool { return a.TokenFile.Set() || a.HMACSecretFile.Set() }
 
+// Validate implements Validator: each mechanism is checked on its own.
+func (a *WebhookAuth) Validate() error { return nil }
+
 // Intake holds the settings of the intake function (prefix SLIPSTREAM_INTAKE_).
+// The formats themselves are intake's (its registration table); LoadIntake
+// takes their names.
 type Intake struct {
-	// Formats lists the webhook formats to accept (IntakeFormats). Required.
+	// Formats lists the webhook formats to accept. Required.
 	Formats []string `desc:"comma-separated webhook formats to accept"`
-	// Distribution … Cloudevents hold each format's authentication.
-	Distribution WebhookAuth
-	Harbor       WebhookAuth
-	Dockerhub    WebhookAuth
-	Quay         WebhookAuth
-	Github       WebhookAuth
-	Gar          WebhookAuth
-	Ecr          WebhookAuth
-	Acr          WebhookAuth
-	Cloudevents  WebhookAuth
+	// Auth holds each enabled format's authentication, by format name,
+	// read from SLIPSTREAM_INTAKE_<FORMAT>_* (LoadIntake).
+	Auth map[string]WebhookAuth `ignored:"true"`
 	// AllowedRegistries lists the registry hosts (host or host:port) intake
 	// accepts pushes from and may contact to resolve a digest. Required.
 	AllowedRegistries []string `split_words:"true" desc:"comma-separated registry hosts (host or host:port) pushes are accepted from"`
@@ -60,47 +55,57 @@ type Intake struct {
 	DedupWindow time.Duration `split_words:"true" default:"10m" desc:"how long sent event ids are remembered"`
 }
 
-// Auth returns the authentication settings of a format.
-func (c *Intake) Auth(format string) WebhookAuth {
-	switch format {
-	case "distribution":
-		return c.Distribution
-	case "harbor":
-		return c.Harbor
-	case "dockerhub":
-		return c.Dockerhub
-	case "quay":
-		return c.Quay
-	case "github":
-		return c.Github
-	case "gar":
-		return c.Gar
-	case "ecr":
-		return c.Ecr
-	case "acr":
-		return c.Acr
-	case "cloudevents":
-		return c.Cloudevents
-	}
-	return WebhookAuth{}
-}
+// FormatPrefix is the prefix of a format's settings: SLIPSTREAM_INTAKE_<FORMAT>.
+func FormatPrefix(format string) string { return Prefix + "_INTAKE_" + strings.ToUpper(format) }
 
-// Validate implements Validator.
-func (c *Intake) Validate() error {
+// LoadIntake reads intake's settings: SLIPSTREAM_INTAKE_*, then
+// SLIPSTREAM_INTAKE_<FORMAT>_* for each enabled format, and validates them
+// against the formats intake knows. Every problem is reported at once, in an
+// *Error naming each variable.
+func LoadIntake(known []string) (Intake, error) {
+	var c Intake
+	err := Load(Prefix+"_INTAKE", &c)
 	var p problems
-	if len(c.Formats) == 0 {
-		p.env(Prefix+"_INTAKE_FORMATS", "required: the webhook formats to accept, from %s", strings.Join(IntakeFormats, ", "))
-	}
+	p.merge(err)
+	c.Auth = map[string]WebhookAuth{}
 	for _, f := range c.Formats {
-		if !slices.Contains(IntakeFormats, f) {
-			p.env(Prefix+"_INTAKE_FORMATS", "%q is not one of %s", f, strings.Join(IntakeFormats, ", "))
+		if !slices.Contains(known, f) {
+			continue // reported by ValidateFormats
+		}
+		var a WebhookAuth
+		if err := Load(FormatPrefix(f), &a); err != nil {
+			p.merge(err)
 			continue
 		}
-		if a := c.Auth(f); !a.Configured() && !a.AllowUnauthenticated {
-			key := Prefix + "_INTAKE_" + strings.ToUpper(f)
+		c.Auth[f] = a
+	}
+	p.merge(c.ValidateFormats(known))
+	return c, p.err()
+}
+
+// ValidateFormats checks that every enabled format is one of known and has
+// credentials, or is allowed without them.
+func (c *Intake) ValidateFormats(known []string) error {
+	var p problems
+	if len(c.Formats) == 0 {
+		p.env(Prefix+"_INTAKE_FORMATS", "required: the webhook formats to accept, from %s", strings.Join(known, ", "))
+	}
+	for _, f := range c.Formats {
+		if !slices.Contains(known, f) {
+			p.env(Prefix+"_INTAKE_FORMATS", "%q is not one of %s", f, strings.Join(known, ", "))
+			continue
+		}
+		if a := c.Auth[f]; !a.Configured() && !a.AllowUnauthenticated {
+			key := FormatPrefix(f)
 			p.env(key+"_TOKEN_FILE", "format %s has no credentials: set it or %s_HMAC_SECRET_FILE, or %s_ALLOW_UNAUTHENTICATED=true", f, key, key)
 		}
 	}
+	return p.err()
+}
+
+// Validate implements Validator; the formats are checked by ValidateFormats.
+func (c *Intake) Validate() error {
+	var p problems
 	if len(c.AllowedRegistries) == 0 {
 		p.env(Prefix+"_INTAKE_ALLOWED_REGISTRIES", "required: the registry hosts pushes are accepted from")
 	}

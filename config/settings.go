@@ -174,6 +174,28 @@ func (p *problems) nonNegativeDuration(key string, d time.Duration) {
 	}
 }
 
+// Join merges settings errors into one *Error listing every problem of
+// each; it returns nil when all are nil.
+func Join(errs ...error) error {
+	var p problems
+	for _, err := range errs {
+		p.merge(err)
+	}
+	return p.err()
+}
+
+// merge adds the problems of a settings error (every line of an *Error).
+func (p *problems) merge(err error) {
+	var e *Error
+	switch {
+	case err == nil:
+	case errors.As(err, &e):
+		*p = append(*p, e.Problems...)
+	default:
+		*p = append(*p, err.Error())
+	}
+}
+
 func (p problems) err() error {
 	if len(p) == 0 {
 		return nil

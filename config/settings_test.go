@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,46 +176,118 @@ func TestSecretFiles(t *testing.T) {
 func TestLoadFunctions(t *testing.T) {
 	key := secretFile(t, "-----BEGIN OPENSSH PRIVATE KEY-----\n")
 	pw := secretFile(t, "pw")
+	loadInto := func(prefix string, spec Validator) func() error {
+		return func() error { return Load(prefix, spec) }
+	}
+	// The formats intake knows are its own; any list shows how they are checked.
+	loadIntake := func() error {
+		_, err := LoadIntake([]string{"distribution", "harbor", "github", "quay", "acr"})
+		return err
+	}
 	tests := []struct {
-		name   string
-		prefix string
-		spec   Validator
-		env    map[string]string
-		errs   []string
+		name string
+		load func() error
+		env  map[string]string
+		errs []string
 	}{
-		{"intake needs formats and registries", Prefix + "_INTAKE", &Intake{}, nil, []string{"SLIPSTREAM_INTAKE_FORMATS: required", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: required"}},
-		{"intake ok", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "distribution,github,quay", "SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE": pw,
-			"SLIPSTREAM_INTAKE_GITHUB_HMAC_SECRET_FILE": pw, "SLIPSTREAM_INTAKE_QUAY_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "r.example.com,quay.io"}, nil},
-		{"intake format without credentials", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "harbor,nexus", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "r.example.com"},
-			[]string{"SLIPSTREAM_INTAKE_HARBOR_TOKEN_FILE: format harbor has no credentials", `SLIPSTREAM_INTAKE_FORMATS: "nexus" is not one of`}},
-		{"intake bad hosts", Prefix + "_INTAKE", &Intake{}, map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "acr", "SLIPSTREAM_INTAKE_ACR_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "https://r.example.com,r.example.com:,ok.example.com:5000", "SLIPSTREAM_INTAKE_DEDUP_WINDOW": "0s"},
-			[]string{`SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: "https://r.example.com"`, `"r.example.com:" has an empty port`, "SLIPSTREAM_INTAKE_DEDUP_WINDOW"}},
-		{"promote needs a URL", Prefix + "_PROMOTE", &Promote{}, nil, []string{"SLIPSTREAM_PROMOTE_GIT_URL: required"}},
-		{"promote ok", Prefix + "_PROMOTE", &Promote{}, map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://git.example.com/config.git", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE": pw}, nil},
-		{"promote everything wrong", Prefix + "_PROMOTE", &Promote{}, map[string]string{
-			"SLIPSTREAM_PROMOTE_GIT_URL": "ftp://git.example.com/x", "SLIPSTREAM_PROMOTE_GIT_BRANCH": "a..b", "SLIPSTREAM_PROMOTE_PATHS": "apps,../etc,/abs",
-			"SLIPSTREAM_PROMOTE_AUTHOR_EMAIL": "nobody", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE": pw, "SLIPSTREAM_PROMOTE_GIT_SSH_KEY_FILE": key, "SLIPSTREAM_PROMOTE_GIT_TIMEOUT": "0s"},
-			[]string{`SLIPSTREAM_PROMOTE_GIT_URL: scheme "ftp"`, `SLIPSTREAM_PROMOTE_GIT_BRANCH: "a..b"`, `SLIPSTREAM_PROMOTE_PATHS: "../etc" is outside`, `SLIPSTREAM_PROMOTE_PATHS: "/abs" is outside`,
-				"SLIPSTREAM_PROMOTE_AUTHOR_EMAIL", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE: set together", "SLIPSTREAM_PROMOTE_GIT_TIMEOUT"}},
-		{"promote ssh needs key and known_hosts", Prefix + "_PROMOTE", &Promote{}, map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "ssh://git@git.example.com/config.git"},
-			[]string{"SLIPSTREAM_PROMOTE_GIT_SSH_KEY_FILE: required", "SLIPSTREAM_PROMOTE_GIT_KNOWN_HOSTS_FILE: required"}},
-		{"promote password in URL", Prefix + "_PROMOTE", &Promote{}, map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://u:hunter2@git.example.com/x"},
-			[]string{"SLIPSTREAM_PROMOTE_GIT_URL: carries a password"}},
-		{"rollout ok", Prefix + "_ROLLOUT", &Rollout{}, map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "http://prometheus.monitoring:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "demo,shop"}, nil},
-		{"rollout bad", Prefix + "_ROLLOUT", &Rollout{}, map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "prometheus:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "Demo"},
-			[]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL", `SLIPSTREAM_ROLLOUT_NAMESPACES: "Demo"`}},
-		{"rollback needs credentials", Prefix + "_ROLLBACK", &Rollback{}, nil, []string{"SLIPSTREAM_ROLLBACK_TOKEN_FILE: no credentials configured"}},
-		{"rollback unauthenticated on purpose", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true"}, nil},
-		{"rollback basic auth half set", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_PASSWORD_FILE": pw}, []string{"SLIPSTREAM_ROLLBACK_USERNAME: basic auth needs both"}},
-		{"rollback bad matchers", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_ROLLBACK_DEFAULT_ROLLBACK_ON": `severity="critical`},
-			[]string{"SLIPSTREAM_ROLLBACK_DEFAULT_ROLLBACK_ON", "expected Alertmanager matchers"}},
-		{"rollback bad labels", Prefix + "_ROLLBACK", &Rollback{}, map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_ROLLBACK_SERVICE_LABELS": "service-name"},
-			[]string{`SLIPSTREAM_ROLLBACK_SERVICE_LABELS: "service-name" is not a label name`}},
+		{
+			name: "intake needs formats and registries",
+			load: loadIntake,
+			errs: []string{"SLIPSTREAM_INTAKE_FORMATS: required", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: required"},
+		},
+		{
+			name: "intake ok",
+			load: loadIntake,
+			env: map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "distribution,github,quay", "SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE": pw,
+				"SLIPSTREAM_INTAKE_GITHUB_HMAC_SECRET_FILE": pw, "SLIPSTREAM_INTAKE_QUAY_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "r.example.com,quay.io"},
+		},
+		{
+			name: "intake format without credentials",
+			load: loadIntake,
+			env:  map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "harbor,nexus", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "r.example.com"},
+			errs: []string{"SLIPSTREAM_INTAKE_HARBOR_TOKEN_FILE: format harbor has no credentials", `SLIPSTREAM_INTAKE_FORMATS: "nexus" is not one of`},
+		},
+		{
+			name: "intake bad hosts",
+			load: loadIntake,
+			env:  map[string]string{"SLIPSTREAM_INTAKE_FORMATS": "acr", "SLIPSTREAM_INTAKE_ACR_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "https://r.example.com,r.example.com:,ok.example.com:5000", "SLIPSTREAM_INTAKE_DEDUP_WINDOW": "0s"},
+			errs: []string{`SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES: "https://r.example.com"`, `"r.example.com:" has an empty port`, "SLIPSTREAM_INTAKE_DEDUP_WINDOW"},
+		},
+		{
+			name: "promote needs a URL",
+			load: loadInto(Prefix+"_PROMOTE", &Promote{}),
+			errs: []string{"SLIPSTREAM_PROMOTE_GIT_URL: required"},
+		},
+		{
+			name: "promote ok",
+			load: loadInto(Prefix+"_PROMOTE", &Promote{}),
+			env:  map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://git.example.com/config.git", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE": pw},
+		},
+		{
+			name: "promote everything wrong",
+			load: loadInto(Prefix+"_PROMOTE", &Promote{}),
+			env: map[string]string{
+				"SLIPSTREAM_PROMOTE_GIT_URL": "ftp://git.example.com/x", "SLIPSTREAM_PROMOTE_GIT_BRANCH": "a..b", "SLIPSTREAM_PROMOTE_PATHS": "apps,../etc,/abs",
+				"SLIPSTREAM_PROMOTE_AUTHOR_EMAIL": "nobody", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE": pw, "SLIPSTREAM_PROMOTE_GIT_SSH_KEY_FILE": key, "SLIPSTREAM_PROMOTE_GIT_TIMEOUT": "0s"},
+			errs: []string{`SLIPSTREAM_PROMOTE_GIT_URL: scheme "ftp"`, `SLIPSTREAM_PROMOTE_GIT_BRANCH: "a..b"`, `SLIPSTREAM_PROMOTE_PATHS: "../etc" is outside`, `SLIPSTREAM_PROMOTE_PATHS: "/abs" is outside`,
+				"SLIPSTREAM_PROMOTE_AUTHOR_EMAIL", "SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE: set together", "SLIPSTREAM_PROMOTE_GIT_TIMEOUT"},
+		},
+		{
+			name: "promote ssh needs key and known_hosts",
+			load: loadInto(Prefix+"_PROMOTE", &Promote{}),
+			env:  map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "ssh://git@git.example.com/config.git"},
+			errs: []string{"SLIPSTREAM_PROMOTE_GIT_SSH_KEY_FILE: required", "SLIPSTREAM_PROMOTE_GIT_KNOWN_HOSTS_FILE: required"},
+		},
+		{
+			name: "promote password in URL",
+			load: loadInto(Prefix+"_PROMOTE", &Promote{}),
+			env:  map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://u:hunter2@git.example.com/x"},
+			errs: []string{"SLIPSTREAM_PROMOTE_GIT_URL: carries a password"},
+		},
+		{
+			name: "rollout ok",
+			load: loadInto(Prefix+"_ROLLOUT", &Rollout{}),
+			env:  map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "http://prometheus.monitoring:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "demo,shop"},
+		},
+		{
+			name: "rollout bad",
+			load: loadInto(Prefix+"_ROLLOUT", &Rollout{}),
+			env:  map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "prometheus:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "Demo"},
+			errs: []string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL", `SLIPSTREAM_ROLLOUT_NAMESPACES: "Demo"`},
+		},
+		{
+			name: "rollback needs credentials",
+			load: loadInto(Prefix+"_ROLLBACK", &Rollback{}),
+			errs: []string{"SLIPSTREAM_ROLLBACK_TOKEN_FILE: no credentials configured"},
+		},
+		{
+			name: "rollback unauthenticated on purpose",
+			load: loadInto(Prefix+"_ROLLBACK", &Rollback{}),
+			env:  map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true"},
+		},
+		{
+			name: "rollback basic auth half set",
+			load: loadInto(Prefix+"_ROLLBACK", &Rollback{}),
+			env:  map[string]string{"SLIPSTREAM_ROLLBACK_PASSWORD_FILE": pw},
+			errs: []string{"SLIPSTREAM_ROLLBACK_USERNAME: basic auth needs both"},
+		},
+		{
+			name: "rollback bad matchers",
+			load: loadInto(Prefix+"_ROLLBACK", &Rollback{}),
+			env:  map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_ROLLBACK_DEFAULT_ROLLBACK_ON": `severity="critical`},
+			errs: []string{"SLIPSTREAM_ROLLBACK_DEFAULT_ROLLBACK_ON", "expected Alertmanager matchers"},
+		},
+		{
+			name: "rollback bad labels",
+			load: loadInto(Prefix+"_ROLLBACK", &Rollback{}),
+			env:  map[string]string{"SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED": "true", "SLIPSTREAM_ROLLBACK_SERVICE_LABELS": "service-name"},
+			errs: []string{`SLIPSTREAM_ROLLBACK_SERVICE_LABELS: "service-name" is not a label name`},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			setEnv(t, tc.env)
-			err := Load(tc.prefix, tc.spec)
+			err := tc.load()
 			if len(tc.errs) == 0 {
 				if err != nil {
 					t.Fatalf("Load() = %v", err)
@@ -248,5 +322,46 @@ func TestRollbackDefaults(t *testing.T) {
 	}
 	if got := r.DefaultRollbackOn.String(); got != `{severity="critical"}` {
 		t.Errorf("default matchers = %s", got)
+	}
+}
+
+func TestLoadIntakeReadsEachEnabledFormat(t *testing.T) {
+	pw := secretFile(t, "pw")
+	setEnv(t, map[string]string{
+		"SLIPSTREAM_INTAKE_FORMATS":                    "distribution,quay",
+		"SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES":         "r.example.com",
+		"SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE":    pw,
+		"SLIPSTREAM_INTAKE_QUAY_ALLOW_UNAUTHENTICATED": "true",
+		"SLIPSTREAM_INTAKE_GITHUB_TOKEN_FILE":          pw, // github is not enabled: not read
+	})
+	c, err := LoadIntake([]string{"distribution", "quay", "github"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(c.Auth)); !slices.Equal(got, []string{"distribution", "quay"}) {
+		t.Errorf("Auth holds %v, want the enabled formats distribution and quay", got)
+	}
+	if d := c.Auth["distribution"]; !d.TokenFile.Set() || d.AllowUnauthenticated {
+		t.Errorf("distribution: token set %v, unauthenticated %v; want a token", d.TokenFile.Set(), d.AllowUnauthenticated)
+	}
+	if q := c.Auth["quay"]; q.Configured() || !q.AllowUnauthenticated {
+		t.Errorf("quay: configured %v, unauthenticated %v; want unauthenticated on purpose", q.Configured(), q.AllowUnauthenticated)
+	}
+
+	setEnv(t, map[string]string{
+		"SLIPSTREAM_INTAKE_FORMATS":                    "distribution,quay",
+		"SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES":         "r.example.com",
+		"SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE":    pw,
+		"SLIPSTREAM_INTAKE_QUAY_ALLOW_UNAUTHENTICATED": "sure",
+	})
+	_, err = LoadIntake([]string{"distribution", "quay"})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("LoadIntake = %v, want an *Error", err)
+	}
+	for _, want := range []string{`SLIPSTREAM_INTAKE_QUAY_ALLOW_UNAUTHENTICATED: "sure" is not a valid boolean`, "SLIPSTREAM_INTAKE_QUAY_TOKEN_FILE: format quay has no credentials"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
 	}
 }

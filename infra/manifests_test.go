@@ -26,8 +26,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/intake"
 )
 
 // knativeObject is a Knative type with defaulting and validation.
@@ -291,7 +291,7 @@ func knownSettings(t *testing.T) []string {
 	for _, line := range strings.Split(string(raw), "\n") {
 		if strings.HasPrefix(line, "| `") {
 			key := strings.TrimPrefix(strings.SplitN(line, "`", 3)[1], "")
-			for _, f := range config.IntakeFormats {
+			for _, f := range intake.Formats() {
 				out = append(out, strings.Replace(key, "<FORMAT>", strings.ToUpper(f), 1))
 			}
 			out = append(out, key)

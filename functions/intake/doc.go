@@ -8,6 +8,10 @@
 // image.pushed event per tagged push, with subject <registry>/<repository> and
 // the extensions repository, tag and digest.
 //
+// Each format is one row of the registration table in formats.go (its name,
+// which is also its route and settings name, its parser, and the header its
+// HMAC signature comes in) and one parse_<name>.go file.
+//
 // Each request is authenticated first (a shared token in Authorization, or an
 // HMAC-SHA256 signature of the body), then parsed, then checked against the
 // registry allowlist before any outbound request; a payload without a digest

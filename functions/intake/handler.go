@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,23 +22,12 @@ import (
 // Name is the function's name.
 const Name = "intake"
 
-// parser reads one webhook format.
-type parser func(body []byte, h http.Header) (report, error)
-
-var parsers = map[string]parser{
-	"distribution": parseDistribution,
-	"harbor":       parseHarbor,
-	"dockerhub":    parseDockerHub,
-	"quay":         parseQuay,
-	"github":       parseGitHub,
-	"gar":          parseGAR,
-	"ecr":          parseECR,
-	"acr":          parseACR,
-}
-
 // Intake turns registry webhooks into image.pushed events.
 type Intake struct {
-	cfg     config.Intake
+	cfg config.Intake
+	// routes are the enabled formats by route: /webhooks/<name>, and / for
+	// the format that sends CloudEvents.
+	routes  map[string]format
 	allowed allowlist
 	send    Sender
 	resolve DigestResolver
@@ -56,7 +44,7 @@ func WithClock(now func() time.Time) Option { return func(in *Intake) { in.now =
 // New returns an Intake for validated settings, sending with send and
 // resolving digests with resolve.
 func New(cfg config.Intake, send Sender, resolve DigestResolver, opts ...Option) (*Intake, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := config.Join(cfg.Validate(), cfg.ValidateFormats(Formats())); err != nil {
 		return nil, err
 	}
 	if send == nil || resolve == nil {
@@ -66,7 +54,15 @@ func New(cfg config.Intake, send Sender, resolve DigestResolver, opts ...Option)
 	if err != nil {
 		return nil, err
 	}
-	in := &Intake{cfg: cfg, allowed: allowed, send: send, resolve: resolve, now: time.Now}
+	in := &Intake{cfg: cfg, routes: map[string]format{}, allowed: allowed, send: send, resolve: resolve, now: time.Now}
+	for _, name := range cfg.Formats {
+		f, _ := formatNamed(name)
+		route := "/webhooks/" + f.name
+		if f.parse == nil {
+			route = "/"
+		}
+		in.routes[route] = f
+	}
 	for _, o := range opts {
 		o(in)
 	}
@@ -78,7 +74,7 @@ func New(cfg config.Intake, send Sender, resolve DigestResolver, opts ...Option)
 func (in *Intake) Unauthenticated() []string {
 	var out []string
 	for _, f := range in.cfg.Formats {
-		if !in.cfg.Auth(f).Configured() {
+		if !in.cfg.Auth[f].Configured() {
 			out = append(out, f)
 		}
 	}
@@ -88,30 +84,26 @@ func (in *Intake) Unauthenticated() []string {
 // Function returns the routes of the enabled formats for the host.
 func (in *Intake) Function() host.Function {
 	fn := host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{}, Authorize: in.authorize}
-	for _, f := range in.cfg.Formats {
-		if p, ok := parsers[f]; ok {
-			fn.Webhooks["/webhooks/"+f] = in.webhook(f, p)
+	for route, f := range in.routes {
+		if f.parse != nil {
+			fn.Webhooks[route] = in.webhook(f.name, f.parse)
+			continue
 		}
-	}
-	if slices.Contains(in.cfg.Formats, "cloudevents") {
-		fn.Events = map[string]host.EventHandler{
-			typeHarborPushed:           in.event(parseHarborEvent),
-			typeCDEventPublished + "*": in.event(parseCDEvent),
+		fn.Events = map[string]host.EventHandler{}
+		for typ, parse := range f.events {
+			fn.Events[typ] = in.event(f.name, parse)
 		}
 	}
 	return fn
 }
 
+// authorize checks a request with the credentials of the format its route serves.
 func (in *Intake) authorize(route string, r *http.Request, body []byte) error {
-	format := strings.TrimPrefix(route, "/webhooks/")
-	if route == "/" {
-		format = "cloudevents"
+	f, ok := in.routes[route]
+	if !ok {
+		return fmt.Errorf("%w: no format is served at %s", host.ErrUnauthorized, route)
 	}
-	header := webauth.HeaderSignature
-	if format == "github" {
-		header = webauth.HeaderGitHubSignature
-	}
-	return webauth.Check(in.cfg.Auth(format), header, r, body)
+	return webauth.Check(in.cfg.Auth[f.name], f.signature, r, body)
 }
 
 // webhook serves one raw webhook format.
@@ -133,13 +125,13 @@ func (in *Intake) webhook(format string, parse parser) host.WebhookHandler {
 
 // event serves one CloudEvent type at POST /; an event with nothing to act on
 // is acknowledged as refused.
-func (in *Intake) event(parse func(cloudevents.Event) (report, error)) host.EventHandler {
+func (in *Intake) event(format string, parse eventParser) host.EventHandler {
 	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 		rep, err := parse(e)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := in.process(ctx, "cloudevents", rep)
+		resp, err := in.process(ctx, format, rep)
 		if err == nil && resp.Status == http.StatusOK {
 			return nil, fmt.Errorf("%w: %s", host.ErrRefused, resp.Message)
 		}
@@ -253,6 +245,6 @@ func resolveError(ref string, err error) error {
 // LogUnauthenticated warns, once at start-up, about formats open to anyone.
 func (in *Intake) LogUnauthenticated(log *slog.Logger) {
 	for _, f := range in.Unauthenticated() {
-		log.Warn("webhook format accepts unauthenticated requests", "format", f, "setting", "SLIPSTREAM_INTAKE_"+strings.ToUpper(f)+"_ALLOW_UNAUTHENTICATED")
+		log.Warn("webhook format accepts unauthenticated requests", "format", f, "setting", config.FormatPrefix(f)+"_ALLOW_UNAUTHENTICATED")
 	}
 }

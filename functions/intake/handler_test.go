@@ -91,13 +91,13 @@ func newEnv(t *testing.T, mutate func(cfg *config.Intake, e *env)) *env {
 		t.Fatal(err)
 	}
 
-	var cfg config.Intake
-	t.Setenv("SLIPSTREAM_INTAKE_FORMATS", strings.Join(config.IntakeFormats, ","))
-	for _, f := range config.IntakeFormats {
-		t.Setenv("SLIPSTREAM_INTAKE_"+strings.ToUpper(f)+"_TOKEN_FILE", e.secretFile(token))
+	t.Setenv("SLIPSTREAM_INTAKE_FORMATS", strings.Join(Formats(), ","))
+	for _, f := range Formats() {
+		t.Setenv(config.FormatPrefix(f)+"_TOKEN_FILE", e.secretFile(token))
 	}
 	t.Setenv("SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES", e.regHost+",docker.io,quay.io,ghcr.io,europe-docker.pkg.dev,123456789012.dkr.ecr.us-west-2.amazonaws.com,myregistry.azurecr.io,harbor.example.com")
-	if err := config.Load(config.Prefix+"_INTAKE", &cfg); err != nil {
+	cfg, err := config.LoadIntake(Formats())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if mutate != nil {
@@ -291,7 +291,9 @@ func TestCloudEventsFormats(t *testing.T) {
 
 func TestRefusedRequestsSendNothing(t *testing.T) {
 	e := newEnv(t, func(cfg *config.Intake, e *env) {
-		cfg.Github.HMACSecretFile.Decode(e.secretFile("It's a Secret to Everybody"))
+		gh := cfg.Auth["github"]
+		gh.HMACSecretFile.Decode(e.secretFile("It's a Secret to Everybody"))
+		cfg.Auth["github"] = gh
 	})
 	good := e.distribution("1.4.0", e.imgDigest, "application/vnd.oci.image.manifest.v1+json")
 	tests := []struct {
@@ -344,8 +346,9 @@ func TestGitHubSignature(t *testing.T) {
 		t.Errorf("GitHub's test vector: %v", err)
 	}
 	e := newEnv(t, func(cfg *config.Intake, e *env) {
-		cfg.Github = config.WebhookAuth{}
-		cfg.Github.HMACSecretFile.Decode(e.secretFile("gh-secret"))
+		var gh config.WebhookAuth
+		gh.HMACSecretFile.Decode(e.secretFile("gh-secret"))
+		cfg.Auth["github"] = gh
 	})
 	body := sampleWith(t, "github-package-published.json", `"name": "",`, `"name": "1.4.0",`, `sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b`, dgA,
 		`"ghcr.io/Codertocat/hello-world:"`, `"ghcr.io/Codertocat/hello-world:1.4.0"`)

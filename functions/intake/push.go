@@ -1,6 +1,8 @@
 package intake
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -103,4 +105,30 @@ func skipTag(tag string) string {
 		return "signature or attestation tag " + tag
 	}
 	return ""
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// decodeJSON decodes a webhook body; a syntax or type error names where it is.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return malformed("body", "empty; expected a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		switch e := err.(type) {
+		case *json.SyntaxError:
+			return malformed("body", "not valid JSON at byte %d: %v", e.Offset, err)
+		case *json.UnmarshalTypeError:
+			return malformed(e.Field, "expected %s, got JSON %s", e.Type, e.Value)
+		}
+		return malformed("body", "%v", err)
+	}
+	return nil
 }

@@ -14,8 +14,8 @@ import (
 // resolver with the Docker config's credentials.
 func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	const prefix = config.Prefix + "_INTAKE"
-	var cfg config.Intake
-	if err := config.Load(prefix, &cfg); err != nil {
+	cfg, err := config.LoadIntake(Formats())
+	if err != nil {
 		return host.Function{}, err
 	}
 	sender, err := h.Sender()

@@ -216,7 +216,8 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	}
 	e.Registry = reg.Host
 	resolver, _ := registry.New()
-	in, err = intake.New(config.Intake{Formats: []string{"distribution"}, Distribution: config.WebhookAuth{TokenFile: config.NewSecret([]byte(intakeToken))},
+	in, err = intake.New(config.Intake{Formats: []string{"distribution"},
+		Auth:              map[string]config.WebhookAuth{"distribution": {TokenFile: config.NewSecret([]byte(intakeToken))}},
 		AllowedRegistries: []string{reg.Host}, ResolveTimeout: 5 * time.Second, DedupWindow: time.Second}, isend, resolver)
 	if err != nil {
 		return nil, err
