@@ -26,9 +26,10 @@ type Live struct {
 	Err error
 }
 
-// LiveLookup answers for one Service; it is memoised by the caller so that a
-// retried edit sees the same answers.
-type LiveLookup func(namespace, name string) Live
+// Lives are the cluster's answers for Services whose manifests pin no stable
+// revision, by namespace/name. The handler reads them before the edit, so
+// the decision stays a pure function of the files, the event and these.
+type Lives map[string]Live
 
 // desired is the outcome one event wants for one Service; empty fields stay.
 type desired struct {
@@ -38,20 +39,44 @@ type desired struct {
 	Traffic    []eventing.TrafficTarget
 	State      *policy.State
 	Quarantine string
-	// Summary is the line of the commit message for this Service.
+	// Summary is the line of the commit message for this Service, after its name.
 	Summary string
 	// Committed is the manifest.committed data (the commit is filled in later).
 	Committed eventing.ManifestCommitted
 }
 
-// plan is the outcome of one event: the files to write and what changed.
+// skip is a Service, or a file, that an event leaves alone, and why; it is
+// logged and listed in the commit message.
+type skip struct {
+	// Subject is the Service (namespace/name) or the file concerned.
+	Subject string
+	// Reason says why, for people.
+	Reason string
+}
+
+// String renders the skip as the commit message lists it.
+func (s skip) String() string { return s.Subject + ": " + s.Reason }
+
+func skipped(s service, format string, args ...any) skip {
+	return skip{Subject: s.key(), Reason: fmt.Sprintf(format, args...)}
+}
+
+// outcome is what one event wants of the repository's Services.
+type outcome struct {
+	Changes []desired
+	Skipped []skip
+	// NeedLive lists the Services (namespace/name) whose live state decides
+	// the outcome and which the Lives given do not hold: read them, decide again.
+	NeedLive []string
+}
+
+// plan is the outcome of one event applied to the files: what to write and what changed.
 type plan struct {
 	Files   map[string][]byte
 	Changed []desired
 	// Unchanged counts Services the event wanted as they already are (a redelivery).
 	Unchanged int
-	Skipped   []string
-	Subject   string // first line of the commit message
+	Skipped   []skip
 }
 
 func digestOf(image string) string {
@@ -71,9 +96,8 @@ func sameRepository(imageName, pushed string) bool {
 }
 
 // decideImagePushed pins the pushed image in every Service that takes it.
-func decideImagePushed(services []service, ev eventing.ImagePushed, live LiveLookup) ([]desired, []string) {
-	var out []desired
-	var skipped []string
+func decideImagePushed(services []service, ev eventing.ImagePushed, lives Lives) outcome {
+	var out outcome
 	for _, s := range services {
 		if !sameRepository(s.ImageName, ev.Registry+"/"+ev.Repository) {
 			continue
@@ -83,74 +107,82 @@ func decideImagePushed(services []service, ev eventing.ImagePushed, live LiveLoo
 		case err == policy.ErrUnmanaged:
 			continue
 		case err != nil:
-			skipped = append(skipped, fmt.Sprintf("%s: %v", s.key(), err))
+			out.Skipped = append(out.Skipped, skipped(s, "%v", err))
 			continue
 		case !pol.Track.Accepts(ev.Tag):
-			skipped = append(skipped, fmt.Sprintf("%s: track %s does not take tag %s", s.key(), pol.Track, ev.Tag))
+			out.Skipped = append(out.Skipped, skipped(s, "track %s does not take tag %s", pol.Track, ev.Tag))
 			continue
 		case pol.Quarantined(ev.Digest):
-			skipped = append(skipped, fmt.Sprintf("%s: %s is quarantined", s.key(), ev.Digest))
+			out.Skipped = append(out.Skipped, skipped(s, "%s is quarantined", ev.Digest))
 			continue
 		}
 		if _, cur := splitImage(s.Image); pol.Track.Kind == policy.TrackSemver && !pol.AllowDowngrade && policy.Newer(ev.Tag, cur) {
-			skipped = append(skipped, fmt.Sprintf("%s: %s would downgrade %s (set %s: \"true\" to allow)", s.key(), ev.Tag, cur, policy.AnnotationAllowDowngrade))
+			out.Skipped = append(out.Skipped, skipped(s, "%s would downgrade %s (set %s: \"true\" to allow)", ev.Tag, cur, policy.AnnotationAllowDowngrade))
 			continue
 		}
-		d, why := pinCandidate(s, ev.Image, live)
-		if why != "" {
-			skipped = append(skipped, s.key()+": "+why)
+		d, why, needLive := pinCandidate(s, ev.Image, lives)
+		switch {
+		case needLive:
+			out.NeedLive = append(out.NeedLive, s.key())
+			continue
+		case why != "":
+			out.Skipped = append(out.Skipped, skipped(s, "%s", why))
 			continue
 		}
 		d.Committed.CauseType, d.Committed.CauseID = ev.EventType(), ev.ID()
 		d.svc = s
-		out = append(out, d)
+		out.Changes = append(out.Changes, d)
 	}
-	return out, skipped
+	return out
 }
 
 // pinCandidate puts image in s as the candidate beside the stable revision,
-// adopting the Service first when its manifest pins no stable revision.
-func pinCandidate(s service, image string, live LiveLookup) (desired, string) {
+// adopting the Service first when its manifest pins no stable revision. It
+// returns needLive when that depends on the live Service and lives has no
+// answer for it.
+func pinCandidate(s service, image string, lives Lives) (d desired, why string, needLive bool) {
 	cand := policy.RevisionName(s.Name, image)
 	stable, stableImage := s.pinnedStable(), ""
 	if s.State.Phase == policy.Adopting && stable == s.State.Stable {
 		// Adoption is under way: the newest push waits for the pinned revision too.
 		st := s.State
 		st.PendingImage = image
-		return desired{State: &st, Summary: fmt.Sprintf("%s: %s waits for adoption of %s to finish", s.key(), image, stable),
-			Committed: committed(s, s.Image, stable, "")}, ""
+		return desired{State: &st, Summary: fmt.Sprintf("%s waits for adoption of %s to finish", image, stable),
+			Committed: committed(s, s.Image, stable, "")}, "", false
 	}
 	if stable != "" {
 		stableImage = knownImage(s, stable)
 	} else {
-		l := live(s.Namespace, s.Name)
+		l, ok := lives[s.key()]
 		switch {
+		case !ok:
+			return desired{}, "", true
 		case l.Err != nil:
-			return adopt(s, image, l.Err), ""
+			return adopt(s, image, l.Err), "", false
 		case !l.Found:
 			// First deploy: nothing serves yet, the candidate takes 100% as stable.
 			if s.Template == cand && s.Image == image && s.State.Candidate == cand {
-				return desired{Summary: s.key() + ": already deployed as " + cand}, "" // a redelivery: nothing to do
+				return desired{Summary: "already deployed as " + cand}, "", false // a redelivery: nothing to do
 			}
 			st := policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: image, Reason: "first deploy"}
 			return desired{Image: image, Template: cand, Traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, State: &st,
-				Summary:   fmt.Sprintf("%s: first deploy of %s as %s (100%%, tag stable)", s.key(), image, cand),
-				Committed: committed(s, image, "", cand)}, ""
+				Summary:   fmt.Sprintf("first deploy of %s as %s (100%%, tag stable)", image, cand),
+				Committed: committed(s, image, "", cand)}, "", false
 		default:
 			stable, stableImage = l.Revision, l.Image
 		}
 	}
 	switch {
 	case cand == stable:
-		return desired{}, fmt.Sprintf("%s is already the stable revision", cand)
+		return desired{}, fmt.Sprintf("%s is already the stable revision", cand), false
 	case cand == s.Template && s.Image == image:
-		return desired{Summary: fmt.Sprintf("%s: %s is already the candidate", s.key(), cand)}, "" // a redelivery: nothing to do
+		return desired{Summary: fmt.Sprintf("%s is already the candidate", cand)}, "", false // a redelivery: nothing to do
 	}
 	st := policy.State{Phase: policy.Pending, Stable: stable, StableImage: stableImage, Candidate: cand, CandidateImage: image}
 	return desired{Image: image, Template: cand, State: &st,
 		Traffic:   []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: cand, Percent: 0, Tag: "candidate"}},
-		Summary:   fmt.Sprintf("%s: %s as candidate %s at 0%%, %s stays stable at 100%%", s.key(), image, cand, stable),
-		Committed: committed(s, image, stable, cand)}, ""
+		Summary:   fmt.Sprintf("%s as candidate %s at 0%%, %s stays stable at 100%%", image, cand, stable),
+		Committed: committed(s, image, stable, cand)}, "", false
 }
 
 // knownImage is the image of a revision the manifest or its state names.
@@ -179,7 +211,7 @@ func adopt(s service, pending string, cause error) desired {
 	st := policy.State{Phase: policy.Adopting, Stable: stable, StableImage: s.Image, PendingImage: pending,
 		Reason: fmt.Sprintf("the live Service could not be read (%v): pinning the running template first", cause)}
 	return desired{Template: stable, State: &st, Traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}},
-		Summary:   fmt.Sprintf("%s: adopt: pin the running template %s as revision %s at 100%% (no behaviour change); %s waits for it", s.key(), s.Image, stable, pending),
+		Summary:   fmt.Sprintf("adopt: pin the running template %s as revision %s at 100%% (no behaviour change); %s waits for it", s.Image, stable, pending),
 		Committed: committed(s, s.Image, stable, "")}
 }
 
@@ -187,69 +219,77 @@ func committed(s service, image, stable, cand string) eventing.ManifestCommitted
 	return eventing.ManifestCommitted{Namespace: s.Namespace, Service: s.Name, Path: s.Path, Image: image, StableRevision: stable, CandidateRevision: cand}
 }
 
-// find returns the managed Service named by an event.
-func find(services []service, namespace, svc string) (service, string) {
+// find returns the managed Service named by an event, or why there is none.
+func find(services []service, namespace, svc string) (service, *skip) {
+	key := namespace + "/" + svc
 	for _, s := range services {
 		if s.Namespace == namespace && s.Name == svc {
 			if _, err := s.policy(); err == policy.ErrUnmanaged {
-				return service{}, fmt.Sprintf("%s/%s is not managed by slipstream", namespace, svc)
+				return service{}, &skip{Subject: key, Reason: "not managed by slipstream"}
 			}
-			return s, ""
+			return s, nil
 		}
 	}
-	return service{}, fmt.Sprintf("no manifest of Service %s/%s under the configured paths", namespace, svc)
+	return service{}, &skip{Subject: key, Reason: "no manifest of this Service under the configured paths"}
 }
 
+// only is the outcome of an event for one Service.
+func only(d desired) outcome { return outcome{Changes: []desired{d}} }
+
+// skipping is the outcome of an event that changes nothing.
+func skipping(s skip) outcome { return outcome{Skipped: []skip{s}} }
+
 // decideShifted writes a step's traffic and state (git traffic writer).
-func decideShifted(services []service, ev eventing.TrafficShifted) ([]desired, []string) {
+func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 	s, why := find(services, ev.Namespace, ev.Service)
-	if why != "" {
-		return nil, []string{why}
+	if why != nil {
+		return skipping(*why)
 	}
 	if pol, err := s.policy(); err == nil && pol.Writer == policy.WriterCluster {
-		return nil, []string{fmt.Sprintf("%s: traffic writer is cluster: steps live in the cluster, Git records only outcomes", s.key())}
+		return skipping(skipped(s, "traffic writer is cluster: steps live in the cluster, Git records only outcomes"))
 	}
 	if s.Template != ev.CandidateRevision {
-		return nil, []string{fmt.Sprintf("%s: step %d is for candidate %s, the manifest runs %s", s.key(), ev.Step, ev.CandidateRevision, s.Template)}
+		return skipping(skipped(s, "step %d is for candidate %s, the manifest runs %s", ev.Step, ev.CandidateRevision, s.Template))
 	}
 	st := s.State
 	st.Phase, st.Step, st.Stable, st.Candidate = policy.Progressing, ev.Step, ev.StableRevision, ev.CandidateRevision
 	if ev.State != "" {
 		parsed, err := policy.ParseState(ev.State)
 		if err != nil {
-			return nil, []string{fmt.Sprintf("%s: %v", s.key(), err)}
+			return skipping(skipped(s, "%v", err))
 		}
 		st = parsed
 	}
-	return []desired{{svc: s, Traffic: ev.Traffic, State: &st,
-		Summary:   fmt.Sprintf("%s: step %d/%d, %s", s.key(), ev.Step, ev.Steps, trafficLine(ev.Traffic)),
-		Committed: withCause(committed(s, s.Image, ev.StableRevision, ev.CandidateRevision), ev)}}, nil
+	return only(desired{svc: s, Traffic: ev.Traffic, State: &st,
+		Summary:   fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, trafficLine(ev.Traffic)),
+		Committed: withCause(committed(s, s.Image, ev.StableRevision, ev.CandidateRevision), ev)})
 }
 
 // decidePromoted makes the promoted revision stable at 100%, remembering the
 // previous stable revision for the bake window; at is the event's time. When
 // it ends an adoption, the image that waited goes in as the candidate.
-func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Time) ([]desired, []string) {
+func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Time) outcome {
 	s, why := find(services, ev.Namespace, ev.Service)
-	if why != "" {
-		return nil, []string{why}
+	if why != nil {
+		return skipping(*why)
 	}
 	if s.State.Phase == policy.Adopting && s.State.Stable == ev.Revision && s.State.PendingImage != "" {
 		adopted := s
 		adopted.Traffic = []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}
 		adopted.Latest = false
 		adopted.State.Phase = policy.Promoted
-		d, why := pinCandidate(adopted, s.State.PendingImage, nil)
+		// The adopted revision is pinned, so the decision needs no live answer.
+		d, why, _ := pinCandidate(adopted, s.State.PendingImage, nil)
 		if why != "" {
-			return nil, []string{s.key() + ": " + why}
+			return skipping(skipped(s, "%s", why))
 		}
-		d.Summary = fmt.Sprintf("%s: adoption done, %s is stable; %s", s.key(), ev.Revision, d.Summary[len(s.key())+2:])
+		d.Summary = fmt.Sprintf("adoption done, %s is stable; %s", ev.Revision, d.Summary)
 		d.Committed = withCause(d.Committed, ev)
 		d.svc = s
-		return []desired{d}, nil
+		return only(d)
 	}
 	if s.Template != ev.Revision && s.pinnedStable() != ev.Revision {
-		return nil, []string{fmt.Sprintf("%s: promoted %s is not the manifest's candidate (%s)", s.key(), ev.Revision, s.Template)}
+		return skipping(skipped(s, "promoted %s is not the manifest's candidate (%s)", ev.Revision, s.Template))
 	}
 	image := knownImage(s, ev.Revision)
 	if image == "" {
@@ -265,17 +305,17 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 	if ev.PreviousRevision != "" {
 		st.Reason = "promoted over " + ev.PreviousRevision
 	}
-	return []desired{{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}, State: &st,
-		Summary:   fmt.Sprintf("%s: promote %s to stable at 100%%", s.key(), ev.Revision),
-		Committed: withCause(committed(s, image, ev.Revision, ""), ev)}}, nil
+	return only(desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}, State: &st,
+		Summary:   fmt.Sprintf("promote %s to stable at 100%%", ev.Revision),
+		Committed: withCause(committed(s, image, ev.Revision, ""), ev)})
 }
 
 // decideRolledBack reverts the image to the stable one, sends all traffic to
 // stable and quarantines the bad digest.
-func decideRolledBack(services []service, ev eventing.RolloutRolledBack) ([]desired, []string) {
+func decideRolledBack(services []service, ev eventing.RolloutRolledBack) outcome {
 	s, why := find(services, ev.Namespace, ev.Service)
-	if why != "" {
-		return nil, []string{why}
+	if why != nil {
+		return skipping(*why)
 	}
 	stableImage := knownImage(s, ev.StableRevision)
 	d := desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.StableRevision, Percent: 100, Tag: "stable"}}, Quarantine: digestOf(ev.Image)}
@@ -285,9 +325,9 @@ func decideRolledBack(services []service, ev eventing.RolloutRolledBack) ([]desi
 	}
 	st := policy.State{Phase: policy.RolledBack, Stable: ev.StableRevision, StableImage: stableImage, Reason: ev.Reason}
 	d.State = &st
-	d.Summary = fmt.Sprintf("%s: roll back %s to %s, quarantine %s (%s)", s.key(), ev.CandidateRevision, ev.StableRevision, digestOf(ev.Image), ev.Reason)
+	d.Summary = fmt.Sprintf("roll back %s to %s, quarantine %s (%s)", ev.CandidateRevision, ev.StableRevision, digestOf(ev.Image), ev.Reason)
 	d.Committed = withCause(committed(s, image, ev.StableRevision, ""), ev)
-	return []desired{d}, nil
+	return only(d)
 }
 
 func withCause(c eventing.ManifestCommitted, ev eventing.Data) eventing.ManifestCommitted {

@@ -17,9 +17,13 @@
 // a manifest.committed event per changed Service (the first as the reply, any
 // others to K_SINK when one is bound).
 //
-// Edits are pure functions of the manifests and the event (decide.go) and
-// change only the edited values of a file (yamlpatch); every edited Service
-// passes Knative's own SetDefaults and Validate first. Idempotency: when the
+// Edits are pure functions of the manifests, the event and the live answers
+// they are given (decide.go) and change only the edited values of a file
+// (yamlpatch); every edited Service passes Knative's own SetDefaults and
+// Validate first. When a decision depends on a live Service (adoption), it
+// asks for it: the handler reads it (one get) and runs the edit again, so no
+// I/O happens inside an edit. A skipped Service carries its reason as a value
+// (subject and reason), logged and listed in the commit message. Idempotency: when the
 // repository already holds the result there is no commit and no reply, so a
 // redelivered event changes nothing. A rejected push is re-applied on the new
 // head and retried (gitrepo); when it keeps failing the event is answered 409

@@ -23,8 +23,15 @@ func FuzzManifests(f *testing.F) {
 	f.Fuzz(func(t *testing.T, manifest []byte) {
 		files := map[string][]byte{"apps/hello/service.yaml": manifest}
 		services, _ := findServices(files)
-		ds, _ := decideImagePushed(services, ev, func(string, string) Live { return Live{Found: false} })
-		pl := build(files, ds, nil)
+		lives := Lives{}
+		for _, s := range services {
+			lives[s.key()] = Live{Found: false}
+		}
+		out := decideImagePushed(services, ev, lives)
+		if len(out.NeedLive) > 0 {
+			t.Fatalf("every Service has a live answer, yet the decision asks for %v", out.NeedLive)
+		}
+		pl := build(files, out.Changes, nil)
 		for p, b := range pl.Files {
 			again, skipped := findServices(map[string][]byte{p: b})
 			if len(again) != len(services) {

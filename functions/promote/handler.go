@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -63,27 +62,37 @@ func New(repo Repo, paths []string, opts ...Option) (*Promote, error) {
 // Function returns the broker-facing handlers for the host.
 func (p *Promote) Function() host.Function {
 	return host.Function{Name: Name, Events: map[string]host.EventHandler{
-		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, live LiveLookup, _ time.Time) ([]desired, []string) {
-			return decideImagePushed(services, ev, live)
+		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, lives Lives, _ time.Time) outcome {
+			return decideImagePushed(services, ev, lives)
 		}),
-		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ LiveLookup, _ time.Time) ([]desired, []string) {
+		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ Lives, _ time.Time) outcome {
 			return decideShifted(services, ev)
 		}),
-		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, _ LiveLookup, at time.Time) ([]desired, []string) {
+		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, _ Lives, at time.Time) outcome {
 			return decidePromoted(services, ev, at)
 		}),
-		eventing.TypeRolloutRolledBack: handle(p, func(ev eventing.RolloutRolledBack, services []service, _ LiveLookup, _ time.Time) ([]desired, []string) {
+		eventing.TypeRolloutRolledBack: handle(p, func(ev eventing.RolloutRolledBack, services []service, _ Lives, _ time.Time) outcome {
 			return decideRolledBack(services, ev)
 		}),
 	}}
 }
 
+// errNeedLive ends an edit whose decision depends on live Services not read
+// yet; the handler reads them and edits again.
+var errNeedLive = errors.New("the decision needs the live Services")
+
+// maxLiveRounds bounds how often one event reads live Services: each round
+// answers every Service the decision asked for, so only a repository that
+// keeps gaining Services in between needs another.
+const maxLiveRounds = 3
+
 // handle decodes an event of type T, commits what decide wants, and replies
-// with manifest.committed.
+// with manifest.committed. Reading the cluster is never part of the edit:
+// when decide asks for live Services, they are read between two edits.
 func handle[T any, P interface {
 	*T
 	eventing.Data
-}](p *Promote, decide func(T, []service, LiveLookup, time.Time) ([]desired, []string)) host.EventHandler {
+}](p *Promote, decide func(T, []service, Lives, time.Time) outcome) host.EventHandler {
 	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 		ev, err := eventing.Decode[T, P](e)
 		if err != nil {
@@ -91,24 +100,41 @@ func handle[T any, P interface {
 		}
 		data := P(&ev)
 		log := host.Logger(ctx)
-		live := p.memoLive(ctx)
+		lives := Lives{}
 		var last plan
-		hash, err := p.repo.Update(ctx, func(files gitrepo.Files) (gitrepo.Change, error) {
-			snapshot, err := load(files, p.paths)
-			if err != nil {
-				return gitrepo.Change{}, err
+		var hash string
+		for round := 1; ; round++ {
+			var need []string
+			hash, err = p.repo.Update(ctx, func(files gitrepo.Files) (gitrepo.Change, error) {
+				snapshot, err := load(files, p.paths)
+				if err != nil {
+					return gitrepo.Change{}, err
+				}
+				services, skipped := findServices(snapshot)
+				out := decide(ev, services, lives, e.Time().UTC())
+				if len(out.NeedLive) > 0 && p.live == nil {
+					p.noCluster(out.NeedLive, lives)
+					out = decide(ev, services, lives, e.Time().UTC())
+				}
+				if need = out.NeedLive; len(need) > 0 {
+					return gitrepo.Change{}, errNeedLive
+				}
+				last = build(snapshot, out.Changes, append(skipped, out.Skipped...))
+				return gitrepo.Change{Files: last.Files, Message: message(data, last)}, nil
+			})
+			if !errors.Is(err, errNeedLive) || round == maxLiveRounds {
+				break
 			}
-			services, skipped := findServices(snapshot)
-			ds, more := decide(ev, services, live, e.Time().UTC())
-			last = build(snapshot, ds, append(skipped, more...))
-			return gitrepo.Change{Files: last.Files, Message: message(data, last)}, nil
-		})
+			p.readLive(ctx, need, lives)
+		}
 		for _, s := range last.Skipped {
-			log.Warn("service skipped", "reason", s)
+			log.Warn("service skipped", "subject", s.Subject, "reason", s.Reason)
 		}
 		switch {
+		case errors.Is(err, errNeedLive):
+			return nil, fmt.Errorf("%w: the repository kept gaining Services to adopt while their live state was read", host.ErrConflict)
 		case errors.Is(err, gitrepo.ErrNoChange) && len(last.Changed) == 0 && last.Unchanged == 0:
-			return nil, fmt.Errorf("%w: nothing to change: %s", host.ErrRefused, strings.Join(orNone(last.Skipped), "; "))
+			return nil, fmt.Errorf("%w: nothing to change: %s", host.ErrRefused, orNone(last.Skipped))
 		case errors.Is(err, gitrepo.ErrNoChange):
 			log.Info("already in Git; nothing to commit")
 			return nil, nil
@@ -122,32 +148,34 @@ func handle[T any, P interface {
 	}
 }
 
-func orNone(s []string) []string {
-	if len(s) == 0 {
-		return []string{"no Service takes this event"}
+func orNone(skipped []skip) string {
+	if len(skipped) == 0 {
+		return "no Service takes this event"
 	}
-	return s
+	parts := make([]string, len(skipped))
+	for i, s := range skipped {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, "; ")
 }
 
-// memoLive answers adoption look-ups once per event, so a retried edit sees
-// the same answers.
-func (p *Promote) memoLive(ctx context.Context) LiveLookup {
-	var mu sync.Mutex
-	seen := map[string]Live{}
-	return func(namespace, name string) Live {
-		mu.Lock()
-		defer mu.Unlock()
-		key := namespace + "/" + name
-		if l, ok := seen[key]; ok {
-			return l
-		}
-		l := Live{Err: errors.New("promote has no cluster access configured")}
-		if p.live != nil {
-			rev, img, found, err := p.live.ServingRevision(ctx, namespace, name)
-			l = Live{Found: found, Revision: rev, Image: img, Err: err}
-		}
-		seen[key] = l
-		return l
+// errNoCluster is the live answer when promote has no cluster access.
+var errNoCluster = errors.New("promote has no cluster access configured")
+
+// noCluster answers every key without reading anything: there is no cluster.
+func (p *Promote) noCluster(keys []string, lives Lives) {
+	for _, key := range keys {
+		lives[key] = Live{Err: errNoCluster}
+	}
+}
+
+// readLive reads, with one get each, which revision the named Services
+// serve; a failed read is an answer too (Err), so adoption pins by a commit.
+func (p *Promote) readLive(ctx context.Context, keys []string, lives Lives) {
+	for _, key := range keys {
+		namespace, name, _ := strings.Cut(key, "/")
+		rev, img, found, err := p.live.ServingRevision(ctx, namespace, name)
+		lives[key] = Live{Found: found, Revision: rev, Image: img, Err: err}
 	}
 }
 
@@ -175,16 +203,16 @@ func load(files gitrepo.Files, paths []string) (map[string][]byte, error) {
 
 // build applies every desired change to a working copy of the files; a
 // Service whose edit fails (Knative would refuse it) is skipped with the reason.
-func build(snapshot map[string][]byte, ds []desired, skipped []string) plan {
+func build(snapshot map[string][]byte, ds []desired, skips []skip) plan {
 	working := map[string][]byte{}
 	for k, v := range snapshot {
 		working[k] = v
 	}
-	pl := plan{Files: map[string][]byte{}, Skipped: skipped}
+	pl := plan{Files: map[string][]byte{}, Skipped: skips}
 	for _, d := range ds {
 		changed, err := apply(working, d.svc, d)
 		if err != nil {
-			pl.Skipped = append(pl.Skipped, fmt.Sprintf("%s: %v", d.svc.key(), err))
+			pl.Skipped = append(pl.Skipped, skipped(d.svc, "%v", err))
 			continue
 		}
 		edited := map[string][]byte{}
@@ -201,7 +229,7 @@ func build(snapshot map[string][]byte, ds []desired, skipped []string) plan {
 		check := d.Committed
 		check.Commit = strings.Repeat("0", 40)
 		if err := check.Validate(); err != nil {
-			pl.Skipped = append(pl.Skipped, fmt.Sprintf("%s: cannot announce the change: %v", d.svc.key(), err))
+			pl.Skipped = append(pl.Skipped, skipped(d.svc, "cannot announce the change: %v", err))
 			continue
 		}
 		for f, b := range edited {
@@ -219,12 +247,12 @@ func message(ev eventing.Data, pl plan) string {
 	b.WriteString(subject(ev, pl))
 	b.WriteString("\n\n")
 	for _, d := range pl.Changed {
-		b.WriteString("- " + d.Summary + "\n")
+		b.WriteString("- " + d.svc.key() + ": " + d.Summary + "\n")
 	}
 	if len(pl.Skipped) > 0 {
 		b.WriteString("\nSkipped:\n")
 		for _, s := range pl.Skipped {
-			b.WriteString("- " + s + "\n")
+			b.WriteString("- " + s.String() + "\n")
 		}
 	}
 	fmt.Fprintf(&b, "\nSlipstream-Event-Id: %s\nSlipstream-Event-Type: %s\n", ev.ID(), ev.EventType())

@@ -1,6 +1,7 @@
 package promote
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -309,5 +310,40 @@ func TestClusterWriterStepsStayOutOfGit(t *testing.T) {
 	}
 	if n := len(testutil.Subjects(t, s.bare)); n != 1 {
 		t.Errorf("%d commits, want none beyond the seed", n-1)
+	}
+}
+
+// countingLive answers like a cluster serving hello-00001 and counts reads.
+type countingLive struct {
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingLive) ServingRevision(_ context.Context, _, _ string) (string, string, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	return "hello-00001", "registry.example.com/team/hello:1.0.0", true, nil
+}
+
+// TestLiveIsReadOncePerServiceOutsideTheEdit: adoption reads the live
+// Service once, before the edit that uses the answer; a redelivery, whose
+// manifest now pins the stable revision, reads nothing.
+func TestLiveIsReadOncePerServiceOutsideTheEdit(t *testing.T) {
+	live := &countingLive{}
+	s := newServer(t, map[string]string{"apps/hello/service.yaml": unpinned}, live)
+	e := pushed(t, "team/hello", "1.4.0", digestB)
+	if status, reply := s.deliver(t, e); status != 200 || reply == nil {
+		t.Fatalf("push: %d %v", status, reply)
+	}
+	if live.reads != 1 {
+		t.Errorf("%d reads of the live Service, want 1", live.reads)
+	}
+	if st := stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"]); st.Stable != "hello-00001" || st.Candidate != "hello-3f2a9c01b2" {
+		t.Errorf("state %+v, want candidate hello-3f2a9c01b2 beside the live hello-00001", st)
+	}
+	s.deliver(t, e)
+	if live.reads != 1 {
+		t.Errorf("a redelivery read the live Service again (%d reads)", live.reads)
 	}
 }

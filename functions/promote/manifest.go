@@ -99,7 +99,7 @@ func splitImage(ref string) (name, tag string) {
 
 // findServices reads every Knative Service of every YAML file. Files that do
 // not parse are reported in skipped and do not stop the others.
-func findServices(files map[string][]byte) (services []service, skipped []string) {
+func findServices(files map[string][]byte) (services []service, skipped []skip) {
 	for _, p := range sortedKeys(files) {
 		ext := path.Ext(p)
 		if (ext != ".yaml" && ext != ".yml") || isKustomization(p) {
@@ -108,7 +108,7 @@ func findServices(files map[string][]byte) (services []service, skipped []string
 		f, err := yamlpatch.Parse(files[p])
 		if err != nil {
 			if strings.Contains(string(files[p]), "serving.knative.dev") {
-				skipped = append(skipped, fmt.Sprintf("%s: does not parse: %v", p, err))
+				skipped = append(skipped, skip{Subject: p, Reason: fmt.Sprintf("does not parse: %v", err)})
 			}
 			continue
 		}
@@ -118,7 +118,7 @@ func findServices(files map[string][]byte) (services []service, skipped []string
 			}
 			var m manifestShape
 			if err := doc.Decode(&m); err != nil {
-				skipped = append(skipped, fmt.Sprintf("%s (document %d): %v", p, i+1, err))
+				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1), Reason: err.Error()})
 				continue
 			}
 			if m.Kind != "Service" || m.APIVersion != "serving.knative.dev/v1" {
@@ -126,7 +126,7 @@ func findServices(files map[string][]byte) (services []service, skipped []string
 			}
 			s, err := toService(files, p, i, m)
 			if err != nil {
-				skipped = append(skipped, fmt.Sprintf("%s (document %d): %v", p, i+1, err))
+				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1), Reason: err.Error()})
 				continue
 			}
 			services = append(services, s)
