@@ -302,29 +302,14 @@ func imageOf(ev eventing.Data) string {
 }
 
 // replies builds manifest.committed for every changed Service: the first is
-// the reply, the others go to the sender.
+// the reply, the others go to the sender (without one, rollout still finds
+// those Services through the cluster).
 func (p *Promote) replies(ctx context.Context, hash string, pl plan) (*cloudevents.Event, error) {
-	var events []cloudevents.Event
-	for _, d := range pl.Changed {
+	data := make([]eventing.Data, len(pl.Changed))
+	for i, d := range pl.Changed {
 		c := d.Committed
 		c.Commit = hash
-		e, err := eventing.New(Name, c, p.now())
-		if err != nil {
-			return nil, fmt.Errorf("building manifest.committed for %s: %v", d.svc.key(), err) // our fault: 500
-		}
-		events = append(events, e)
+		data[i] = c
 	}
-	if len(events) == 0 {
-		return nil, nil
-	}
-	for _, e := range events[1:] {
-		if p.send == nil {
-			host.Logger(ctx).Warn("no K_SINK bound: manifest.committed not sent; rollout finds the Service through the cluster", "subject", e.Subject())
-			continue
-		}
-		if err := p.send.Send(ctx, e); err != nil {
-			host.Logger(ctx).Error("sending manifest.committed", "subject", e.Subject(), "error", err.Error())
-		}
-	}
-	return &events[0], nil
+	return host.Reply(ctx, Name, p.now(), p.send, data...)
 }

@@ -29,6 +29,19 @@ const (
 	Resend
 )
 
+// String names the kind, for logs.
+func (k Kind) String() string {
+	switch k {
+	case Ignore:
+		return "ignore"
+	case RollBack:
+		return "roll back"
+	case Resend:
+		return "resend"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
 // Action is the decision for one alert and one live Service.
 type Action struct {
 	Kind    Kind

@@ -131,34 +131,34 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 	if done[key] {
 		return key + ": handled by an earlier alert of this notification", nil
 	}
-	for attempt := 0; ; attempt++ {
-		live, err := r.cluster.Get(ctx, t.Namespace, t.Service)
-		if errors.Is(err, kservice.ErrNotFound) {
-			return fmt.Sprintf("ignored: Service %s does not exist", key), nil
+	var live *servingv1.Service
+	var act Action
+	err = kservice.RetryOnConflict(func() error {
+		var err error
+		if live, err = r.cluster.Get(ctx, t.Namespace, t.Service); err != nil {
+			return err
 		}
-		if err != nil {
-			return "", err
+		act = Decide(a, live, r.cfg.DefaultRollbackOn, r.now())
+		if act.Kind != RollBack {
+			return nil
 		}
-		act := Decide(a, live, r.cfg.DefaultRollbackOn, r.now())
-		switch act.Kind {
-		case Ignore:
-			return key + ": " + act.Note, nil
-		case RollBack:
-			st := act.State
-			live, err = r.cluster.Patch(ctx, live, act.Traffic, &st)
-			if errors.Is(err, kservice.ErrConflict) && attempt < 3 {
-				continue // the Service changed: read it again and decide again
-			}
-			if err != nil {
-				return "", err
-			}
-		}
-		done[key] = true
-		if err := r.announce(ctx, live, act); err != nil {
-			return "", fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
-		}
+		st := act.State
+		live, err = r.cluster.Patch(ctx, live, act.Traffic, &st) // a conflict: read it again and decide again
+		return err
+	})
+	switch {
+	case errors.Is(err, kservice.ErrNotFound):
+		return fmt.Sprintf("ignored: Service %s does not exist", key), nil
+	case err != nil:
+		return "", err
+	case act.Kind == Ignore:
 		return key + ": " + act.Note, nil
 	}
+	done[key] = true
+	if err := r.announce(ctx, live, act); err != nil {
+		return "", fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
+	}
+	return key + ": " + act.Note, nil
 }
 
 // announce sends rollout.rolledback and records that it did, so repeats of

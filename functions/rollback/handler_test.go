@@ -315,16 +315,46 @@ func TestBakeWindow(t *testing.T) {
 }
 
 func TestConflictIsRetried(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil))
-	conflicts := int64(1)
-	e.cs.PrependReactor("patch", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
-		if atomic.AddInt64(&conflicts, -1) >= 0 {
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "checkout", fmt.Errorf("modified"))
-		}
-		return false, nil, nil
-	})
-	if code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer()); code != 200 || !strings.Contains(msg, "rolled back") {
-		t.Errorf("%d %s", code, msg)
+	tests := []struct {
+		name      string
+		conflicts int64 // patches answered 409 before the API accepts one
+		wantCode  int
+		wantPhase policy.Phase
+	}{
+		{
+			name:      "one conflict: read again, decided again, rolled back",
+			conflicts: 1,
+			wantCode:  http.StatusOK,
+			wantPhase: policy.RolledBack,
+		},
+		{
+			name:      "conflicts on every attempt: 503 so Alertmanager retries, nothing changed",
+			conflicts: 100,
+			wantCode:  http.StatusServiceUnavailable,
+			wantPhase: policy.Progressing,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, midRollout("shop", "checkout", nil))
+			conflicts := tc.conflicts
+			e.cs.PrependReactor("patch", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
+				if atomic.AddInt64(&conflicts, -1) >= 0 {
+					return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "checkout", fmt.Errorf("modified"))
+				}
+				return false, nil, nil
+			})
+			code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer())
+			if code != tc.wantCode {
+				t.Errorf("%d %s, want %d", code, msg, tc.wantCode)
+			}
+			if _, st := e.svc("shop", "checkout"); st.Phase != tc.wantPhase {
+				t.Errorf("phase %s, want %s", st.Phase, tc.wantPhase)
+			}
+			if n := len(e.sink.Events()); (tc.wantPhase == policy.RolledBack) != (n == 1) {
+				t.Errorf("%d events sent to promote", n)
+			}
+		})
 	}
 }
 
@@ -396,5 +426,13 @@ func TestAuthAndBadInput(t *testing.T) {
 	}
 	if e2.patches.Load() != 0 || len(e2.sink.Events()) != 0 {
 		t.Error("bad input changed something")
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{Ignore: "ignore", RollBack: "roll back", Resend: "resend", Kind(7): "Kind(7)"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q, want %q", int(k), got, want)
+		}
 	}
 }

@@ -21,6 +21,19 @@ const (
 	Inconclusive
 )
 
+// String names the outcome, for logs.
+func (o Outcome) String() string {
+	switch o {
+	case Pass:
+		return "pass"
+	case Fail:
+		return "fail"
+	case Inconclusive:
+		return "inconclusive"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
 // Verdict is an analysis check's result.
 type Verdict struct {
 	Outcome Outcome

@@ -235,3 +235,11 @@ func equalTraffic(a, b []eventing.TrafficTarget) bool {
 	}
 	return true
 }
+
+func TestOutcomeString(t *testing.T) {
+	for o, want := range map[Outcome]string{Pass: "pass", Fail: "fail", Inconclusive: "inconclusive", Outcome(0): "Outcome(0)"} {
+		if got := o.String(); got != want {
+			t.Errorf("Outcome(%d).String() = %q, want %q", int(o), got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -103,7 +104,7 @@ func (r *Rollout) runCommitted(ctx context.Context, c eventing.ManifestCommitted
 		return nil, err
 	}
 	if plan.Reply != nil {
-		return r.reply(ctx, []eventing.Data{plan.Reply})
+		return host.Reply(ctx, Name, r.now(), r.send, plan.Reply)
 	}
 	return r.run(ctx, []string{c.Namespace + "/" + c.Service}, true)
 }
@@ -201,31 +202,7 @@ func (r *Rollout) run(ctx context.Context, keys []string, single bool) (*cloudev
 	if firstErr != nil && len(replies) == 0 {
 		return nil, firstErr
 	}
-	return r.reply(ctx, replies)
-}
-
-func (r *Rollout) reply(ctx context.Context, replies []eventing.Data) (*cloudevents.Event, error) {
-	var events []cloudevents.Event
-	for _, d := range replies {
-		e, err := eventing.New(Name, d, r.now())
-		if err != nil {
-			return nil, fmt.Errorf("building %s: %v", d.EventType(), err) // our fault: 500
-		}
-		events = append(events, e)
-	}
-	if len(events) == 0 {
-		return nil, nil
-	}
-	for _, e := range events[1:] {
-		if r.send == nil {
-			host.Logger(ctx).Warn("no K_SINK bound: follow-up left for the next decision", "ce.type", e.Type(), "subject", e.Subject())
-			continue
-		}
-		if err := r.send.Send(ctx, e); err != nil {
-			host.Logger(ctx).Error("sending follow-up", "ce.type", e.Type(), "subject", e.Subject(), "error", err.Error())
-		}
-	}
-	return &events[0], nil
+	return host.Reply(ctx, Name, r.now(), r.send, replies...)
 }
 
 // decide reads the Service, decides and applies the plan, re-reading and
@@ -236,66 +213,82 @@ func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, err
 
 func (r *Rollout) decideWith(ctx context.Context, namespace, name string, committed *eventing.ManifestCommitted) (Plan, error) {
 	log := host.Logger(ctx).With("service", namespace+"/"+name)
-	for attempt := 0; ; attempt++ {
-		live, err := r.cluster.Get(ctx, namespace, name)
-		if errors.Is(err, kservice.ErrNotFound) {
-			return Plan{}, fmt.Errorf("%w: Service %s/%s does not exist", host.ErrRefused, namespace, name)
+	var plan Plan
+	attempt := 0
+	err := kservice.RetryOnConflict(func() error {
+		if attempt++; attempt > 1 {
+			log.Info("the Service changed while deciding; deciding again")
 		}
-		if err != nil {
-			return Plan{}, clusterError(err)
-		}
-		liveAnn := live.Annotations[policy.AnnotationRollout]
-		st, err := policy.ParseState(liveAnn)
-		if err != nil || (st.Phase == "" && committed == nil) {
-			return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
-		}
-		key := namespace + "/" + name
-		r.mu.Lock()
-		if w, ok := r.written[key]; ok && w.base == liveAnn {
-			st = w.state // Git has it; the cluster does not show it yet
-		} else {
-			delete(r.written, key)
-		}
-		r.mu.Unlock()
-		in := Input{Now: r.now(), Service: live, State: st, Committed: committed}
-		in.Policy, in.PolicyErr = policy.Parse(live.Annotations)
-		if in.PolicyErr == nil && in.Policy.Analysis != nil && r.query == nil {
-			in.PolicyErr = errors.New("the policy asks for analysis but SLIPSTREAM_ROLLOUT_PROMETHEUS_URL is not set")
-		}
-		waitsOn := st.Candidate
-		if st.Phase == policy.Adopting {
-			waitsOn = st.Stable
-		}
-		if waitsOn != "" && active(st.Phase) {
-			if in.Revision, err = r.cluster.GetRevision(ctx, namespace, waitsOn); err != nil {
-				return Plan{}, clusterError(err)
-			}
-		}
-		plan := Decide(in)
-		if plan.RunCheck {
-			v := analyze(ctx, r.query, in.Policy.Analysis, policy.QueryVars{Namespace: namespace, Service: name, Revision: st.Candidate}, in.Now)
-			log.Info("analysis", "outcome", v.Outcome, "reason", v.Reason)
-			in.Check = &v
-			plan = Decide(in)
-		}
-		if plan.Patch {
-			_, err := r.cluster.Patch(ctx, live, plan.Traffic, plan.State)
-			if errors.Is(err, kservice.ErrConflict) && attempt < 3 {
-				log.Info("the Service changed while deciding; deciding again")
-				continue
-			}
-			if err != nil {
-				return Plan{}, clusterError(err)
-			}
-		}
-		if !plan.Patch && plan.State != nil && plan.Reply != nil {
-			r.mu.Lock()
-			r.written[key] = writtenState{base: liveAnn, state: *plan.State}
-			r.mu.Unlock()
-		}
-		log.Info("decided", "phase", st.Phase, "reason", plan.Reason, "patched", plan.Patch, "reply", replyType(plan.Reply))
+		var err error
+		plan, err = r.decideOnce(ctx, log, namespace, name, committed)
+		return err
+	})
+	switch {
+	case err == nil:
 		return plan, nil
+	case errors.Is(err, host.ErrRefused):
+		return Plan{}, err
 	}
+	return Plan{}, clusterError(err)
+}
+
+// decideOnce reads the Service (and the revision its phase waits on),
+// decides, and applies the plan with the resourceVersion it read. Errors are
+// the Knative adapter's, or refusals.
+func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, name string, committed *eventing.ManifestCommitted) (Plan, error) {
+	live, err := r.cluster.Get(ctx, namespace, name)
+	if errors.Is(err, kservice.ErrNotFound) {
+		return Plan{}, fmt.Errorf("%w: Service %s/%s does not exist", host.ErrRefused, namespace, name)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	liveAnn := live.Annotations[policy.AnnotationRollout]
+	st, err := policy.ParseState(liveAnn)
+	if err != nil || (st.Phase == "" && committed == nil) {
+		return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
+	}
+	key := namespace + "/" + name
+	r.mu.Lock()
+	if w, ok := r.written[key]; ok && w.base == liveAnn {
+		st = w.state // Git has it; the cluster does not show it yet
+	} else {
+		delete(r.written, key)
+	}
+	r.mu.Unlock()
+	in := Input{Now: r.now(), Service: live, State: st, Committed: committed}
+	in.Policy, in.PolicyErr = policy.Parse(live.Annotations)
+	if in.PolicyErr == nil && in.Policy.Analysis != nil && r.query == nil {
+		in.PolicyErr = errors.New("the policy asks for analysis but SLIPSTREAM_ROLLOUT_PROMETHEUS_URL is not set")
+	}
+	waitsOn := st.Candidate
+	if st.Phase == policy.Adopting {
+		waitsOn = st.Stable
+	}
+	if waitsOn != "" && active(st.Phase) {
+		if in.Revision, err = r.cluster.GetRevision(ctx, namespace, waitsOn); err != nil {
+			return Plan{}, err
+		}
+	}
+	plan := Decide(in)
+	if plan.RunCheck {
+		v := analyze(ctx, r.query, in.Policy.Analysis, policy.QueryVars{Namespace: namespace, Service: name, Revision: st.Candidate}, in.Now)
+		log.Info("analysis", "outcome", v.Outcome.String(), "reason", v.Reason)
+		in.Check = &v
+		plan = Decide(in)
+	}
+	if plan.Patch {
+		if _, err := r.cluster.Patch(ctx, live, plan.Traffic, plan.State); err != nil {
+			return Plan{}, err
+		}
+	}
+	if !plan.Patch && plan.State != nil && plan.Reply != nil {
+		r.mu.Lock()
+		r.written[key] = writtenState{base: liveAnn, state: *plan.State}
+		r.mu.Unlock()
+	}
+	log.Info("decided", "phase", st.Phase, "reason", plan.Reason, "patched", plan.Patch, "reply", replyType(plan.Reply))
+	return plan, nil
 }
 
 func replyType(d eventing.Data) string {

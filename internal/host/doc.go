@@ -6,7 +6,8 @@
 // routes, and GET /healthz, /readyz and /metrics.
 // What goes out: the handler's reply event in the HTTP response (200, binary
 // mode) or an empty 202; events sent to $K_SINK through a Sender; a status code
-// that follows the Knative Eventing data-plane contract.
+// that follows the Knative Eventing data-plane contract. Reply builds a
+// handler's follow-ups: the first is the reply, the others go to the Sender.
 //
 // Errors are mapped to status codes in one place (Classify): malformed input
 // 400 (not retried), auth 401/403, too large 413, wrong media type 415,

@@ -5,7 +5,9 @@
 // What comes in: a namespace and a Service name, and for a patch the traffic
 // and rollout state to write. What goes out: the live object, or an error
 // wrapping ErrNotFound, ErrForbidden, ErrConflict or ErrUnavailable. Each call
-// has its own timeout. It never retries and never logs.
+// has its own timeout. It never logs, and retries only through
+// RetryOnConflict, the one re-read loop rollout and rollback use when a patch
+// meets a concurrent change.
 //
 // Connect builds a Client from a function's kubeconfig setting or in-cluster
 // credentials. promote uses only ServingRevision (one get, read-only) for

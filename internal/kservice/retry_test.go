@@ -1,0 +1,58 @@
+package kservice
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestRetryOnConflict(t *testing.T) {
+	conflict := fmt.Errorf("patching Service demo/hello: %w: the object has been modified", ErrConflict)
+	other := fmt.Errorf("reading Service demo/hello: %w", ErrUnavailable)
+	tests := []struct {
+		name      string
+		errs      []error // what each attempt returns; nil after the list
+		wantCalls int
+		wantErr   error
+	}{
+		{
+			name:      "success at once",
+			wantCalls: 1,
+		},
+		{
+			name:      "two conflicts, then success",
+			errs:      []error{conflict, conflict},
+			wantCalls: 3,
+		},
+		{
+			name:      "conflicts every time: gives up with the conflict",
+			errs:      []error{conflict, conflict, conflict, conflict, conflict, conflict},
+			wantCalls: 5,
+			wantErr:   ErrConflict,
+		},
+		{
+			name:      "another error is not retried",
+			errs:      []error{other, conflict},
+			wantCalls: 1,
+			wantErr:   ErrUnavailable,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := RetryOnConflict(func() error {
+				calls++
+				if calls <= len(tc.errs) {
+					return tc.errs[calls-1]
+				}
+				return nil
+			})
+			if calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
+			}
+			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Errorf("error %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
