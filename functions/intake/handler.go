@@ -47,14 +47,17 @@ func New(cfg config.Intake, send Sender, resolve DigestResolver, opts ...Option)
 	if err := config.Join(cfg.Validate(), cfg.ValidateFormats(Formats())); err != nil {
 		return nil, err
 	}
-	if send == nil || resolve == nil {
-		return nil, errors.New("intake: a sender and a resolver are required")
-	}
 	allowed, err := newAllowlist(cfg.AllowedRegistries)
 	if err != nil {
 		return nil, err
 	}
 	in := &Intake{cfg: cfg, routes: map[string]format{}, allowed: allowed, send: send, resolve: resolve, now: time.Now}
+	for _, o := range opts {
+		o(in)
+	}
+	if in.send == nil || in.resolve == nil || in.now == nil {
+		return nil, errors.New("intake: a sender, a resolver and a clock are required")
+	}
 	for _, name := range cfg.Formats {
 		f, _ := formatNamed(name)
 		route := "/webhooks/" + f.name
@@ -62,9 +65,6 @@ func New(cfg config.Intake, send Sender, resolve DigestResolver, opts ...Option)
 			route = "/"
 		}
 		in.routes[route] = f
-	}
-	for _, o := range opts {
-		o(in)
 	}
 	in.sent = newRecent(cfg.DedupWindow, in.now)
 	return in, nil

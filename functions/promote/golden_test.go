@@ -144,11 +144,11 @@ func newServerFor(t *testing.T, url string, live LiveReader) *server {
 		t.Fatal(err)
 	}
 	sender, _ := h.Sender()
-	opts := []Option{WithClock(func() time.Time { return now }), WithSender(sender)}
+	opts := []Option{WithPaths("apps"), WithClock(func() time.Time { return now }), WithSender(sender)}
 	if live != nil {
 		opts = append(opts, WithLive(live))
 	}
-	p, err := New(repo, []string{"apps"}, opts...)
+	p, err := New(repo, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,18 +44,21 @@ func WithSender(s Sender) Option { return func(p *Promote) { p.send = s } }
 // WithClock sets the clock for event times. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(p *Promote) { p.now = now } }
 
-// New returns promote writing through repo, reading manifests under paths
-// (relative to the repository root; "." is all of it).
-func New(repo Repo, paths []string, opts ...Option) (*Promote, error) {
-	if repo == nil {
-		return nil, errors.New("promote: a repository is required")
-	}
-	if len(paths) == 0 {
-		paths = []string{"."}
-	}
-	p := &Promote{repo: repo, paths: paths, now: time.Now}
+// WithPaths sets the folders searched for manifests, relative to the
+// repository root. Default ".": all of it.
+func WithPaths(paths ...string) Option { return func(p *Promote) { p.paths = paths } }
+
+// New returns promote writing through repo.
+func New(repo Repo, opts ...Option) (*Promote, error) {
+	p := &Promote{repo: repo, paths: []string{"."}, now: time.Now}
 	for _, o := range opts {
 		o(p)
+	}
+	switch {
+	case p.repo == nil || p.now == nil:
+		return nil, errors.New("promote: a repository and a clock are required")
+	case len(p.paths) == 0 || slices.Contains(p.paths, ""):
+		return nil, errors.New("promote: the manifest paths must not be empty (\".\" is the whole repository)")
 	}
 	return p, nil
 }

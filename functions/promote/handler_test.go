@@ -11,6 +11,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/gitrepo"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -345,5 +346,31 @@ func TestLiveIsReadOncePerServiceOutsideTheEdit(t *testing.T) {
 	s.deliver(t, e)
 	if live.reads != 1 {
 		t.Errorf("a redelivery read the live Service again (%d reads)", live.reads)
+	}
+}
+
+func TestNewRefusesWhatCannotWork(t *testing.T) {
+	repo, err := gitrepo.New("file:///nonexistent", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		repo Repo
+		opts []Option
+		ok   bool
+	}{
+		{name: "defaults: the whole repository", repo: repo, ok: true},
+		{name: "no repository", repo: nil},
+		{name: "no paths", repo: repo, opts: []Option{WithPaths()}},
+		{name: "an empty path", repo: repo, opts: []Option{WithPaths("apps", "")}},
+		{name: "no clock", repo: repo, opts: []Option{WithClock(nil)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.repo, tc.opts...); (err == nil) != tc.ok {
+				t.Errorf("New: %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }

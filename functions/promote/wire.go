@@ -46,7 +46,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if err != nil {
 		return host.Function{}, err
 	}
-	var popts []Option
+	popts := []Option{WithPaths(cfg.Paths...)}
 	if sender, err := h.Sender(); err == nil {
 		popts = append(popts, WithSender(sender))
 	}
@@ -59,7 +59,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	default:
 		h.Logger().Warn("no cluster access: adoption pins the running template by a commit of its own first", "setting", prefix+"_KUBECONFIG")
 	}
-	p, err := New(repo, cfg.Paths, popts...)
+	p, err := New(repo, popts...)
 	if err != nil {
 		return host.Function{}, err
 	}

@@ -45,18 +45,26 @@ type Rollback struct {
 	now     func() time.Time
 }
 
-// New returns rollback with validated settings.
-func New(cfg config.Rollback, cluster Cluster, send Sender, now func() time.Time) (*Rollback, error) {
+// Option configures Rollback.
+type Option func(*Rollback)
+
+// WithClock sets the clock that judges bake windows and stamps events. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(r *Rollback) { r.now = now } }
+
+// New returns rollback with validated settings, patching through cluster
+// and telling promote through send.
+func New(cfg config.Rollback, cluster Cluster, send Sender, opts ...Option) (*Rollback, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cluster == nil || send == nil {
-		return nil, errors.New("rollback: a cluster client and a sender are required")
+	r := &Rollback{cfg: cfg, cluster: cluster, send: send, now: time.Now}
+	for _, o := range opts {
+		o(r)
 	}
-	if now == nil {
-		now = time.Now
+	if r.cluster == nil || r.send == nil || r.now == nil {
+		return nil, errors.New("rollback: a cluster client, a sender and a clock are required")
 	}
-	return &Rollback{cfg: cfg, cluster: cluster, send: send, now: now}, nil
+	return r, nil
 }
 
 // Function returns the webhook route for the host.

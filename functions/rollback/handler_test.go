@@ -105,7 +105,7 @@ func newEnvTB(t testing.TB, objects ...runtime.Object) *env {
 		t.Fatal(err)
 	}
 	sender, _ := h.Sender()
-	r, err := New(cfg, kservice.New(e.cs, time.Second), sender, func() time.Time { return now })
+	r, err := New(cfg, kservice.New(e.cs, time.Second), sender, WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}

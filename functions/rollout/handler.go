@@ -62,19 +62,27 @@ func WithNamespaces(ns []string) Option { return func(r *Rollout) { r.namespaces
 // WithMaxWait sets how long a request may wait for a pause that ends soon. Default 50s.
 func WithMaxWait(d time.Duration) Option { return func(r *Rollout) { r.maxWait = d } }
 
-// WithClock sets the clock and the wait (tests advance a fake clock). Default: real time.
-func WithClock(now func() time.Time, wait func(context.Context, time.Duration) error) Option {
-	return func(r *Rollout) { r.now, r.wait = now, wait }
+// WithClock sets the clock decisions are made by. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(r *Rollout) { r.now = now } }
+
+// WithWait sets how a request waits out a pause that ends soon (tests
+// advance a fake clock instead). Default: a timer, cut short when the
+// request ends.
+func WithWait(wait func(ctx context.Context, d time.Duration) error) Option {
+	return func(r *Rollout) { r.wait = wait }
 }
 
 // New returns rollout acting on cluster.
 func New(cluster Cluster, opts ...Option) (*Rollout, error) {
-	if cluster == nil {
-		return nil, errors.New("rollout: a cluster client is required")
-	}
 	r := &Rollout{cluster: cluster, maxWait: 50 * time.Second, now: time.Now, wait: backoff.Wait, written: map[string]writtenState{}}
 	for _, o := range opts {
 		o(r)
+	}
+	switch {
+	case r.cluster == nil || r.now == nil || r.wait == nil:
+		return nil, errors.New("rollout: a cluster client, a clock and a wait are required")
+	case r.maxWait < 0:
+		return nil, errors.New("rollout: the longest in-request wait must not be negative")
 	}
 	return r, nil
 }

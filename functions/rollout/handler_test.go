@@ -65,7 +65,7 @@ func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world
 	rev.Status.SetConditions(apis.Conditions{{Type: servingv1.RevisionConditionReady, Status: corev1.ConditionTrue}})
 	w.cs = fake.NewSimpleClientset(svc, rev)
 
-	opts := []Option{WithMaxWait(0), WithClock(func() time.Time { return w.now }, func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil })}
+	opts := []Option{WithMaxWait(0), WithClock(func() time.Time { return w.now }), WithWait(func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil })}
 	if withProm {
 		w.query = &promStub{}
 		srv := httptest.NewServer(w.query)
@@ -363,7 +363,7 @@ func TestShortPausesAreWaitedInRequest(t *testing.T) {
 	w.reconcile()
 	w.serviceUpdated() // step 1 live at t0
 	r, _ := New(kservice.New(w.cs, time.Second), WithMaxWait(50*time.Second),
-		WithClock(func() time.Time { return w.now }, func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil }))
+		WithClock(func() time.Time { return w.now }), WithWait(func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil }))
 	reply, err := r.onTick(context.Background(), cloudevents.NewEvent())
 	if err != nil || reply == nil || w.state().Step != 2 {
 		t.Fatalf("a tick 0 s into a 20 s pause: reply %v err %v state %+v; want step 2 after waiting in the request", reply, err, w.state())
@@ -428,5 +428,27 @@ func TestClusterWriterLearnsTheCandidateFromTheEvent(t *testing.T) {
 	w.reconcile()
 	if l := w.live(); l != "stable=90,candidate=10" {
 		t.Errorf("live %s", l)
+	}
+}
+
+func TestNewRefusesWhatCannotWork(t *testing.T) {
+	cluster := kservice.New(fake.NewSimpleClientset(), time.Second)
+	tests := []struct {
+		name string
+		c    Cluster
+		opts []Option
+		ok   bool
+	}{
+		{name: "defaults", c: cluster, ok: true},
+		{name: "no cluster", c: nil},
+		{name: "no clock", c: cluster, opts: []Option{WithClock(nil)}},
+		{name: "negative wait", c: cluster, opts: []Option{WithMaxWait(-time.Second)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.c, tc.opts...); (err == nil) != tc.ok {
+				t.Errorf("New: %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }

@@ -240,7 +240,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, _ := promote.New(repo, []string{"apps"}, promote.WithLive(kc), promote.WithSender(psend))
+	p, _ := promote.New(repo, promote.WithPaths("apps"), promote.WithLive(kc), promote.WithSender(psend))
 	if e.Promote, err = start(ph, p.Function()); err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	_ = matchers.Decode(`severity="critical"`)
 	rb, err := rollback.New(config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace"},
 		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second},
-		kc, bksend, nil)
+		kc, bksend)
 	if err != nil {
 		return nil, err
 	}
