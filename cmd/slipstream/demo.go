@@ -48,7 +48,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	e, err := demo.Start(ctx, demo.Options{})
 	if err != nil {
-		fmt.Fprintf(stderr, "slipstream demo: starting: %v\n", err)
+		fmt.Fprintf(stderr, "slipstream demo: %v\n", err)
 		return exitError
 	}
 	defer e.Close()
@@ -98,7 +98,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	e, err := demo.Start(ctx, demo.Options{StateDir: state, Pause: pause, GitURL: gitURL, Kubeconfig: kubeconfig})
 	if err != nil {
-		fmt.Fprintf(stderr, "slipstream dev: starting: %v\n", err)
+		fmt.Fprintf(stderr, "slipstream dev: %v\n", err)
 		return exitError
 	}
 	defer e.Close()

@@ -11,13 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"k8s.io/client-go/tools/clientcmd"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
@@ -56,6 +54,10 @@ type Options struct {
 	// Kubeconfig points at a real cluster with Knative instead of the
 	// simulated one; the simulated sync, traffic and alerts are then off.
 	Kubeconfig string
+
+	// listen opens each server's socket; tests watch it. Default: a free
+	// port on 127.0.0.1.
+	listen func() (net.Listener, error)
 }
 
 func (o *Options) defaults() {
@@ -71,6 +73,9 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.listen == nil {
+		o.listen = func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	}
 }
 
 const (
@@ -78,6 +83,8 @@ const (
 	rollbackToken = "demo-alertmanager-token"
 	namespace     = "demo"
 	service       = "hello"
+	// dedupWindow is how long the demo's intake remembers a sent push.
+	dedupWindow = time.Second
 )
 
 // Env is a running local pipeline.
@@ -92,11 +99,17 @@ type Env struct {
 	// Serving is the Knative client the functions use (simulated or real).
 	Serving servingclient.Interface
 
-	opts    Options
-	broker  *broker.Broker
-	servers []*http.Server
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	opts     Options
+	shared   config.Shared    // the functions' shared settings
+	services *kservice.Client // the functions' Knative adapter
+	intake   *lateHandler     // intake's server, which starts before the registry it needs
+	clock    *clock           // intake's clock, which the story moves on
+	broker   *broker.Broker   // nil until the Triggers are loaded
+	ingress  *lateHandler     // the broker's server, which starts first
+	registry *sim.Registry    // nil with a real registry
+	servers  []*http.Server   // every server started, closed by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 
 	mu        sync.Mutex
 	log       []Line
@@ -129,187 +142,265 @@ func (e *Env) OnLine(f func(Line)) {
 	e.listeners = append(e.listeners, f)
 }
 
-func serve(h http.Handler) (*http.Server, string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
+// Start wires and starts everything, one step after another; Close stops it.
+// When a step fails, everything already started is stopped and the error
+// names the step.
+func Start(ctx context.Context, opts Options) (_ *Env, err error) {
+	opts.defaults()
+	e := &Env{opts: opts, refused: map[string]bool{}, clock: &clock{}}
+	ctx, e.cancel = context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"the broker's ingress", e.startIngress},
+		{"the cluster", e.connectCluster},
+		{"intake and the registry", e.startIntake},
+		{"the config repository and promote", e.startPromote},
+		{"rollout", e.startRollout},
+		{"rollback", e.startRollback},
+		{"the broker's Triggers", e.routeTriggers},
+		{"the simulated cluster, sync and traffic", e.startSimulation},
+		{"the PingSource", e.startTicks},
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return srv, "http://" + ln.Addr().String(), nil
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return nil, fmt.Errorf("starting %s: %w", s.name, err)
+		}
+	}
+	return e, nil
 }
 
-// Start wires and starts everything; Close stops it.
-func Start(ctx context.Context, opts Options) (*Env, error) {
-	opts.defaults()
-	if opts.StateDir == "" {
-		dir, err := os.MkdirTemp("", "slipstream-demo-")
-		if err != nil {
-			return nil, err
-		}
-		opts.StateDir = dir
-	}
-	e := &Env{opts: opts, refused: map[string]bool{}}
-	ctx, e.cancel = context.WithCancel(ctx)
-	e.Bare = filepath.Join(opts.StateDir, "config.git")
-
-	// The broker first: every function sends to it.
-	bh := &lateHandler{}
-	brokerSrv, brokerURL, err := serve(bh)
+// serve starts a server for h on a new loopback port and returns its URL.
+func (e *Env) serve(h http.Handler) (string, error) {
+	ln, err := e.opts.listen()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	e.servers = append(e.servers, brokerSrv)
-	e.Broker = brokerURL
-	shared := config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: brokerURL, MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
-		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	e.servers = append(e.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			e.opts.Log.Error("local server stopped", "address", ln.Addr().String(), "error", err.Error())
+		}
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
 
-	// Simulated Knative, whose changes reach the broker as ApiServerSource
-	// events, or a real cluster.
-	if opts.Kubeconfig != "" {
-		rc, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+// startIngress starts the broker's server first: every function sends to it.
+func (e *Env) startIngress(context.Context) error {
+	e.ingress = &lateHandler{}
+	url, err := e.serve(e.ingress)
+	if err != nil {
+		return err
+	}
+	e.Broker = url
+	e.shared = config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: url, MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
+		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second}
+	return nil
+}
+
+// connectCluster starts the simulated Knative, whose changes reach the
+// broker as ApiServerSource events, or connects to a real cluster.
+func (e *Env) connectCluster(context.Context) error {
+	if e.opts.Kubeconfig != "" {
+		rc, err := clientcmd.BuildConfigFromFlags("", e.opts.Kubeconfig)
 		if err != nil {
-			return nil, fmt.Errorf("kubeconfig: %w", err)
+			return fmt.Errorf("kubeconfig: %w", err)
 		}
 		if e.Serving, err = servingclient.NewForConfig(rc); err != nil {
-			return nil, err
+			return fmt.Errorf("kubeconfig: %w", err)
 		}
 	} else {
-		e.Cluster = sim.NewCluster(opts.ReadyAfter, func(c sim.Change) { e.apiServerEvent(c) })
+		e.Cluster = sim.NewCluster(e.opts.ReadyAfter, e.apiServerEvent)
 		e.Serving = e.Cluster.Serving
 	}
-	kc := kservice.New(e.Serving, 5*time.Second)
+	e.services = kservice.New(e.Serving, 5*time.Second)
+	return nil
+}
 
-	newHost := func(name string) (*host.Host, *host.Sender, error) {
-		h, err := host.New(name, shared, opts.Log)
-		if err != nil {
-			return nil, nil, err
-		}
-		s, err := h.Sender()
-		return h, s, err
+// function starts one function on its own host and server.
+func (e *Env) function(name string, build func(send *host.Sender) (host.Function, error)) (string, error) {
+	h, err := host.New(name, e.shared, e.opts.Log)
+	if err != nil {
+		return "", err
 	}
-	start := func(h *host.Host, fn host.Function) (string, error) {
-		srv, url, err := serve(h.Handler(fn))
-		if err != nil {
-			return "", err
-		}
-		e.servers = append(e.servers, srv)
-		return url, nil
+	send, err := h.Sender()
+	if err != nil {
+		return "", err
 	}
+	fn, err := build(send)
+	if err != nil {
+		return "", err
+	}
+	return e.serve(h.Handler(fn))
+}
 
-	// The registry notifies intake; intake needs the registry's host first.
-	ih, isend, err := newHost(intake.Name)
+// startIntake starts intake's server, then the registry that notifies it,
+// then intake itself, which needs the registry's host in its allowlist.
+func (e *Env) startIntake(context.Context) error {
+	e.intake = &lateHandler{}
+	url, err := e.serve(e.intake)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var in *intake.Intake
-	intakeHandler := &lateHandler{}
-	isrv, intakeURL, err := serve(intakeHandler)
+	e.Intake = url
+	if e.registry, err = sim.NewRegistry(url+"/webhooks/distribution", "Bearer "+intakeToken); err != nil {
+		return err
+	}
+	e.Registry = e.registry.Host
+	h, err := host.New(intake.Name, e.shared, e.opts.Log)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e.servers = append(e.servers, isrv)
-	e.Intake = intakeURL
-	reg, err := sim.NewRegistry(intakeURL+"/webhooks/distribution", "Bearer "+intakeToken)
+	send, err := h.Sender()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e.Registry = reg.Host
-	resolver, _ := registry.New()
-	in, err = intake.New(config.Intake{Formats: []string{"distribution"},
+	resolver, err := registry.New()
+	if err != nil {
+		return err
+	}
+	cfg := config.Intake{Formats: []string{"distribution"},
 		Auth:              map[string]config.WebhookAuth{"distribution": {TokenFile: config.NewSecret([]byte(intakeToken))}},
-		AllowedRegistries: []string{reg.Host}, ResolveTimeout: 5 * time.Second, DedupWindow: time.Second}, isend, resolver)
+		AllowedRegistries: []string{e.Registry}, ResolveTimeout: 5 * time.Second, DedupWindow: dedupWindow}
+	in, err := intake.New(cfg, send, resolver, intake.WithClock(e.clock.Now))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	intakeHandler.set(ih.Handler(in.Function()))
+	e.intake.set(h.Handler(in.Function()))
+	return nil
+}
 
-	// The config repository: a local one seeded with the example app, or yours.
-	e.Repo = opts.GitURL
+// startPromote seeds the local config repository with the example app (or
+// takes yours) and starts promote on it.
+func (e *Env) startPromote(context.Context) error {
+	if e.opts.StateDir == "" {
+		dir, err := os.MkdirTemp("", "slipstream-demo-")
+		if err != nil {
+			return err
+		}
+		e.opts.StateDir = dir
+	}
+	e.Bare = filepath.Join(e.opts.StateDir, "config.git")
+	e.Repo = e.opts.GitURL
 	if e.Repo == "" {
-		if err := seed(e.Bare, reg.Host, opts.Pause); err != nil {
-			return nil, err
+		if err := seed(e.Bare, e.Registry, e.opts.Pause); err != nil {
+			return fmt.Errorf("seeding %s: %w", e.Bare, err)
 		}
 		e.Repo = "file://" + e.Bare
 	}
 	repo, err := gitrepo.New(e.Repo, "main", gitrepo.WithRetries(30, 10*time.Millisecond))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ph, psend, err := newHost(promote.Name)
-	if err != nil {
-		return nil, err
-	}
-	p, _ := promote.New(repo, promote.WithPaths("apps"), promote.WithLive(kc), promote.WithSender(psend))
-	if e.Promote, err = start(ph, p.Function()); err != nil {
-		return nil, err
-	}
+	e.Promote, err = e.function(promote.Name, func(send *host.Sender) (host.Function, error) {
+		p, err := promote.New(repo, promote.WithPaths("apps"), promote.WithLive(e.services), promote.WithSender(send))
+		if err != nil {
+			return host.Function{}, err
+		}
+		return p.Function(), nil
+	})
+	return err
+}
 
-	rh, rsend, err := newHost(rollout.Name)
-	if err != nil {
-		return nil, err
-	}
-	r, _ := rollout.New(kc, rollout.WithMaxWait(2*time.Second), rollout.WithSender(rsend), rollout.WithNamespaces([]string{namespace}))
-	if e.Rollout, err = start(rh, r.Function()); err != nil {
-		return nil, err
-	}
+func (e *Env) startRollout(context.Context) (err error) {
+	e.Rollout, err = e.function(rollout.Name, func(send *host.Sender) (host.Function, error) {
+		r, err := rollout.New(e.services, rollout.WithMaxWait(2*time.Second), rollout.WithSender(send), rollout.WithNamespaces([]string{namespace}))
+		if err != nil {
+			return host.Function{}, err
+		}
+		return r.Function(), nil
+	})
+	return err
+}
 
-	bkh, bksend, err := newHost(rollback.Name)
+func (e *Env) startRollback(context.Context) (err error) {
+	matchers, err := policy.ParseMatchers(`severity="critical"`)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var matchers policy.Matchers
-	_ = matchers.Decode(`severity="critical"`)
-	rb, err := rollback.New(config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace"},
-		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second},
-		kc, bksend)
-	if err != nil {
-		return nil, err
-	}
-	if e.Rollback, err = start(bkh, rb.Function()); err != nil {
-		return nil, err
-	}
+	cfg := config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace"},
+		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second}
+	e.Rollback, err = e.function(rollback.Name, func(send *host.Sender) (host.Function, error) {
+		rb, err := rollback.New(cfg, e.services, send)
+		if err != nil {
+			return host.Function{}, err
+		}
+		return rb.Function(), nil
+	})
+	return err
+}
 
-	// The broker routes with the Trigger objects of infra/.
-	urls := map[string]string{"intake": e.Intake, "promote": e.Promote, "rollout": e.Rollout, "rollback": e.Rollback}
+// routeTriggers makes the broker route with the Broker and Trigger objects
+// of infra/, to the functions started here.
+func (e *Env) routeTriggers(context.Context) error {
+	urls := map[string]string{intake.Name: e.Intake, promote.Name: e.Promote, rollout.Name: e.Rollout, rollback.Name: e.Rollback}
+	files, err := fs.Glob(infra.Files, "base/*.yaml")
+	if err != nil {
+		return err
+	}
 	var manifests [][]byte
-	files, _ := fs.Glob(infra.Files, "base/*.yaml")
 	for _, f := range files {
-		b, _ := fs.ReadFile(infra.Files, f)
+		b, err := fs.ReadFile(infra.Files, f)
+		if err != nil {
+			return err
+		}
 		manifests = append(manifests, b)
 	}
 	spec, triggers, err := broker.LoadManifests("default", manifests...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e.broker, err = broker.New(spec, triggers, func(ref *duckv1.KReference) (string, error) {
+	b, err := broker.New(spec, triggers, func(ref *duckv1.KReference) (string, error) {
 		if u, ok := urls[ref.Name]; ok {
 			return u, nil
 		}
 		return "", fmt.Errorf("no local %s %s", ref.Kind, ref.Name)
-	}, broker.WithLogger(opts.Log), broker.WithObserver(e.observe))
+	}, broker.WithLogger(e.opts.Log), broker.WithObserver(e.observe))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	bh.set(e.broker)
+	e.mu.Lock()
+	e.broker = b
+	e.mu.Unlock()
+	e.ingress.set(b)
+	return nil
+}
 
-	if e.Cluster != nil {
-		e.Traffic = sim.NewTraffic(e.Cluster, e.Rollback+rollback.Route, "Bearer "+rollbackToken)
-		e.loop(ctx, 50*time.Millisecond, func(ctx context.Context) error { return e.Cluster.Reconcile(ctx) })
-		e.loop(ctx, 200*time.Millisecond, func(ctx context.Context) error { return e.Traffic.Step(ctx, 200) })
-		if opts.GitURL == "" { // the local sync stands in for Argo CD on the local repository
-			e.Cluster.MarkBroken(reg.Host + "/team/hello") // the seed names an image nobody has pushed yet
-			sync := sim.NewSync(e.Bare, "apps", e.Cluster)
-			if _, err := sync.Once(ctx); err != nil {
-				return nil, err
-			}
-			e.loop(ctx, 100*time.Millisecond, func(ctx context.Context) error { _, err := sync.Once(ctx); return err })
-		}
+// startSimulation runs the simulated cluster's reconciler, the traffic
+// that fires alerts and, on the local repository, the sync loop standing in
+// for Argo CD. Nothing of it runs against a real cluster.
+func (e *Env) startSimulation(ctx context.Context) error {
+	if e.Cluster == nil {
+		return nil
 	}
-	e.loop(ctx, opts.Tick, func(ctx context.Context) error {
+	e.Traffic = sim.NewTraffic(e.Cluster, e.Rollback+rollback.Route, "Bearer "+rollbackToken)
+	e.loop(ctx, 50*time.Millisecond, e.Cluster.Reconcile)
+	e.loop(ctx, 200*time.Millisecond, func(ctx context.Context) error { return e.Traffic.Step(ctx, 200) })
+	if e.opts.GitURL != "" {
+		return nil
+	}
+	e.Cluster.MarkBroken(e.Registry + "/team/hello") // the seed names an image nobody has pushed yet
+	sync := sim.NewSync(e.Bare, "apps", e.Cluster)
+	if _, err := sync.Once(ctx); err != nil {
+		return err
+	}
+	e.loop(ctx, 100*time.Millisecond, func(ctx context.Context) error { _, err := sync.Once(ctx); return err })
+	return nil
+}
+
+// startTicks stands in for the PingSource that wakes rollout.
+func (e *Env) startTicks(ctx context.Context) error {
+	e.loop(ctx, e.opts.Tick, func(ctx context.Context) error {
 		return e.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
 	})
-	return e, nil
+	return nil
 }
 
 // lateHandler lets a server start before its handler exists.
@@ -329,6 +420,28 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.ServeHTTP(w, r)
+}
+
+// clock is intake's clock: real time, moved on when the story means
+// "later" — a second push of the same image is then a new push, not a
+// registry's retry that intake's dedup window absorbs.
+type clock struct {
+	mu   sync.Mutex
+	skew time.Duration
+}
+
+// Now is the real time plus every Advance so far.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.skew)
+}
+
+// Advance moves the clock on by d.
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skew += d
 }
 
 func (e *Env) loop(ctx context.Context, every time.Duration, f func(context.Context) error) {
@@ -352,6 +465,12 @@ func (e *Env) loop(ctx context.Context, every time.Duration, f func(context.Cont
 
 // publish puts an event on the broker, as a Knative source would.
 func (e *Env) publish(typ, source, subject string, data any) error {
+	e.mu.Lock()
+	b := e.broker
+	e.mu.Unlock()
+	if b == nil {
+		return errors.New("the broker is not routing yet")
+	}
 	ev := cloudevents.NewEvent()
 	ev.SetID(fmt.Sprintf("%s-%d", typ, time.Now().UnixNano()))
 	ev.SetType(typ)
@@ -363,28 +482,34 @@ func (e *Env) publish(typ, source, subject string, data any) error {
 	if err := ev.SetData(cloudevents.ApplicationJSON, data); err != nil {
 		return err
 	}
-	return e.broker.Publish(ev)
+	return b.Publish(ev)
 }
 
-// apiServerEvent reports a cluster change like an ApiServerSource (Resource mode).
+// apiServerEvent reports a cluster change like an ApiServerSource (Resource
+// mode). Changes before the broker routes are not reported: nothing
+// subscribes yet.
 func (e *Env) apiServerEvent(c sim.Change) {
-	if e.broker == nil {
+	e.mu.Lock()
+	routing := e.broker != nil
+	e.mu.Unlock()
+	if !routing {
 		return
 	}
-	raw, _ := json.Marshal(c.Object)
+	raw, err := json.Marshal(c.Object)
 	var obj map[string]any
-	_ = json.Unmarshal(raw, &obj)
+	if err == nil {
+		err = json.Unmarshal(raw, &obj)
+	}
+	if err != nil {
+		e.opts.Log.Warn("local ApiServerSource", "kind", c.Kind, "error", err.Error())
+		return
+	}
 	obj["kind"], obj["apiVersion"] = c.Kind, "serving.knative.dev/v1"
 	meta, _ := obj["metadata"].(map[string]any)
-	_ = e.publish(eventing.TypeAPIServerPrefix+"update", "https://kubernetes.default.svc",
-		fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%v/%ss/%v", meta["namespace"], lower(c.Kind), meta["name"]), obj)
-}
-
-func lower(s string) string {
-	if s == "Service" {
-		return "service"
+	subject := fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%v/%ss/%v", meta["namespace"], strings.ToLower(c.Kind), meta["name"])
+	if err := e.publish(eventing.TypeAPIServerPrefix+"update", "https://kubernetes.default.svc", subject, obj); err != nil {
+		e.opts.Log.Warn("local ApiServerSource", "subject", subject, "error", err.Error())
 	}
-	return "revision"
 }
 
 // observe turns broker deliveries into the event log.
@@ -393,15 +518,14 @@ func (e *Env) observe(d broker.Delivered) {
 		return
 	}
 	typ := d.Event.Type()
-	if typ == eventing.TypePing || len(typ) > len(eventing.TypeAPIServerPrefix) && typ[:len(eventing.TypeAPIServerPrefix)] == eventing.TypeAPIServerPrefix {
+	if typ == eventing.TypePing || strings.HasPrefix(typ, eventing.TypeAPIServerPrefix) {
 		return
 	}
-	short := typ[len("dev.slipstream.") : len(typ)-len(".v1")]
 	switch {
 	case d.Reply != nil:
-		e.note("%-19s → %-8s replied %s", short, d.Trigger, d.Reply.Type()[len("dev.slipstream."):len(d.Reply.Type())-len(".v1")])
-	case d.Status == 200:
-		e.note("%-19s → %-8s acknowledged, nothing to do", short, d.Trigger)
+		e.note("%-19s → %-8s replied %s", short(typ), d.Trigger, short(d.Reply.Type()))
+	case d.Status == http.StatusOK:
+		e.note("%-19s → %-8s acknowledged, nothing to do", short(typ), d.Trigger)
 		if typ == eventing.TypeImagePushed {
 			if dg, ok := d.Event.Extensions()[eventing.ExtDigest].(string); ok {
 				e.mu.Lock()
@@ -410,68 +534,31 @@ func (e *Env) observe(d broker.Delivered) {
 			}
 		}
 	default:
-		e.note("%-19s → %-8s handled", short, d.Trigger)
+		e.note("%-19s → %-8s handled", short(typ), d.Trigger)
 	}
 }
 
-// seed makes the bare config repository with the example app.
-func seed(bare, registryHost string, pause time.Duration) error {
-	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}}); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "slipstream-seed-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	repo, err := git.PlainInitWithOptions(work, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}})
-	if err != nil {
-		return err
-	}
-	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{bare}}); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(work, "apps", service), 0o755); err != nil {
-		return err
-	}
-	manifest := fmt.Sprintf(`# The demo app: slipstream manages it through these annotations.
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: %s
-  namespace: %s
-  annotations:
-    slipstream.dev/track: "semver:^1.0.0"   # take every 1.x push
-    slipstream.dev/steps: "10,25,50,100"
-    slipstream.dev/pause: "%s"              # short for the demo; minutes in real life
-    slipstream.dev/bake: "30s"
-    slipstream.dev/rollback-on: 'severity="critical"'
-spec:
-  template:
-    spec:
-      containers:
-        - image: %s/team/hello   # slipstream pins it by digest on the first push
-`, service, namespace, pause, registryHost)
-	if err := os.WriteFile(filepath.Join(work, "apps", service, "service.yaml"), []byte(manifest), 0o644); err != nil {
-		return err
-	}
-	wt, _ := repo.Worktree()
-	if _, err := wt.Add("apps"); err != nil {
-		return err
-	}
-	sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: time.Now()}
-	if _, err := wt.Commit("add the hello app", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
-		return err
-	}
-	return repo.Push(&git.PushOptions{RemoteName: "origin", RefSpecs: []gitconfig.RefSpec{"refs/heads/main:refs/heads/main"}})
+// short is an event type as the log shows it: image.pushed for
+// dev.slipstream.image.pushed.v1.
+func short(typ string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(typ, "dev.slipstream."), ".v1")
 }
 
-// Close stops everything.
+// Close stops everything that was started, in reverse: the loops, the
+// broker (waiting for deliveries in flight), the registry and the servers.
 func (e *Env) Close() {
-	e.cancel()
+	if e.cancel != nil {
+		e.cancel()
+	}
 	e.wg.Wait()
-	if e.broker != nil {
-		e.broker.Close()
+	e.mu.Lock()
+	b := e.broker
+	e.mu.Unlock()
+	if b != nil {
+		b.Close()
+	}
+	if e.registry != nil {
+		e.registry.Close()
 	}
 	for _, s := range e.servers {
 		s.Close()

@@ -87,7 +87,10 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	d3digest, _ := bad.Digest()
+	d3digest, err := bad.Digest()
+	if err != nil {
+		return sum, err
+	}
 	d3 := d3digest.String()
 	e.Traffic.MarkBad(image + ":1.2.0@" + d3)
 	t = time.Now()
@@ -118,9 +121,15 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 
 	// 4. The same bad digest again: refused.
 	e.note("▶ push 1.2.0 again (quarantined: refused)")
-	time.Sleep(1100 * time.Millisecond) // intake's dedup window in the demo is 1s: this is a new push, not a retry
-	before, _ := e.head()
-	again, _ := name.NewTag(image + ":1.2.0")
+	e.clock.Advance(dedupWindow) // later: a new push of the same image, not a retry intake would absorb
+	before, err := e.head()
+	if err != nil {
+		return sum, err
+	}
+	again, err := name.NewTag(image + ":1.2.0")
+	if err != nil {
+		return sum, err
+	}
 	if err := remote.Put(again, bad); err != nil { // the manifest PUT a registry client sends for an existing image
 		return sum, err
 	}
@@ -131,8 +140,8 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	}); err != nil {
 		return sum, err
 	}
-	if after, _ := e.head(); after != before {
-		return sum, fmt.Errorf("the quarantined digest made a commit")
+	if after, err := e.head(); err != nil || after != before {
+		return sum, fmt.Errorf("the quarantined digest made a commit (head %s, was %s; %v)", after, before, err)
 	}
 	if s, live, err := e.state(ctx); err != nil || s.Stable != revision(image, "1.1.0", d2) || !onlyStable(live, revision(image, "1.1.0", d2)) {
 		return sum, fmt.Errorf("after the refused push the Service is not on 1.1.0 alone: %+v", s)
@@ -157,7 +166,10 @@ func push(image, tag string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d, _ := img.Digest()
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
 	return d.String(), write(image, tag, img)
 }
 
@@ -186,20 +198,22 @@ func (e *Env) waitState(ctx context.Context, what string, timeout time.Duration,
 }
 
 func (e *Env) waitFor(ctx context.Context, what string, timeout time.Duration, ok func() bool) error {
-	deadline := time.Now().Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	for !ok() {
-		if time.Now().After(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-poll.C:
+		case <-deadline.C:
 			s, live, _ := e.state(ctx)
 			traffic := ""
 			if live != nil {
 				traffic = sim.TrafficOf(live)
 			}
 			return fmt.Errorf("waited %s for %s; the Service is %s (%s), traffic %s", timeout, what, s.Phase, s.Reason, traffic)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	return nil
