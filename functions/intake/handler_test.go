@@ -104,8 +104,8 @@ func newEnv(t *testing.T, mutate func(cfg *config.Intake, e *env)) *env {
 		mutate(&cfg, e)
 	}
 
-	shared := config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: e.sink.URL, MaxBodyBytes: 64 << 10,
-		RequestTimeout: 10 * time.Second, ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second}
+	shared := testutil.Shared(e.sink.URL)
+	shared.MaxBodyBytes = 64 << 10
 	h, err := host.New(Name, shared, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -16,16 +16,12 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clienttesting "k8s.io/client-go/testing"
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"knative.dev/serving/pkg/client/clientset/versioned/fake"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/gitrepo"
 	"github.com/slipstream-cd/slipstream/internal/host"
@@ -97,11 +93,9 @@ func liveCluster(t *testing.T, file string) LiveReader {
 	}
 	cs := fake.NewSimpleClientset()
 	if l.Found {
-		s := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo", Generation: 1}}
-		s.Spec.Template.Spec.Containers = []corev1.Container{{Image: l.Image}}
-		s.Status.ObservedGeneration, s.Status.LatestReadyRevisionName = 1, l.Revision
-		pct := int64(100)
-		s.Status.Traffic = []servingv1.TrafficTarget{{RevisionName: l.Revision, Percent: &pct, LatestRevision: ptr(true)}}
+		s := testutil.Service("demo", "hello", testutil.WithImage(l.Image), testutil.WithLatest(l.Revision, l.Revision),
+			testutil.WithStatusTraffic(eventing.TrafficTarget{RevisionName: l.Revision, Percent: 100}))
+		s.Status.Traffic[0].LatestRevision = ptr(true) // the route follows the latest revision: nothing is pinned
 		cs = fake.NewSimpleClientset(s)
 	}
 	if l.Err != "" {
@@ -137,9 +131,9 @@ func newServerFor(t *testing.T, url string, live LiveReader) *server {
 		t.Fatal(err)
 	}
 	sink := testutil.NewSink(t)
-	h, err := host.New(Name, config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: sink.URL, MaxBodyBytes: 1 << 20,
-		RequestTimeout: 60 * time.Second, ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second},
-		slog.New(slog.DiscardHandler))
+	shared := testutil.Shared(sink.URL)
+	shared.RequestTimeout = time.Minute // pushes retried against a busy repository take a while
+	h, err := host.New(Name, shared, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func BenchmarkAlertToPatchedTraffic(b *testing.B) {
 		}
 		return false, nil, nil
 	})
-	fresh := midRollout("shop", "checkout", nil)
+	fresh := midRollout("shop", "checkout")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,17 +42,16 @@ const (
 var now = time.Date(2026, 8, 20, 10, 1, 0, 0, time.UTC)
 
 // midRollout is a live Service at step 2 of 4 of a rollout.
-func midRollout(ns, name string, extra map[string]string) *servingv1.Service {
+func midRollout(ns, name string, extra ...testutil.ServiceOption) *servingv1.Service {
 	st := policy.State{Phase: policy.Progressing, Stable: name + "-aa11bb22cc", StableImage: "registry.example.com/" + name + ":1.0.0@" + digestA,
 		Candidate: name + "-3f2a9c01b2", CandidateImage: "registry.example.com/" + name + ":1.4.0@" + digestB, Step: 2}
-	ann := map[string]string{policy.AnnotationTrack: "any", policy.AnnotationRollout: st.String()}
-	for k, v := range extra {
-		ann[k] = v
-	}
-	s := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: ann, ResourceVersion: "7"}}
-	s.Spec.Template.Spec.Containers = []corev1.Container{{Image: st.CandidateImage}}
-	s.Spec.Traffic = kservice.ToKnative([]eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 75, Tag: "stable"}, {RevisionName: st.Candidate, Percent: 25, Tag: "candidate"}})
-	return s
+	return testutil.Service(ns, name, append([]testutil.ServiceOption{
+		testutil.WithAnnotation(policy.AnnotationTrack, "any"),
+		testutil.WithState(st),
+		testutil.WithResourceVersion("7"),
+		testutil.WithImage(st.CandidateImage),
+		testutil.WithSpecTraffic(eventing.TrafficTarget{RevisionName: st.Stable, Percent: 75, Tag: "stable"}, eventing.TrafficTarget{RevisionName: st.Candidate, Percent: 25, Tag: "candidate"}),
+	}, extra...)...)
 }
 
 // promoted is a live Service promoted `ago` before now.
@@ -61,10 +59,7 @@ func promoted(ns, name string, ago time.Duration) *servingv1.Service {
 	at := now.Add(-ago)
 	st := policy.State{Phase: policy.Promoted, Stable: name + "-3f2a9c01b2", StableImage: "registry.example.com/" + name + ":1.4.0@" + digestB,
 		PreviousStable: name + "-aa11bb22cc", PreviousStableImage: "registry.example.com/" + name + ":1.0.0@" + digestA, PromotedAt: &at}
-	s := midRollout(ns, name, nil)
-	s.Annotations[policy.AnnotationRollout] = st.String()
-	s.Spec.Traffic = kservice.ToKnative([]eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: "stable"}})
-	return s
+	return midRollout(ns, name, testutil.WithState(st), testutil.WithSpecTraffic(eventing.TrafficTarget{RevisionName: st.Stable, Percent: 100, Tag: "stable"}))
 }
 
 type env struct {
@@ -78,7 +73,7 @@ type env struct {
 func newEnv(t *testing.T, objects ...runtime.Object) *env { return newEnvTB(t, objects...) }
 
 // newEnvB is newEnv for benchmarks, with the Service mid-rollout.
-func newEnvB(b *testing.B) *env { return newEnvTB(b, midRollout("shop", "checkout", nil)) }
+func newEnvB(b *testing.B) *env { return newEnvTB(b, midRollout("shop", "checkout")) }
 
 func newEnvTB(t testing.TB, objects ...runtime.Object) *env {
 	e := &env{t: t, cs: fake.NewSimpleClientset(objects...), sink: testutil.NewSink(t)}
@@ -98,9 +93,7 @@ func newEnvTB(t testing.TB, objects ...runtime.Object) *env {
 	if err := config.Load(config.Prefix+"_ROLLBACK", &cfg); err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(Name, config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: e.sink.URL, MaxBodyBytes: 1 << 20,
-		RequestTimeout: 10 * time.Second, ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second},
-		slog.New(slog.DiscardHandler))
+	h, err := host.New(Name, testutil.Shared(e.sink.URL), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +170,7 @@ func alert(status string, labels map[string]string) string {
 func bearer() string { return "Bearer " + token }
 
 func TestRealSampleRollsBackOnce(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil))
+	e := newEnv(t, midRollout("shop", "checkout"))
 	for i := 0; i < 3; i++ { // Alertmanager re-sends and may duplicate
 		body := sample(t, "alertmanager-firing.json")
 		if i == 2 {
@@ -210,7 +203,7 @@ func TestRealSampleRollsBackOnce(t *testing.T) {
 }
 
 func TestResolvedChangesNothing(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil))
+	e := newEnv(t, midRollout("shop", "checkout"))
 	code, msg := e.post(sample(t, "alertmanager-resolved.json"), bearer())
 	if code != 200 || !strings.Contains(msg, "resolved: nothing changes") {
 		t.Errorf("%d %s", code, msg)
@@ -228,7 +221,7 @@ func TestResolvedChangesNothing(t *testing.T) {
 }
 
 func TestGroupedNotification(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", nil), midRollout("web", "home", nil))
+	e := newEnv(t, midRollout("shop", "checkout"), midRollout("shop", "cart"), midRollout("web", "home"))
 	body := notification(
 		alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "service_name": "checkout", "severity": "critical"}),
 		alert("firing", map[string]string{"alertname": "HighLatency", "namespace": "shop", "knative_service": "checkout", "severity": "critical"}),
@@ -257,7 +250,7 @@ func TestGroupedNotification(t *testing.T) {
 
 func TestRevisionLabelledAlert(t *testing.T) {
 	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout-3f2a9c01b2", Labels: map[string]string{"serving.knative.dev/service": "checkout"}}}
-	e := newEnv(t, midRollout("shop", "checkout", nil), rev)
+	e := newEnv(t, midRollout("shop", "checkout"), rev)
 	code, msg := e.post(notification(alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "revision_name": "checkout-3f2a9c01b2", "severity": "critical"})), bearer())
 	if code != 200 || !strings.Contains(msg, "rolled back") {
 		t.Errorf("%d %s", code, msg)
@@ -265,7 +258,7 @@ func TestRevisionLabelledAlert(t *testing.T) {
 }
 
 func TestMatchers(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", map[string]string{policy.AnnotationRollbackOn: `team="shop"`}))
+	e := newEnv(t, midRollout("shop", "checkout"), midRollout("shop", "cart", testutil.WithAnnotation(policy.AnnotationRollbackOn, `team="shop"`)))
 	for _, tc := range []struct {
 		labels map[string]string
 		says   string
@@ -336,7 +329,7 @@ func TestConflictIsRetried(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, midRollout("shop", "checkout", nil))
+			e := newEnv(t, midRollout("shop", "checkout"))
 			conflicts := tc.conflicts
 			e.cs.PrependReactor("patch", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
 				if atomic.AddInt64(&conflicts, -1) >= 0 {
@@ -359,7 +352,7 @@ func TestConflictIsRetried(t *testing.T) {
 }
 
 func TestOneFailureDoesNotHideTheOthers(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil), midRollout("shop", "cart", nil))
+	e := newEnv(t, midRollout("shop", "checkout"), midRollout("shop", "cart"))
 	e.cs.PrependReactor("patch", "services", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		if a.(clienttesting.PatchAction).GetName() == "cart" {
 			return true, nil, apierrors.NewServiceUnavailable("etcd")
@@ -378,7 +371,7 @@ func TestOneFailureDoesNotHideTheOthers(t *testing.T) {
 }
 
 func TestSinkDownThenUp(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil))
+	e := newEnv(t, midRollout("shop", "checkout"))
 	e.sink.Fail(nil, 503, 503)
 	code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer())
 	if code != 503 || !strings.Contains(msg, "promote was not told") {
@@ -398,7 +391,7 @@ func TestSinkDownThenUp(t *testing.T) {
 }
 
 func TestAuthAndBadInput(t *testing.T) {
-	e := newEnv(t, midRollout("shop", "checkout", nil))
+	e := newEnv(t, midRollout("shop", "checkout"))
 	body := sample(t, "alertmanager-firing.json")
 	for _, tc := range []struct {
 		auth string
@@ -411,7 +404,7 @@ func TestAuthAndBadInput(t *testing.T) {
 			t.Errorf("auth %q: %d %s, want %d", tc.auth, code, msg, tc.code)
 		}
 	}
-	e2 := newEnv(t, midRollout("shop", "checkout", nil))
+	e2 := newEnv(t, midRollout("shop", "checkout"))
 	for _, tc := range []struct {
 		body string
 		says string

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -21,36 +21,29 @@ const (
 	cand   = "hello-3f2a9c01b2"
 )
 
-func knative(ts ...eventing.TrafficTarget) []servingv1.TrafficTarget { return kservice.ToKnative(ts) }
-
 func tt(stablePct int) []eventing.TrafficTarget {
 	return []eventing.TrafficTarget{{RevisionName: stable, Percent: stablePct, Tag: "stable"}, {RevisionName: cand, Percent: 100 - stablePct, Tag: "candidate"}}
 }
 
-type svcOpt func(*servingv1.Service)
+// The live Service's variations the decision table uses.
+var (
+	lag = testutil.WithGeneration(5, 4) // Knative has not reconciled the last change
+	ann = testutil.WithAnnotation
+)
 
-func lag(s *servingv1.Service) { s.Generation = 5 }
-func created(name string) svcOpt {
-	return func(s *servingv1.Service) { s.Status.LatestCreatedRevisionName = name }
+func created(name string) testutil.ServiceOption { return testutil.WithLatest(name, "") }
+func showing(ts []eventing.TrafficTarget) testutil.ServiceOption {
+	return testutil.WithStatusTraffic(ts...)
 }
-func showing(ts []eventing.TrafficTarget) svcOpt {
-	return func(s *servingv1.Service) { s.Status.Traffic = knative(ts...) }
-}
-func spec(ts []eventing.TrafficTarget) svcOpt {
-	return func(s *servingv1.Service) { s.Spec.Traffic = knative(ts...) }
-}
-func ann(k, v string) svcOpt { return func(s *servingv1.Service) { s.Annotations[k] = v } }
+func spec(ts []eventing.TrafficTarget) testutil.ServiceOption { return testutil.WithSpecTraffic(ts...) }
 
-func live(opts ...svcOpt) *servingv1.Service {
-	s := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo", Generation: 4, Annotations: map[string]string{}}}
-	s.Status.ObservedGeneration = 4
-	s.Status.LatestCreatedRevisionName = cand
-	s.Spec.Traffic = knative(tt(100)...)
-	s.Status.Traffic = knative(tt(100)...)
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+// live is the live Service with the candidate created and all traffic on stable.
+func live(opts ...testutil.ServiceOption) *servingv1.Service {
+	return testutil.Service("demo", "hello", append([]testutil.ServiceOption{
+		testutil.WithGeneration(4, 4),
+		testutil.WithLatest(cand, ""),
+		testutil.WithTraffic(tt(100)...),
+	}, opts...)...)
 }
 
 func gitPolicy(t *testing.T, kv ...string) policy.Policy {

@@ -22,11 +22,11 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"knative.dev/serving/pkg/client/clientset/versioned/fake"
 
-	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/prom"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -54,18 +54,18 @@ func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world
 	for k, v := range annotations {
 		ann[k] = v
 	}
-	svc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo", Generation: 2, ResourceVersion: "1", Annotations: ann}}
-	svc.Spec.Template.Name = cand
-	svc.Spec.Template.Spec.Containers = []corev1.Container{{Image: st.CandidateImage}}
-	svc.Spec.Traffic = kservice.ToKnative(tt(100))
-	svc.Status.ObservedGeneration, svc.Status.LatestCreatedRevisionName = 2, cand
-	svc.Status.Traffic = kservice.ToKnative(tt(100))
+	opts := []testutil.ServiceOption{testutil.WithGeneration(2, 2), testutil.WithResourceVersion("1"), testutil.WithTemplateName(cand),
+		testutil.WithImage(st.CandidateImage), testutil.WithLatest(cand, ""), testutil.WithTraffic(tt(100)...)}
+	for k, v := range ann {
+		opts = append(opts, testutil.WithAnnotation(k, v))
+	}
+	svc := testutil.Service("demo", "hello", opts...)
 	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Name: cand, Namespace: "demo", CreationTimestamp: metav1.NewTime(t0),
 		Labels: map[string]string{"serving.knative.dev/service": "hello"}}}
 	rev.Status.SetConditions(apis.Conditions{{Type: servingv1.RevisionConditionReady, Status: corev1.ConditionTrue}})
 	w.cs = fake.NewSimpleClientset(svc, rev)
 
-	opts := []Option{WithMaxWait(0), WithClock(func() time.Time { return w.now }), WithWait(func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil })}
+	ropts := []Option{WithMaxWait(0), WithClock(func() time.Time { return w.now }), WithWait(func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil })}
 	if withProm {
 		w.query = &promStub{}
 		srv := httptest.NewServer(w.query)
@@ -74,14 +74,13 @@ func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts = append(opts, WithQuerier(q))
+		ropts = append(ropts, WithQuerier(q))
 	}
-	r, err := New(kservice.New(w.cs, time.Second), opts...)
+	r, err := New(kservice.New(w.cs, time.Second), ropts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(Name, config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", MaxBodyBytes: 1 << 20, RequestTimeout: 10 * time.Second,
-		ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	h, err := host.New(Name, testutil.Shared(""), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,15 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
+// testSettings are the tests' shared settings with what the host tests are
+// about: debug logs, 1 KiB bodies, longer timeouts, three send retries.
 func testSettings() config.Shared {
-	return config.Shared{Port: 8080, LogLevel: "debug", LogFormat: "json", MaxBodyBytes: 1024, RequestTimeout: 5 * time.Second,
-		ShutdownGrace: 5 * time.Second, SinkRetries: 3, SinkBackoff: time.Millisecond, SinkTimeout: time.Second}
+	s := testutil.Shared("")
+	s.LogLevel, s.MaxBodyBytes, s.RequestTimeout, s.ShutdownGrace, s.SinkRetries = "debug", 1024, 5*time.Second, 5*time.Second, 3
+	return s
 }
 
 // logBuffer is a goroutine-safe buffer for the JSON log.

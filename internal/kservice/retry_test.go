@@ -1,14 +1,16 @@
-package kservice
+package kservice_test
 
 import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 )
 
 func TestRetryOnConflict(t *testing.T) {
-	conflict := fmt.Errorf("patching Service demo/hello: %w: the object has been modified", ErrConflict)
-	other := fmt.Errorf("reading Service demo/hello: %w", ErrUnavailable)
+	conflict := fmt.Errorf("patching Service demo/hello: %w: the object has been modified", kservice.ErrConflict)
+	other := fmt.Errorf("reading Service demo/hello: %w", kservice.ErrUnavailable)
 	tests := []struct {
 		name      string
 		errs      []error // what each attempt returns; nil after the list
@@ -28,19 +30,19 @@ func TestRetryOnConflict(t *testing.T) {
 			name:      "conflicts every time: gives up with the conflict",
 			errs:      []error{conflict, conflict, conflict, conflict, conflict, conflict},
 			wantCalls: 5,
-			wantErr:   ErrConflict,
+			wantErr:   kservice.ErrConflict,
 		},
 		{
 			name:      "another error is not retried",
 			errs:      []error{other, conflict},
 			wantCalls: 1,
-			wantErr:   ErrUnavailable,
+			wantErr:   kservice.ErrUnavailable,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			err := RetryOnConflict(func() error {
+			err := kservice.RetryOnConflict(func() error {
 				calls++
 				if calls <= len(tc.errs) {
 					return tc.errs[calls-1]

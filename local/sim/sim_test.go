@@ -14,35 +14,32 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	corev1 "k8s.io/api/core/v1"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 )
 
-func svc(image, revision string, traffic map[string]int64) *servingv1.Service {
-	s := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo"}}
-	s.Spec.Template.Name = revision
-	s.Spec.Template.Spec.Containers = []corev1.Container{{Image: image}}
-	for rev, pct := range traffic {
-		p := pct
-		tag := "candidate"
-		if pct == 0 || len(traffic) == 1 {
-			tag = "stable"
-		}
-		s.Spec.Traffic = append(s.Spec.Traffic, servingv1.TrafficTarget{RevisionName: rev, Percent: &p, Tag: tag})
-	}
-	return s
+// desired is the Service as Git holds it (no generation, no status): the
+// template named revision, and the traffic given.
+func desired(image, revision string, traffic ...eventing.TrafficTarget) *servingv1.Service {
+	return testutil.Service("demo", "hello", testutil.WithGeneration(0, 0), testutil.WithImage(image), testutil.WithTemplateName(revision),
+		testutil.WithSpecTraffic(traffic...))
+}
+
+func target(revision string, percent int, tag string) eventing.TrafficTarget {
+	return eventing.TrafficTarget{RevisionName: revision, Percent: percent, Tag: tag}
 }
 
 func TestClusterAdmitsLikeKnative(t *testing.T) {
 	c := NewCluster(0, nil)
 	ctx := context.Background()
-	bad := svc("r.example.com/hello:1", "hello-a", map[string]int64{"hello-a": 95})
+	bad := desired("r.example.com/hello:1", "hello-a", target("hello-a", 95, "stable"))
 	if err := c.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), "sum to 95") {
 		t.Errorf("traffic summing to 95 was admitted: %v", err)
 	}
-	if err := c.Apply(ctx, svc("r.example.com/hello:1", "hello-a", map[string]int64{"hello-a": 100})); err != nil {
+	if err := c.Apply(ctx, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable"))); err != nil {
 		t.Fatal(err)
 	}
 	// A patch is admitted only if the patched object validates.
@@ -59,7 +56,7 @@ func TestRevisionsBecomeReady(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
 	ctx := context.Background()
-	if err := c.Apply(ctx, svc("r.example.com/hello:1", "hello-a", map[string]int64{"hello-a": 100})); err != nil {
+	if err := c.Apply(ctx, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Reconcile(ctx); err != nil {
@@ -78,7 +75,7 @@ func TestRevisionsBecomeReady(t *testing.T) {
 	}
 	// A broken image never becomes Ready, and the route keeps what it had.
 	c.MarkBroken("r.example.com/hello:2")
-	if err := c.Apply(ctx, svc("r.example.com/hello:2", "hello-b", map[string]int64{"hello-a": 0, "hello-b": 100})); err != nil {
+	if err := c.Apply(ctx, desired("r.example.com/hello:2", "hello-b", target("hello-a", 0, "stable"), target("hello-b", 100, "candidate"))); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Hour)
@@ -140,7 +137,7 @@ func TestTrafficFiresOnABadImage(t *testing.T) {
 	defer am.Close()
 	c := NewCluster(0, nil)
 	ctx := context.Background()
-	c.Apply(ctx, svc("r.example.com/hello:2", "hello-b", map[string]int64{"hello-b": 100}))
+	c.Apply(ctx, desired("r.example.com/hello:2", "hello-b", target("hello-b", 100, "stable")))
 	c.Reconcile(ctx)
 	tr := NewTraffic(c, am.URL, "Bearer x")
 	if err := tr.Step(ctx, 100); err != nil {
