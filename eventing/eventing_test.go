@@ -62,13 +62,27 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			if e.Type() != d.EventType() || e.Source() != "/slipstream/test" || e.Subject() != d.Subject() || e.ID() != d.ID() || !e.Time().Equal(now) {
-				t.Errorf("attributes: type %q source %q subject %q id %q time %v", e.Type(), e.Source(), e.Subject(), e.ID(), e.Time())
+			// cmp compares the times with time.Time's Equal: the instant, not the zone.
+			type attributes struct {
+				Type, Source, Subject, ID string
+				Time                      time.Time
 			}
+			wantAttrs := attributes{Type: d.EventType(), Source: "/slipstream/test", Subject: d.Subject(), ID: d.ID(), Time: now}
+			gotAttrs := attributes{Type: e.Type(), Source: e.Source(), Subject: e.Subject(), ID: e.ID(), Time: e.Time()}
+			if diff := cmp.Diff(wantAttrs, gotAttrs); diff != "" {
+				t.Errorf("attributes (-want +got):\n%s", diff)
+			}
+			// New leaves empty extensions unset, so only the non-empty ones are expected.
+			wantExt, gotExt := map[string]string{}, map[string]string{}
 			for k, v := range d.Extensions() {
-				if got, _ := e.Extensions()[k].(string); v != "" && got != v {
-					t.Errorf("extension %s = %q, want %q", k, got, v)
+				if v == "" {
+					continue
 				}
+				wantExt[k] = v
+				gotExt[k], _ = e.Extensions()[k].(string)
+			}
+			if diff := cmp.Diff(wantExt, gotExt); diff != "" {
+				t.Errorf("extensions (-want +got):\n%s", diff)
 			}
 			// Through the structured JSON form and back.
 			raw, err := json.Marshal(e)
@@ -228,15 +242,43 @@ func TestDecodeRefuses(t *testing.T) {
 		mutate func(e *cloudevents.Event)
 		want   string // a substring of the error
 	}{
-		{"wrong type", func(e *cloudevents.Event) { e.SetType(TypeRolloutPromoted) }, `expected "dev.slipstream.image.pushed.v1"`},
-		{"no id", func(e *cloudevents.Event) { e.SetID("") }, "id"},
-		{"subject disagrees", func(e *cloudevents.Event) { e.SetSubject("other.example.com/x") }, "subject"},
-		{"not JSON data", func(e *cloudevents.Event) { _ = e.SetData("text/plain", "hello") }, "datacontenttype"},
-		{"empty data", func(e *cloudevents.Event) { e.DataEncoded = nil }, "data is empty"},
-		{"truncated JSON", func(e *cloudevents.Event) { e.DataEncoded = e.DataEncoded[:10] }, "data:"},
-		{"invalid payload", func(e *cloudevents.Event) {
-			_ = e.SetData(cloudevents.ApplicationJSON, map[string]string{"image": "nope"})
-		}, "image:"},
+		{
+			name:   "wrong type",
+			mutate: func(e *cloudevents.Event) { e.SetType(TypeRolloutPromoted) },
+			want:   `expected "dev.slipstream.image.pushed.v1"`,
+		},
+		{
+			name:   "no id",
+			mutate: func(e *cloudevents.Event) { e.SetID("") },
+			want:   "id",
+		},
+		{
+			name:   "subject disagrees",
+			mutate: func(e *cloudevents.Event) { e.SetSubject("other.example.com/x") },
+			want:   "subject",
+		},
+		{
+			name:   "not JSON data",
+			mutate: func(e *cloudevents.Event) { _ = e.SetData("text/plain", "hello") },
+			want:   "datacontenttype",
+		},
+		{
+			name:   "empty data",
+			mutate: func(e *cloudevents.Event) { e.DataEncoded = nil },
+			want:   "data is empty",
+		},
+		{
+			name:   "truncated JSON",
+			mutate: func(e *cloudevents.Event) { e.DataEncoded = e.DataEncoded[:10] },
+			want:   "data:",
+		},
+		{
+			name: "invalid payload",
+			mutate: func(e *cloudevents.Event) {
+				_ = e.SetData(cloudevents.ApplicationJSON, map[string]string{"image": "nope"})
+			},
+			want: "image:",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,17 +306,54 @@ func TestNameRules(t *testing.T) {
 		digest    bool
 		namespace bool
 	}{
-		{name: "sha256 digest", value: "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d", digest: true},
-		{name: "upper-case hex is not how registries write digests", value: "sha256:3F2A9C01B2D4E6F8A0B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6F708192A3B4C5D"},
-		{name: "short digest", value: "sha256:3f2a9c01b2"},
-		{name: "sha512 digest", value: "sha512:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"},
-		{name: "namespace", value: "team-a", namespace: true},
-		{name: "namespace starting with a digit", value: "1team", namespace: true},
-		{name: "upper case", value: "Team"},
-		{name: "trailing dash", value: "team-"},
-		{name: "64 characters", value: strings.Repeat("a", 64)},
-		{name: "63 characters", value: strings.Repeat("a", 63), namespace: true},
-		{name: "empty", value: ""},
+		{
+			name:   "sha256 digest",
+			value:  "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d",
+			digest: true,
+		},
+		{
+			name:  "upper-case hex is not how registries write digests",
+			value: "sha256:3F2A9C01B2D4E6F8A0B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6F708192A3B4C5D",
+		},
+		{
+			name:  "short digest",
+			value: "sha256:3f2a9c01b2",
+		},
+		{
+			name:  "sha512 digest",
+			value: "sha512:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d",
+		},
+		{
+			name:      "namespace",
+			value:     "team-a",
+			namespace: true,
+		},
+		{
+			name:      "namespace starting with a digit",
+			value:     "1team",
+			namespace: true,
+		},
+		{
+			name:  "upper case",
+			value: "Team",
+		},
+		{
+			name:  "trailing dash",
+			value: "team-",
+		},
+		{
+			name:  "64 characters",
+			value: strings.Repeat("a", 64),
+		},
+		{
+			name:      "63 characters",
+			value:     strings.Repeat("a", 63),
+			namespace: true,
+		},
+		{
+			name:  "empty",
+			value: "",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

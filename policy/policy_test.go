@@ -84,38 +84,156 @@ func TestParseErrors(t *testing.T) {
 		ann  map[string]string
 		errs []string // each problem names annotation and value
 	}{
-		{"track without kind", map[string]string{AnnotationTrack: "1.0.0"}, []string{`slipstream.dev/track: "1.0.0": expected semver:<range>`}},
-		{"track unknown kind", map[string]string{AnnotationTrack: "glob:1.*"}, []string{`slipstream.dev/track: "glob:1.*"`}},
-		{"track bad semver", map[string]string{AnnotationTrack: "semver:^^1"}, []string{`slipstream.dev/track: "semver:^^1": semver range`}},
-		{"track bad regex", map[string]string{AnnotationTrack: "regex:(1"}, []string{`slipstream.dev/track: "regex:(1": regular expression`}},
-		{"track empty", map[string]string{AnnotationTrack: ""}, []string{`slipstream.dev/track: ""`}},
-		{"steps not increasing", map[string]string{AnnotationTrack: "any", AnnotationSteps: "10,10,100"}, []string{`slipstream.dev/steps: "10,10,100": steps must increase strictly (10 after 10)`}},
-		{"steps last not 100", map[string]string{AnnotationTrack: "any", AnnotationSteps: "10,50"}, []string{`slipstream.dev/steps: "10,50"`, "the last one 100"}},
-		{"steps out of range", map[string]string{AnnotationTrack: "any", AnnotationSteps: "0,100"}, []string{`"0" is not a whole percent from 1 to 100`}},
-		{"steps over 100", map[string]string{AnnotationTrack: "any", AnnotationSteps: "50,150"}, []string{`"150" is not a whole percent`}},
-		{"steps not numbers", map[string]string{AnnotationTrack: "any", AnnotationSteps: "ten,100"}, []string{`"ten" is not a whole percent`}},
-		{"steps empty", map[string]string{AnnotationTrack: "any", AnnotationSteps: ""}, []string{`slipstream.dev/steps: ""`}},
-		{"pause count", map[string]string{AnnotationTrack: "any", AnnotationSteps: "10,50,100", AnnotationPause: "1m,2m"}, []string{`slipstream.dev/pause: "1m,2m": one duration, or one per step (3)`}},
-		{"pause not a duration", map[string]string{AnnotationTrack: "any", AnnotationPause: "5"}, []string{`slipstream.dev/pause: "5": "5" is not a duration`}},
-		{"pause negative", map[string]string{AnnotationTrack: "any", AnnotationPause: "-1m"}, []string{`"-1m" is not a duration`}},
-		{"writer", map[string]string{AnnotationTrack: "any", AnnotationTrafficWriter: "kubectl"}, []string{`slipstream.dev/traffic-writer: "kubectl": git or cluster`}},
-		{"rollback-on", map[string]string{AnnotationTrack: "any", AnnotationRollbackOn: `severity=~"("`}, []string{`slipstream.dev/rollback-on: "severity=~\"(\""`}},
-		{"rollback-on garbage", map[string]string{AnnotationTrack: "any", AnnotationRollbackOn: `critical!`}, []string{`slipstream.dev/rollback-on: "critical!"`}},
-		{"rollback-on empty", map[string]string{AnnotationTrack: "any", AnnotationRollbackOn: ``}, []string{`slipstream.dev/rollback-on: ""`}},
-		{"bake", map[string]string{AnnotationTrack: "any", AnnotationBake: "a while"}, []string{`slipstream.dev/bake: "a while"`}},
-		{"progress deadline too short", map[string]string{AnnotationTrack: "any", AnnotationProgressDeadline: "0s"}, []string{`slipstream.dev/progress-deadline: "0s": a duration of at least 1s`}},
-		{"allow-downgrade", map[string]string{AnnotationTrack: "any", AnnotationAllowDowngrade: "yes please"}, []string{`slipstream.dev/allow-downgrade: "yes please": true or false`}},
-		{"quarantine", map[string]string{AnnotationTrack: "any", AnnotationQuarantine: digest + ",sha256:abc"}, []string{`slipstream.dev/quarantine: "sha256:abc"`}},
-		{"analysis settings without a query", map[string]string{AnnotationTrack: "any", AnnotationAnalysisMax: "1"}, []string{`slipstream.dev/analysis-max: "1": only valid together with slipstream.dev/analysis-query`}},
-		{"analysis without bounds", map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up"}, []string{`needs slipstream.dev/analysis-min or slipstream.dev/analysis-max`}},
-		{"analysis min over max", map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up", AnnotationAnalysisMin: "2", AnnotationAnalysisMax: "1"}, []string{`slipstream.dev/analysis-min: "2": must not be greater`}},
-		{"analysis bad numbers", map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up", AnnotationAnalysisMin: "low", AnnotationAnalysisMax: "NaN", AnnotationAnalysisFailures: "-1", AnnotationAnalysisInterval: "0s"},
-			[]string{`slipstream.dev/analysis-min: "low": a number`, `slipstream.dev/analysis-max: "NaN": a number`, `slipstream.dev/analysis-interval: "0s"`, `slipstream.dev/analysis-failure-limit: "-1"`}},
-		{"analysis unknown template field", map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: `up{pod="{{.Pod}}"}`, AnnotationAnalysisMax: "1"}, []string{`slipstream.dev/analysis-query: "up{pod=\"{{.Pod}}\"}": only {{.Namespace}}`}},
-		{"analysis broken template", map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: `up{{`, AnnotationAnalysisMax: "1"}, []string{`slipstream.dev/analysis-query: "up{{"`}},
-		{"analysis min requests without a query", map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up", AnnotationAnalysisMax: "1", AnnotationAnalysisMinReqs: "10"}, []string{`slipstream.dev/analysis-min-requests: "10": needs slipstream.dev/analysis-requests-query`}},
-		{"every problem at once", map[string]string{AnnotationTrack: "nope", AnnotationSteps: "50,10", AnnotationTrafficWriter: "x", AnnotationBake: "y"},
-			[]string{"slipstream.dev/track", "slipstream.dev/steps", "slipstream.dev/traffic-writer", "slipstream.dev/bake"}},
+		{
+			name: "track without kind",
+			ann:  map[string]string{AnnotationTrack: "1.0.0"},
+			errs: []string{`slipstream.dev/track: "1.0.0": expected semver:<range>`},
+		},
+		{
+			name: "track unknown kind",
+			ann:  map[string]string{AnnotationTrack: "glob:1.*"},
+			errs: []string{`slipstream.dev/track: "glob:1.*"`},
+		},
+		{
+			name: "track bad semver",
+			ann:  map[string]string{AnnotationTrack: "semver:^^1"},
+			errs: []string{`slipstream.dev/track: "semver:^^1": semver range`},
+		},
+		{
+			name: "track bad regex",
+			ann:  map[string]string{AnnotationTrack: "regex:(1"},
+			errs: []string{`slipstream.dev/track: "regex:(1": regular expression`},
+		},
+		{
+			name: "track empty",
+			ann:  map[string]string{AnnotationTrack: ""},
+			errs: []string{`slipstream.dev/track: ""`},
+		},
+		{
+			name: "steps not increasing",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationSteps: "10,10,100"},
+			errs: []string{`slipstream.dev/steps: "10,10,100": steps must increase strictly (10 after 10)`},
+		},
+		{
+			name: "steps last not 100",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationSteps: "10,50"},
+			errs: []string{`slipstream.dev/steps: "10,50"`, "the last one 100"},
+		},
+		{
+			name: "steps out of range",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationSteps: "0,100"},
+			errs: []string{`"0" is not a whole percent from 1 to 100`},
+		},
+		{
+			name: "steps over 100",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationSteps: "50,150"},
+			errs: []string{`"150" is not a whole percent`},
+		},
+		{
+			name: "steps not numbers",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationSteps: "ten,100"},
+			errs: []string{`"ten" is not a whole percent`},
+		},
+		{
+			name: "steps empty",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationSteps: ""},
+			errs: []string{`slipstream.dev/steps: ""`},
+		},
+		{
+			name: "pause count",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationSteps: "10,50,100", AnnotationPause: "1m,2m"},
+			errs: []string{`slipstream.dev/pause: "1m,2m": one duration, or one per step (3)`},
+		},
+		{
+			name: "pause not a duration",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationPause: "5"},
+			errs: []string{`slipstream.dev/pause: "5": "5" is not a duration`},
+		},
+		{
+			name: "pause negative",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationPause: "-1m"},
+			errs: []string{`"-1m" is not a duration`},
+		},
+		{
+			name: "writer",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationTrafficWriter: "kubectl"},
+			errs: []string{`slipstream.dev/traffic-writer: "kubectl": git or cluster`},
+		},
+		{
+			name: "rollback-on",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationRollbackOn: `severity=~"("`},
+			errs: []string{`slipstream.dev/rollback-on: "severity=~\"(\""`},
+		},
+		{
+			name: "rollback-on garbage",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationRollbackOn: `critical!`},
+			errs: []string{`slipstream.dev/rollback-on: "critical!"`},
+		},
+		{
+			name: "rollback-on empty",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationRollbackOn: ``},
+			errs: []string{`slipstream.dev/rollback-on: ""`},
+		},
+		{
+			name: "bake",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationBake: "a while"},
+			errs: []string{`slipstream.dev/bake: "a while"`},
+		},
+		{
+			name: "progress deadline too short",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationProgressDeadline: "0s"},
+			errs: []string{`slipstream.dev/progress-deadline: "0s": a duration of at least 1s`},
+		},
+		{
+			name: "allow-downgrade",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAllowDowngrade: "yes please"},
+			errs: []string{`slipstream.dev/allow-downgrade: "yes please": true or false`},
+		},
+		{
+			name: "quarantine",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationQuarantine: digest + ",sha256:abc"},
+			errs: []string{`slipstream.dev/quarantine: "sha256:abc"`},
+		},
+		{
+			name: "analysis settings without a query",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisMax: "1"},
+			errs: []string{`slipstream.dev/analysis-max: "1": only valid together with slipstream.dev/analysis-query`},
+		},
+		{
+			name: "analysis without bounds",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up"},
+			errs: []string{`needs slipstream.dev/analysis-min or slipstream.dev/analysis-max`},
+		},
+		{
+			name: "analysis min over max",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up", AnnotationAnalysisMin: "2", AnnotationAnalysisMax: "1"},
+			errs: []string{`slipstream.dev/analysis-min: "2": must not be greater`},
+		},
+		{
+			name: "analysis bad numbers",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up", AnnotationAnalysisMin: "low", AnnotationAnalysisMax: "NaN", AnnotationAnalysisFailures: "-1", AnnotationAnalysisInterval: "0s"},
+			errs: []string{`slipstream.dev/analysis-min: "low": a number`, `slipstream.dev/analysis-max: "NaN": a number`, `slipstream.dev/analysis-interval: "0s"`, `slipstream.dev/analysis-failure-limit: "-1"`},
+		},
+		{
+			name: "analysis unknown template field",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: `up{pod="{{.Pod}}"}`, AnnotationAnalysisMax: "1"},
+			errs: []string{`slipstream.dev/analysis-query: "up{pod=\"{{.Pod}}\"}": only {{.Namespace}}`},
+		},
+		{
+			name: "analysis broken template",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: `up{{`, AnnotationAnalysisMax: "1"},
+			errs: []string{`slipstream.dev/analysis-query: "up{{"`},
+		},
+		{
+			name: "analysis min requests without a query",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "up", AnnotationAnalysisMax: "1", AnnotationAnalysisMinReqs: "10"},
+			errs: []string{`slipstream.dev/analysis-min-requests: "10": needs slipstream.dev/analysis-requests-query`},
+		},
+		{
+			name: "every problem at once",
+			ann:  map[string]string{AnnotationTrack: "nope", AnnotationSteps: "50,10", AnnotationTrafficWriter: "x", AnnotationBake: "y"},
+			errs: []string{"slipstream.dev/track", "slipstream.dev/steps", "slipstream.dev/traffic-writer", "slipstream.dev/bake"},
+		},
 	}
 	t.Run("every problem is its own line", func(t *testing.T) {
 		_, err := Parse(tests[len(tests)-1].ann)
@@ -145,13 +263,41 @@ func TestTrackAccepts(t *testing.T) {
 		yes   []string
 		no    []string
 	}{
-		{"semver:^1.0.0", []string{"1.0.0", "1.4.2", "v1.9.0"}, []string{"2.0.0", "0.9.0", "1.5.0-rc.1", "latest", "", "sha256-abc.sig"}},
-		{"semver:>=1.5.0-0 <2.0.0", []string{"1.5.0-rc.1", "1.6.0"}, []string{"1.4.0", "2.0.0"}},
-		{"semver:~1.2", []string{"1.2.0", "1.2.9"}, []string{"1.3.0"}},
-		{"regex:main-[0-9a-f]{7}", []string{"main-abc1234"}, []string{"main-abc12345", "xmain-abc1234", "main-ABC1234"}},
-		{"regex:v?1\\..*", []string{"1.0", "v1.2.3"}, []string{"11.0"}},
-		{"tag:prod", []string{"prod"}, []string{"production", "Prod", ""}},
-		{"any", []string{"latest", "1.0.0", "x"}, []string{""}},
+		{
+			track: "semver:^1.0.0",
+			yes:   []string{"1.0.0", "1.4.2", "v1.9.0"},
+			no:    []string{"2.0.0", "0.9.0", "1.5.0-rc.1", "latest", "", "sha256-abc.sig"},
+		},
+		{
+			track: "semver:>=1.5.0-0 <2.0.0",
+			yes:   []string{"1.5.0-rc.1", "1.6.0"},
+			no:    []string{"1.4.0", "2.0.0"},
+		},
+		{
+			track: "semver:~1.2",
+			yes:   []string{"1.2.0", "1.2.9"},
+			no:    []string{"1.3.0"},
+		},
+		{
+			track: "regex:main-[0-9a-f]{7}",
+			yes:   []string{"main-abc1234"},
+			no:    []string{"main-abc12345", "xmain-abc1234", "main-ABC1234"},
+		},
+		{
+			track: "regex:v?1\\..*",
+			yes:   []string{"1.0", "v1.2.3"},
+			no:    []string{"11.0"},
+		},
+		{
+			track: "tag:prod",
+			yes:   []string{"prod"},
+			no:    []string{"production", "Prod", ""},
+		},
+		{
+			track: "any",
+			yes:   []string{"latest", "1.0.0", "x"},
+			no:    []string{""},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.track, func(t *testing.T) {
@@ -177,10 +323,42 @@ func TestTrackAccepts(t *testing.T) {
 }
 
 func TestNewer(t *testing.T) {
-	for _, tc := range []struct {
+	tests := []struct {
 		a, b string
 		want bool
-	}{{"1.0.0", "1.1.0", true}, {"1.1.0", "1.0.0", false}, {"1.0.0", "1.0.0", false}, {"v1.0.0", "1.0.1", true}, {"latest", "1.0.0", false}, {"1.0.0-rc.1", "1.0.0", true}} {
+	}{
+		{
+			a:    "1.0.0",
+			b:    "1.1.0",
+			want: true,
+		},
+		{
+			a:    "1.1.0",
+			b:    "1.0.0",
+			want: false,
+		},
+		{
+			a:    "1.0.0",
+			b:    "1.0.0",
+			want: false,
+		},
+		{
+			a:    "v1.0.0",
+			b:    "1.0.1",
+			want: true,
+		},
+		{
+			a:    "latest",
+			b:    "1.0.0",
+			want: false,
+		},
+		{
+			a:    "1.0.0-rc.1",
+			b:    "1.0.0",
+			want: true,
+		},
+	}
+	for _, tc := range tests {
 		if got := Newer(tc.a, tc.b); got != tc.want {
 			t.Errorf("Newer(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}

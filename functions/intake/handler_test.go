@@ -24,6 +24,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -175,29 +176,73 @@ func TestEveryFormatBecomesOneEvent(t *testing.T) {
 		body   []byte
 		image  string
 	}{
-		{"distribution", "/webhooks/distribution", http.Header{"Content-Type": {"application/vnd.docker.distribution.events.v2+json"}},
-			e.distribution("1.4.0-d", e.imgDigest, "application/vnd.oci.image.manifest.v1+json"), img(e.regHost, "team/hello", "1.4.0-d", e.imgDigest)},
-		{"distribution v2.x media type", "/webhooks/distribution", http.Header{"Content-Type": {"application/vnd.docker.distribution.events.v1+json"}},
-			e.distribution("2.0.0-d", e.idxDigest, "application/vnd.oci.image.index.v1+json"), img(e.regHost, "team/hello", "2.0.0-d", e.idxDigest)},
-		{"harbor", "/webhooks/harbor", http.Header{"Authorization": {token}}, sampleWith(t, "harbor-push-default.json",
-			`"tag": "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4"`, `"tag": "3.18"`, `"localhost/harbor/alpine@`, `"harbor.example.com/harbor/alpine:3.18@`),
-			img("harbor.example.com", "harbor/alpine", "3.18", "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4")},
-		{"dockerhub (digest resolved)", "/webhooks/dockerhub", nil, []byte(`{"push_data":{"pushed_at":1417566161,"tag":"1.25"},"repository":{"repo_name":"nginx"}}`),
-			img("index.docker.io", "library/nginx", "1.25", e.imgDigest)},
-		{"quay (digest resolved)", "/webhooks/quay", nil, []byte(`{"docker_url":"` + e.regHost + `/team/hello","updated_tags":["1.4.0"]}`),
-			img(e.regHost, "team/hello", "1.4.0", e.imgDigest)},
-		{"quay multi-arch (index digest)", "/webhooks/quay", nil, []byte(`{"docker_url":"` + e.regHost + `/team/hello","updated_tags":["2.0.0"]}`),
-			img(e.regHost, "team/hello", "2.0.0", e.idxDigest)},
-		{"github", "/webhooks/github", http.Header{"X-Github-Event": {"package"}}, sampleWith(t, "github-package-published.json",
-			`"name": "",`, `"name": "1.4.0",`, `sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b`, dgA, `"ghcr.io/Codertocat/hello-world:"`, `"ghcr.io/Codertocat/hello-world:1.4.0"`),
-			img("ghcr.io", "codertocat/hello-world", "1.4.0", dgA)},
-		{"gar", "/webhooks/gar", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("pubsub:"+token))}},
-			[]byte(`{"message":{"data":"` + garData + `","messageId":"1"},"subscription":"projects/p/subscriptions/s"}`),
-			img("europe-docker.pkg.dev", "p/r/app", "2.1.0", dgA)},
-		{"ecr", "/webhooks/ecr", nil, sampleWith(t, "ecr-image-action.json", "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234", dgB),
-			img("123456789012.dkr.ecr.us-west-2.amazonaws.com", "my-repository-name", "latest", dgB)},
-		{"acr", "/webhooks/acr", nil, sampleWith(t, "acr-push.json", "sha256:xxxxd5c8786bb9e621a45ece0dbxxxx1cdc624ad20da9fe62e9d25490f33xxxx", dgB),
-			img("myregistry.azurecr.io", "hello-world", "v1", dgB)},
+		{
+			name:   "distribution",
+			path:   "/webhooks/distribution",
+			header: http.Header{"Content-Type": {"application/vnd.docker.distribution.events.v2+json"}},
+			body:   e.distribution("1.4.0-d", e.imgDigest, "application/vnd.oci.image.manifest.v1+json"),
+			image:  img(e.regHost, "team/hello", "1.4.0-d", e.imgDigest),
+		},
+		{
+			name:   "distribution v2.x media type",
+			path:   "/webhooks/distribution",
+			header: http.Header{"Content-Type": {"application/vnd.docker.distribution.events.v1+json"}},
+			body:   e.distribution("2.0.0-d", e.idxDigest, "application/vnd.oci.image.index.v1+json"),
+			image:  img(e.regHost, "team/hello", "2.0.0-d", e.idxDigest),
+		},
+		{
+			name:   "harbor",
+			path:   "/webhooks/harbor",
+			header: http.Header{"Authorization": {token}},
+			body: sampleWith(t, "harbor-push-default.json",
+				`"tag": "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4"`, `"tag": "3.18"`, `"localhost/harbor/alpine@`, `"harbor.example.com/harbor/alpine:3.18@`),
+			image: img("harbor.example.com", "harbor/alpine", "3.18", "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4"),
+		},
+		{
+			name:  "dockerhub (digest resolved)",
+			path:  "/webhooks/dockerhub",
+			body:  []byte(`{"push_data":{"pushed_at":1417566161,"tag":"1.25"},"repository":{"repo_name":"nginx"}}`),
+			image: img("index.docker.io", "library/nginx", "1.25", e.imgDigest),
+		},
+		{
+			name:  "quay (digest resolved)",
+			path:  "/webhooks/quay",
+			body:  []byte(`{"docker_url":"` + e.regHost + `/team/hello","updated_tags":["1.4.0"]}`),
+			image: img(e.regHost, "team/hello", "1.4.0", e.imgDigest),
+		},
+		{
+			name:  "quay multi-arch (index digest)",
+			path:  "/webhooks/quay",
+			body:  []byte(`{"docker_url":"` + e.regHost + `/team/hello","updated_tags":["2.0.0"]}`),
+			image: img(e.regHost, "team/hello", "2.0.0", e.idxDigest),
+		},
+		{
+			name:   "github",
+			path:   "/webhooks/github",
+			header: http.Header{"X-Github-Event": {"package"}},
+			body: sampleWith(t, "github-package-published.json",
+				`"name": "",`, `"name": "1.4.0",`, `sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b`, dgA, `"ghcr.io/Codertocat/hello-world:"`, `"ghcr.io/Codertocat/hello-world:1.4.0"`),
+			image: img("ghcr.io", "codertocat/hello-world", "1.4.0", dgA),
+		},
+		{
+			name:   "gar",
+			path:   "/webhooks/gar",
+			header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("pubsub:"+token))}},
+			body:   []byte(`{"message":{"data":"` + garData + `","messageId":"1"},"subscription":"projects/p/subscriptions/s"}`),
+			image:  img("europe-docker.pkg.dev", "p/r/app", "2.1.0", dgA),
+		},
+		{
+			name:  "ecr",
+			path:  "/webhooks/ecr",
+			body:  sampleWith(t, "ecr-image-action.json", "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234", dgB),
+			image: img("123456789012.dkr.ecr.us-west-2.amazonaws.com", "my-repository-name", "latest", dgB),
+		},
+		{
+			name:  "acr",
+			path:  "/webhooks/acr",
+			body:  sampleWith(t, "acr-push.json", "sha256:xxxxd5c8786bb9e621a45ece0dbxxxx1cdc624ad20da9fe62e9d25490f33xxxx", dgB),
+			image: img("myregistry.azurecr.io", "hello-world", "v1", dgB),
+		},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,9 +272,21 @@ func checkEvent(t *testing.T, ev cloudevents.Event, image, format string) {
 	if d.Image != image || d.Format != format {
 		t.Errorf("image %q format %q, want %q %q", d.Image, d.Format, image, format)
 	}
+	type routing struct {
+		Subject    string
+		Extensions map[string]any
+	}
 	ext := ev.Extensions()
-	if ev.Subject() != d.Registry+"/"+d.Repository || ext["repository"] != d.Repository || ext["tag"] != d.Tag || ext["digest"] != d.Digest {
-		t.Errorf("routing attributes: subject %q extensions %v", ev.Subject(), ext)
+	want := routing{
+		Subject:    d.Registry + "/" + d.Repository,
+		Extensions: map[string]any{"repository": d.Repository, "tag": d.Tag, "digest": d.Digest},
+	}
+	got := routing{
+		Subject:    ev.Subject(),
+		Extensions: map[string]any{"repository": ext["repository"], "tag": ext["tag"], "digest": ext["digest"]},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routing attributes (-want +got):\n%s", diff)
 	}
 	if ev.Source() != "/slipstream/intake" || ev.ID() != d.ID() {
 		t.Errorf("source %q id %q", ev.Source(), ev.ID())
@@ -304,23 +361,130 @@ func TestRefusedRequestsSendNothing(t *testing.T) {
 		status int
 		says   string
 	}{
-		{"sample: untagged and blobs", "/webhooks/distribution", nil, sample(t, "distribution-push.json"), 200, "untagged manifest"},
-		{"sample: pull", "/webhooks/distribution", nil, sample(t, "distribution-pull.json"), 200, "pull of hello-world:latest"},
-		{"sample: harbor push by digest", "/webhooks/harbor", nil, sample(t, "harbor-push-default.json"), 200, "push by digest"},
-		{"sample: github untagged", "/webhooks/github", nil, sample(t, "github-package-published.json"), 401, "no X-Hub-Signature-256"},
-		{"sample: gar placeholder digest", "/webhooks/gar", nil, sample(t, "gar-pubsub-push.json"), 400, `sha256:6ec128e26cd5...\" is not sha256:`},
-		{"sample: ecr placeholder digest", "/webhooks/ecr", nil, sample(t, "ecr-image-action.json"), 400, "detail: digest"},
-		{"sample: acr placeholder digest", "/webhooks/acr", nil, sample(t, "acr-push.json"), 400, "target: digest"},
-		{"sample: dockerhub tag missing in the registry", "/webhooks/dockerhub", nil, sample(t, "dockerhub-push.json"), 400, "the registry has no such tag"},
-		{"sample: quay registry not allowed", "/webhooks/quay", nil, []byte(`{"docker_url":"evil.example.com/x/y","updated_tags":["1"]}`), 403, "evil.example.com is not in SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES"},
-		{"no credentials", "/webhooks/distribution", http.Header{"Authorization": nil}, good, 401, "no Authorization header"},
-		{"wrong token", "/webhooks/distribution", http.Header{"Authorization": {"Bearer nope"}}, good, 401, "wrong credentials"},
-		{"wrong basic password", "/webhooks/distribution", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("u:nope"))}}, good, 401, "wrong credentials"},
-		{"wrong GitHub signature", "/webhooks/github", http.Header{"X-Github-Event": {"package"}, "X-Hub-Signature-256": {"sha256=" + strings.Repeat("00", 32)}}, []byte(`{}`), 401, "does not match the body"},
-		{"truncated JSON", "/webhooks/distribution", nil, good[:40], 400, "not valid JSON"},
-		{"huge body", "/webhooks/distribution", nil, bytes.Repeat([]byte(" "), 70<<10), 413, "limit is 65536"},
-		{"wrong content type", "/webhooks/distribution", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte("payload=%7B%7D"), 415, "send JSON"},
-		{"unknown format", "/webhooks/nexus", nil, good, 404, "no route"},
+		{
+			name:   "sample: untagged and blobs",
+			path:   "/webhooks/distribution",
+			body:   sample(t, "distribution-push.json"),
+			status: 200,
+			says:   "untagged manifest",
+		},
+		{
+			name:   "sample: pull",
+			path:   "/webhooks/distribution",
+			body:   sample(t, "distribution-pull.json"),
+			status: 200,
+			says:   "pull of hello-world:latest",
+		},
+		{
+			name:   "sample: harbor push by digest",
+			path:   "/webhooks/harbor",
+			body:   sample(t, "harbor-push-default.json"),
+			status: 200,
+			says:   "push by digest",
+		},
+		{
+			name:   "sample: github untagged",
+			path:   "/webhooks/github",
+			body:   sample(t, "github-package-published.json"),
+			status: 401,
+			says:   "no X-Hub-Signature-256",
+		},
+		{
+			name:   "sample: gar placeholder digest",
+			path:   "/webhooks/gar",
+			body:   sample(t, "gar-pubsub-push.json"),
+			status: 400,
+			says:   `sha256:6ec128e26cd5...\" is not sha256:`,
+		},
+		{
+			name:   "sample: ecr placeholder digest",
+			path:   "/webhooks/ecr",
+			body:   sample(t, "ecr-image-action.json"),
+			status: 400,
+			says:   "detail: digest",
+		},
+		{
+			name:   "sample: acr placeholder digest",
+			path:   "/webhooks/acr",
+			body:   sample(t, "acr-push.json"),
+			status: 400,
+			says:   "target: digest",
+		},
+		{
+			name:   "sample: dockerhub tag missing in the registry",
+			path:   "/webhooks/dockerhub",
+			body:   sample(t, "dockerhub-push.json"),
+			status: 400,
+			says:   "the registry has no such tag",
+		},
+		{
+			name:   "sample: quay registry not allowed",
+			path:   "/webhooks/quay",
+			body:   []byte(`{"docker_url":"evil.example.com/x/y","updated_tags":["1"]}`),
+			status: 403,
+			says:   "evil.example.com is not in SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES",
+		},
+		{
+			name:   "no credentials",
+			path:   "/webhooks/distribution",
+			header: http.Header{"Authorization": nil},
+			body:   good,
+			status: 401,
+			says:   "no Authorization header",
+		},
+		{
+			name:   "wrong token",
+			path:   "/webhooks/distribution",
+			header: http.Header{"Authorization": {"Bearer nope"}},
+			body:   good,
+			status: 401,
+			says:   "wrong credentials",
+		},
+		{
+			name:   "wrong basic password",
+			path:   "/webhooks/distribution",
+			header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("u:nope"))}},
+			body:   good,
+			status: 401,
+			says:   "wrong credentials",
+		},
+		{
+			name:   "wrong GitHub signature",
+			path:   "/webhooks/github",
+			header: http.Header{"X-Github-Event": {"package"}, "X-Hub-Signature-256": {"sha256=" + strings.Repeat("00", 32)}},
+			body:   []byte(`{}`),
+			status: 401,
+			says:   "does not match the body",
+		},
+		{
+			name:   "truncated JSON",
+			path:   "/webhooks/distribution",
+			body:   good[:40],
+			status: 400,
+			says:   "not valid JSON",
+		},
+		{
+			name:   "huge body",
+			path:   "/webhooks/distribution",
+			body:   bytes.Repeat([]byte(" "), 70<<10),
+			status: 413,
+			says:   "limit is 65536",
+		},
+		{
+			name:   "wrong content type",
+			path:   "/webhooks/distribution",
+			header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+			body:   []byte("payload=%7B%7D"),
+			status: 415,
+			says:   "send JSON",
+		},
+		{
+			name:   "unknown format",
+			path:   "/webhooks/nexus",
+			body:   good,
+			status: 404,
+			says:   "no route",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -184,13 +184,41 @@ func TestDecide(t *testing.T) {
 		want   []want
 		err    string
 	}{
-		{"normalises docker.io", []push{{Registry: "docker.io", Repository: "library/nginx", Tag: "1.25", Field: "f"}}, []want{{"index.docker.io", "library/nginx", "1.25", ""}}, ""},
-		{"allowed with port", []push{{Registry: "localhost:5000", Repository: "hello", Tag: "v1", Digest: dgA, Field: "f"}}, []want{{"localhost:5000", "hello", "v1", dgA}}, ""},
-		{"outside the allowlist", []push{{Registry: "evil.example.com", Repository: "x", Tag: "1", Field: "f"}}, nil, "forbidden: registry evil.example.com is not in SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES"},
-		{"malformed wins over forbidden", []push{{Registry: "evil.example.com", Repository: "x", Tag: "1", Field: "a"}, {Registry: "registry.example.com", Repository: "x", Tag: "1", Digest: "sha256:xyz", Field: "b"}}, nil, `b: digest "sha256:xyz"`},
-		{"bad tag", []push{{Registry: "registry.example.com", Repository: "x", Tag: "-bad", Field: "f"}}, nil, "f: \"registry.example.com/x:-bad\" is not a valid image reference"},
-		{"upper-case repository", []push{{Registry: "registry.example.com", Repository: "Team/x", Tag: "1", Field: "f"}}, nil, "is not a valid image reference"},
-		{"no repository", []push{{Registry: "registry.example.com", Tag: "1", Field: "f"}}, nil, "f: no repository"},
+		{
+			name:   "normalises docker.io",
+			pushes: []push{{Registry: "docker.io", Repository: "library/nginx", Tag: "1.25", Field: "f"}},
+			want:   []want{{"index.docker.io", "library/nginx", "1.25", ""}},
+		},
+		{
+			name:   "allowed with port",
+			pushes: []push{{Registry: "localhost:5000", Repository: "hello", Tag: "v1", Digest: dgA, Field: "f"}},
+			want:   []want{{"localhost:5000", "hello", "v1", dgA}},
+		},
+		{
+			name:   "outside the allowlist",
+			pushes: []push{{Registry: "evil.example.com", Repository: "x", Tag: "1", Field: "f"}},
+			err:    "forbidden: registry evil.example.com is not in SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES",
+		},
+		{
+			name:   "malformed wins over forbidden",
+			pushes: []push{{Registry: "evil.example.com", Repository: "x", Tag: "1", Field: "a"}, {Registry: "registry.example.com", Repository: "x", Tag: "1", Digest: "sha256:xyz", Field: "b"}},
+			err:    `b: digest "sha256:xyz"`,
+		},
+		{
+			name:   "bad tag",
+			pushes: []push{{Registry: "registry.example.com", Repository: "x", Tag: "-bad", Field: "f"}},
+			err:    "f: \"registry.example.com/x:-bad\" is not a valid image reference",
+		},
+		{
+			name:   "upper-case repository",
+			pushes: []push{{Registry: "registry.example.com", Repository: "Team/x", Tag: "1", Field: "f"}},
+			err:    "is not a valid image reference",
+		},
+		{
+			name:   "no repository",
+			pushes: []push{{Registry: "registry.example.com", Tag: "1", Field: "f"}},
+			err:    "f: no repository",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

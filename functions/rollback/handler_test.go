@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -193,9 +195,18 @@ func TestRealSampleRollsBackOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.StableRevision != "checkout-aa11bb22cc" || d.CandidateRevision != "checkout-3f2a9c01b2" || !strings.HasSuffix(d.Image, digestB) ||
-		d.Alert == nil || d.Alert.Name != "KnativeRevisionHighErrorRate" || !strings.Contains(d.Reason, `severity="critical"`) {
-		t.Errorf("event %+v", d)
+	want := eventing.RolloutRolledBack{
+		Namespace:         "shop",
+		Service:           "checkout",
+		StableRevision:    "checkout-aa11bb22cc",
+		CandidateRevision: "checkout-3f2a9c01b2",
+		Image:             "registry.example.com/checkout:1.4.0@" + digestB,
+	}
+	if diff := cmp.Diff(want, d, cmpopts.IgnoreFields(eventing.RolloutRolledBack{}, "Reason", "Alert")); diff != "" {
+		t.Errorf("event (-want +got):\n%s", diff)
+	}
+	if d.Alert == nil || d.Alert.Name != "KnativeRevisionHighErrorRate" || !strings.Contains(d.Reason, `severity="critical"`) {
+		t.Errorf("event alert %+v, reason %q", d.Alert, d.Reason)
 	}
 	if n := e.patches.Load(); n != 2 {
 		t.Errorf("%d patches for 3 deliveries, want 2 (traffic, then the announced flag)", n)
@@ -263,10 +274,22 @@ func TestMatchers(t *testing.T) {
 		labels map[string]string
 		says   string
 	}{
-		{map[string]string{"alertname": "Slow", "namespace": "shop", "service_name": "checkout", "severity": "warning"}, `does not match rollback-on {severity="critical"}`},
-		{map[string]string{"alertname": "Down", "namespace": "shop", "service_name": "cart", "severity": "critical", "team": "web"}, `does not match rollback-on {team="shop"}`},
-		{map[string]string{"alertname": "Down", "namespace": "shop"}, "no Service label"},
-		{map[string]string{"alertname": "Down", "service_name": "cart"}, "no namespace label"},
+		{
+			labels: map[string]string{"alertname": "Slow", "namespace": "shop", "service_name": "checkout", "severity": "warning"},
+			says:   `does not match rollback-on {severity="critical"}`,
+		},
+		{
+			labels: map[string]string{"alertname": "Down", "namespace": "shop", "service_name": "cart", "severity": "critical", "team": "web"},
+			says:   `does not match rollback-on {team="shop"}`,
+		},
+		{
+			labels: map[string]string{"alertname": "Down", "namespace": "shop"},
+			says:   "no Service label",
+		},
+		{
+			labels: map[string]string{"alertname": "Down", "service_name": "cart"},
+			says:   "no namespace label",
+		},
 	} {
 		code, msg := e.post(notification(alert("firing", tc.labels)), bearer())
 		if code != 200 || !strings.Contains(msg, tc.says) {
@@ -302,8 +325,15 @@ func TestBakeWindow(t *testing.T) {
 		t.Fatalf("%d events", len(events))
 	}
 	d, _ := eventing.Decode[eventing.RolloutRolledBack](events[0])
-	if d.StableRevision != "checkout-aa11bb22cc" || d.CandidateRevision != "checkout-3f2a9c01b2" {
-		t.Errorf("bake rollback event %+v", d)
+	want := eventing.RolloutRolledBack{
+		Namespace:         "shop",
+		Service:           "checkout",
+		StableRevision:    "checkout-aa11bb22cc",
+		CandidateRevision: "checkout-3f2a9c01b2",
+		Image:             "registry.example.com/checkout:1.4.0@" + digestB,
+	}
+	if diff := cmp.Diff(want, d, cmpopts.IgnoreFields(eventing.RolloutRolledBack{}, "Reason", "Alert")); diff != "" {
+		t.Errorf("bake rollback event (-want +got):\n%s", diff)
 	}
 }
 
@@ -397,8 +427,22 @@ func TestAuthAndBadInput(t *testing.T) {
 		auth string
 		code int
 	}{
-		{"", 401}, {"Bearer wrong", 401}, {"Basic " + base64.StdEncoding.EncodeToString([]byte("alertmanager:nope")), 401},
-		{"Basic " + base64.StdEncoding.EncodeToString([]byte("alertmanager:am-pass")), 200},
+		{
+			auth: "",
+			code: 401,
+		},
+		{
+			auth: "Bearer wrong",
+			code: 401,
+		},
+		{
+			auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("alertmanager:nope")),
+			code: 401,
+		},
+		{
+			auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("alertmanager:am-pass")),
+			code: 200,
+		},
 	} {
 		if code, msg := e.post(body, tc.auth); code != tc.code {
 			t.Errorf("auth %q: %d %s, want %d", tc.auth, code, msg, tc.code)
@@ -409,9 +453,18 @@ func TestAuthAndBadInput(t *testing.T) {
 		body string
 		says string
 	}{
-		{`{"version":"4","alerts":[{"status":"firing"`, "not an Alertmanager notification"},
-		{`{"version":"3","alerts":[]}`, `version: "3"`},
-		{`{"version":"4","alerts":[{"status":"burning","labels":{}}]}`, "alerts[0].status"},
+		{
+			body: `{"version":"4","alerts":[{"status":"firing"`,
+			says: "not an Alertmanager notification",
+		},
+		{
+			body: `{"version":"3","alerts":[]}`,
+			says: `version: "3"`,
+		},
+		{
+			body: `{"version":"4","alerts":[{"status":"burning","labels":{}}]}`,
+			says: "alerts[0].status",
+		},
 	} {
 		if code, msg := e2.post([]byte(tc.body), bearer()); code != 400 || !strings.Contains(msg, tc.says) {
 			t.Errorf("%s: %d %s, want 400 with %q", tc.body, code, msg, tc.says)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -96,69 +97,171 @@ func TestDecide(t *testing.T) {
 		in   Input
 		want want
 	}{
-		{"promoted: nothing to do", Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Promoted}}, want{reason: "no active rollout"}},
-		{"invalid policy stops with a reason", Input{Service: live(), PolicyErr: errors.New("invalid delivery policy: x"), State: state(policy.Progressing, 1, nil)},
-			want{patch: true, phase: policy.Progressing, step: 1, reason: "stopped: invalid delivery policy"}},
-		{"reconciler lag", Input{Service: live(lag), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready}, want{reason: "not reconciled generation 5"}},
-		{"template not applied yet", Input{Service: live(created("hello-00001")), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready}, want{reason: "not candidate"}},
-		{"pending: not ready, within the deadline", Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
-			want{waitFor: 9 * time.Minute, reason: "not Ready yet"}},
-		{"pending: past the progress deadline", Input{Service: live(), Policy: cluster(t, policy.AnnotationProgressDeadline, "30s"), State: state(policy.Pending, 0, nil), Revision: starting},
-			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"}},
-		{"pending: candidate failed", Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: failed},
-			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "ImagePullBackOff"}},
-		{"pending: ready, cluster writer patches step 1", Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready},
-			want{patch: true, traffic: tt(90), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
-		{"pending: ready, git writer asks promote", Input{Service: live(), Policy: gitPolicy(t), State: state(policy.Pending, 0, nil), Revision: ready},
-			want{traffic: tt(90), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted}},
-		{"first deploy ready: promoted", Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: "r.example.com/x@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"}, Revision: ready},
-			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted}},
-		{"step not shown yet (cluster)", Input{Service: live(spec(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, nil), Revision: ready},
-			want{reason: "waiting for the cluster to show step 1"}},
-		{"step not in Git's manifest yet (git): said again", Input{Service: live(), Policy: gitPolicy(t), State: state(policy.Progressing, 1, nil), Revision: ready},
-			want{reply: eventing.TypeTrafficShifted, reason: "reach the cluster"}},
-		{"step shown: the pause starts (cluster)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, nil), Revision: ready},
-			want{patch: true, phase: policy.Progressing, step: 1, reason: "step 1 of 4 is live"}},
-		{"step shown: the pause starts (git)", Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: gitPolicy(t), State: state(policy.Progressing, 1, nil), Revision: ready},
-			want{phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "is live"}},
-		{"pausing", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(20*time.Second)), Revision: ready},
-			want{waitFor: 40 * time.Second, reason: "pausing"}},
-		{"pause over: step 2", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
-			want{patch: true, traffic: tt(75), phase: policy.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
-		{"candidate not ready mid-rollout: hold", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: starting},
-			want{reason: "holding"}},
-		{"last step over: promoted", Input{Now: t0, Service: live(showing(tt(0))), Policy: cluster(t), State: state(policy.Progressing, 4, started(time.Minute)), Revision: ready},
-			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted}},
-		{"analysis due", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
-			want{runCheck: true}},
-		{"analysis passes: next step", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Pass, "ok"}},
-			want{patch: true, traffic: tt(75), phase: policy.Progressing, step: 2, reply: eventing.TypeTrafficShifted}},
-		{"analysis fails within the limit", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Fail, "errors = 0.2"}},
-			want{patch: true, phase: policy.Progressing, step: 1, reason: "analysis failed (1 of 1 allowed)"}},
-		{"analysis checked recently: wait for the interval", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(time.Minute)), 10*time.Second, 1, 0), Revision: ready},
-			want{waitFor: 20 * time.Second, reason: "next analysis check"}},
-		{"analysis fails beyond the limit: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(time.Minute)), 40*time.Second, 1, 0), Revision: ready, Check: &Verdict{Fail, "errors = 0.2, above the maximum 0.01"}},
-			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "above the maximum 0.01"}},
-		{"analysis inconclusive: wait", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
-			want{patch: true, phase: policy.Progressing, step: 1, reason: "inconclusive, waiting"}},
-		{"analysis inconclusive too long: rolled back", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(2*time.Minute)), time.Minute, 0, 2), Revision: ready, Check: &Verdict{Inconclusive, "no data"}},
-			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "inconclusive 3 times"}},
-		{"manual pause", Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "true")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
-			want{patch: true, phase: policy.Paused, step: 1, reason: "paused"}},
-		{"still paused", Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "true")), Policy: cluster(t), State: state(policy.Paused, 1, started(time.Hour)), Revision: ready},
-			want{reason: "paused by"}},
-		{"resumed: the pause starts again", Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Paused, 1, started(time.Hour)), Revision: ready},
-			want{patch: true, phase: policy.Progressing, step: 1, reason: "resumed"}},
-		{"abort", Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: gitPolicy(t), State: state(policy.Progressing, 2, started(time.Second)), Revision: ready},
-			want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell"}},
-		{"promote now", Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Second)), Revision: ready},
-			want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted}},
-		{"promote now, candidate not ready", Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
-			want{reason: "not Ready yet"}},
-		{"adopting: stable not ready", Input{Now: t0, Service: live(created(stable)), Policy: gitPolicy(t), State: policy.State{Phase: policy.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: starting},
-			want{reason: "adoption: waiting"}},
-		{"adopting: stable ready", Input{Now: t0, Service: live(created(stable)), Policy: gitPolicy(t), State: policy.State{Phase: policy.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: ready},
-			want{reply: eventing.TypeRolloutPromoted, reason: "adoption"}},
+		{
+			name: "promoted: nothing to do",
+			in:   Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Promoted}},
+			want: want{reason: "no active rollout"},
+		},
+		{
+			name: "invalid policy stops with a reason",
+			in:   Input{Service: live(), PolicyErr: errors.New("invalid delivery policy: x"), State: state(policy.Progressing, 1, nil)},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "stopped: invalid delivery policy"},
+		},
+		{
+			name: "reconciler lag",
+			in:   Input{Service: live(lag), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready},
+			want: want{reason: "not reconciled generation 5"},
+		},
+		{
+			name: "template not applied yet",
+			in:   Input{Service: live(created("hello-00001")), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready},
+			want: want{reason: "not candidate"},
+		},
+		{
+			name: "pending: not ready, within the deadline",
+			in:   Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
+			want: want{waitFor: 9 * time.Minute, reason: "not Ready yet"},
+		},
+		{
+			name: "pending: past the progress deadline",
+			in:   Input{Service: live(), Policy: cluster(t, policy.AnnotationProgressDeadline, "30s"), State: state(policy.Pending, 0, nil), Revision: starting},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"},
+		},
+		{
+			name: "pending: candidate failed",
+			in:   Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: failed},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "ImagePullBackOff"},
+		},
+		{
+			name: "pending: ready, cluster writer patches step 1",
+			in:   Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: ready},
+			want: want{patch: true, traffic: tt(90), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted},
+		},
+		{
+			name: "pending: ready, git writer asks promote",
+			in:   Input{Service: live(), Policy: gitPolicy(t), State: state(policy.Pending, 0, nil), Revision: ready},
+			want: want{traffic: tt(90), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted},
+		},
+		{
+			name: "first deploy ready: promoted",
+			in:   Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: "r.example.com/x@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"}, Revision: ready},
+			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted},
+		},
+		{
+			name: "step not shown yet (cluster)",
+			in:   Input{Service: live(spec(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, nil), Revision: ready},
+			want: want{reason: "waiting for the cluster to show step 1"},
+		},
+		{
+			name: "step not in Git's manifest yet (git): said again",
+			in:   Input{Service: live(), Policy: gitPolicy(t), State: state(policy.Progressing, 1, nil), Revision: ready},
+			want: want{reply: eventing.TypeTrafficShifted, reason: "reach the cluster"},
+		},
+		{
+			name: "step shown: the pause starts (cluster)",
+			in:   Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, nil), Revision: ready},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "step 1 of 4 is live"},
+		},
+		{
+			name: "step shown: the pause starts (git)",
+			in:   Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: gitPolicy(t), State: state(policy.Progressing, 1, nil), Revision: ready},
+			want: want{phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "is live"},
+		},
+		{
+			name: "pausing",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(20*time.Second)), Revision: ready},
+			want: want{waitFor: 40 * time.Second, reason: "pausing"},
+		},
+		{
+			name: "pause over: step 2",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
+			want: want{patch: true, traffic: tt(75), phase: policy.Progressing, step: 2, reply: eventing.TypeTrafficShifted},
+		},
+		{
+			name: "candidate not ready mid-rollout: hold",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: starting},
+			want: want{reason: "holding"},
+		},
+		{
+			name: "last step over: promoted",
+			in:   Input{Now: t0, Service: live(showing(tt(0))), Policy: cluster(t), State: state(policy.Progressing, 4, started(time.Minute)), Revision: ready},
+			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted},
+		},
+		{
+			name: "analysis due",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
+			want: want{runCheck: true},
+		},
+		{
+			name: "analysis passes: next step",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Outcome: Pass, Reason: "ok"}},
+			want: want{patch: true, traffic: tt(75), phase: policy.Progressing, step: 2, reply: eventing.TypeTrafficShifted},
+		},
+		{
+			name: "analysis fails within the limit",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Outcome: Fail, Reason: "errors = 0.2"}},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "analysis failed (1 of 1 allowed)"},
+		},
+		{
+			name: "analysis checked recently: wait for the interval",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(time.Minute)), 10*time.Second, 1, 0), Revision: ready},
+			want: want{waitFor: 20 * time.Second, reason: "next analysis check"},
+		},
+		{
+			name: "analysis fails beyond the limit: rolled back",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(time.Minute)), 40*time.Second, 1, 0), Revision: ready, Check: &Verdict{Outcome: Fail, Reason: "errors = 0.2, above the maximum 0.01"}},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "above the maximum 0.01"},
+		},
+		{
+			name: "analysis inconclusive: wait",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready, Check: &Verdict{Outcome: Inconclusive, Reason: "no data"}},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "inconclusive, waiting"},
+		},
+		{
+			name: "analysis inconclusive too long: rolled back",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(2*time.Minute)), time.Minute, 0, 2), Revision: ready, Check: &Verdict{Outcome: Inconclusive, Reason: "no data"}},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "inconclusive 3 times"},
+		},
+		{
+			name: "manual pause",
+			in:   Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "true")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
+			want: want{patch: true, phase: policy.Paused, step: 1, reason: "paused"},
+		},
+		{
+			name: "still paused",
+			in:   Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "true")), Policy: cluster(t), State: state(policy.Paused, 1, started(time.Hour)), Revision: ready},
+			want: want{reason: "paused by"},
+		},
+		{
+			name: "resumed: the pause starts again",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Paused, 1, started(time.Hour)), Revision: ready},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "resumed"},
+		},
+		{
+			name: "abort",
+			in:   Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: gitPolicy(t), State: state(policy.Progressing, 2, started(time.Second)), Revision: ready},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell"},
+		},
+		{
+			name: "promote now",
+			in:   Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Second)), Revision: ready},
+			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted},
+		},
+		{
+			name: "promote now, candidate not ready",
+			in:   Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
+			want: want{reason: "not Ready yet"},
+		},
+		{
+			name: "adopting: stable not ready",
+			in:   Input{Now: t0, Service: live(created(stable)), Policy: gitPolicy(t), State: policy.State{Phase: policy.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: starting},
+			want: want{reason: "adoption: waiting"},
+		},
+		{
+			name: "adopting: stable ready",
+			in:   Input{Now: t0, Service: live(created(stable)), Policy: gitPolicy(t), State: policy.State{Phase: policy.Adopting, Stable: stable, StableImage: "r.example.com/x:1"}, Revision: ready},
+			want: want{reply: eventing.TypeRolloutPromoted, reason: "adoption"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,8 +273,10 @@ func TestDecide(t *testing.T) {
 			if p.Patch != w.patch || p.RunCheck != w.runCheck {
 				t.Errorf("patch %v runCheck %v, want %v %v (%s)", p.Patch, p.RunCheck, w.patch, w.runCheck, p.Reason)
 			}
-			if w.traffic != nil && !equalTraffic(p.Traffic, w.traffic) {
-				t.Errorf("traffic %v, want %v", p.Traffic, w.traffic)
+			if w.traffic != nil {
+				if diff := cmp.Diff(w.traffic, p.Traffic); diff != "" {
+					t.Errorf("traffic (-want +got):\n%s", diff)
+				}
 			}
 			if w.phase != "" && (p.State == nil || p.State.Phase != w.phase || p.State.Step != w.step) {
 				t.Errorf("state %+v, want phase %s step %d", p.State, w.phase, w.step)
@@ -215,18 +320,6 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 			t.Errorf("invariant: the reply does not validate: %v", err)
 		}
 	}
-}
-
-func equalTraffic(a, b []eventing.TrafficTarget) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOutcomeString(t *testing.T) {

@@ -156,10 +156,20 @@ func TestEventsWithARealClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []struct {
+	modes := []struct {
 		name string
 		ctx  func(context.Context) context.Context
-	}{{"binary", cloudevents.WithEncodingBinary}, {"structured", cloudevents.WithEncodingStructured}} {
+	}{
+		{
+			name: "binary",
+			ctx:  cloudevents.WithEncodingBinary,
+		},
+		{
+			name: "structured",
+			ctx:  cloudevents.WithEncodingStructured,
+		},
+	}
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			ctx := mode.ctx(cloudevents.ContextWithTarget(context.Background(), srv.URL))
 			tests := []struct {
@@ -167,16 +177,56 @@ func TestEventsWithARealClient(t *testing.T) {
 				status int
 				reply  bool
 			}{
-				{"test.echo", 200, true},
-				{"test.accept", 202, false},
-				{"test.prefix.anything", 202, false},
-				{"test.refuse", 200, false},
-				{"test.unknown", 200, false}, // not a type of this function: refused, acknowledged
-				{"test.malformed", 400, false},
-				{"test.conflict", 409, false},
-				{"test.fail", 500, false},
-				{"test.panic", 500, false},
-				{eventing.TypeImagePushed, 400, false}, // data is not an ImagePushed
+				{
+					typ:    "test.echo",
+					status: 200,
+					reply:  true,
+				},
+				{
+					typ:    "test.accept",
+					status: 202,
+					reply:  false,
+				},
+				{
+					typ:    "test.prefix.anything",
+					status: 202,
+					reply:  false,
+				},
+				{
+					typ:    "test.refuse",
+					status: 200,
+					reply:  false,
+				},
+				{
+					typ:    "test.unknown", // not a type of this function: refused, acknowledged
+					status: 200,
+					reply:  false,
+				},
+				{
+					typ:    "test.malformed",
+					status: 400,
+					reply:  false,
+				},
+				{
+					typ:    "test.conflict",
+					status: 409,
+					reply:  false,
+				},
+				{
+					typ:    "test.fail",
+					status: 500,
+					reply:  false,
+				},
+				{
+					typ:    "test.panic",
+					status: 500,
+					reply:  false,
+				},
+				{
+					typ:    eventing.TypeImagePushed, // data is not an ImagePushed
+					status: 400,
+					reply:  false,
+				},
 			}
 			for _, tc := range tests {
 				reply, res := client.Request(ctx, newEvent(tc.typ))
@@ -261,24 +311,168 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		status  int
 		message string
 	}{
-		{"plain JSON is not a CloudEvent", "POST", "/", http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"events":[]}`), 400, "not a CloudEvent: no ce-specversion header"},
-		{"missing ce-source", "POST", "/", noSource, strings.NewReader(`{}`), 400, "source"},
-		{"unknown specversion", "POST", "/", badVersion, strings.NewReader(`{}`), 400, "not a valid CloudEvent"},
-		{"structured, truncated", "POST", "/", http.Header{"Content-Type": {"application/cloudevents+json"}}, strings.NewReader(`{"specversion":"1.0","id":`), 400, "not a valid CloudEvent"},
-		{"batch", "POST", "/", http.Header{"Content-Type": {"application/cloudevents-batch+json"}}, strings.NewReader(`[]`), 415, "batched CloudEvents"},
-		{"structured XML", "POST", "/", http.Header{"Content-Type": {"application/cloudevents+xml"}}, strings.NewReader(`<x/>`), 415, "must be application/cloudevents+json"},
-		{"oversized event", "POST", "/", binaryHeaders("test.accept"), strings.NewReader(big), 413, "2048 bytes, the limit is 1024"},
-		{"oversized event, chunked", "POST", "/", binaryHeaders("test.accept"), onlyReader{strings.NewReader(big)}, 413, "more than 1024 bytes"},
-		{"oversized webhook", "POST", "/webhooks/test", nil, strings.NewReader(big), 413, "limit is 1024"},
-		{"webhook malformed", "POST", "/webhooks/test", nil, strings.NewReader("bad"), 400, "events[0].target.tag: required"},
-		{"webhook unauthorized", "POST", "/webhooks/test", nil, strings.NewReader("push"), 401, "wrong token"},
-		{"webhook panics", "POST", "/webhooks/test", nil, strings.NewReader("panic"), 500, "the handler panicked"},
-		{"webhook GET", "GET", "/webhooks/test", nil, nil, 405, "use POST"},
-		{"events GET", "GET", "/", nil, nil, 405, "use POST"},
-		{"unknown route", "POST", "/webhooks/nope", nil, strings.NewReader("x"), 404, "no route POST /webhooks/nope"},
-		{"metrics POST", "POST", "/metrics", nil, nil, 405, "use GET, HEAD"},
-		{"event not authorized", "POST", "/", http.Header{"X-Test-Deny": {"1"}, "Content-Type": {"text/plain"}}, strings.NewReader("not even an event"), 401, "denied on /"},
-		{"webhook not authorized", "POST", "/webhooks/test", http.Header{"X-Test-Deny": {"1"}}, strings.NewReader("bad"), 401, "denied on /webhooks/test"},
+		{
+			name:    "plain JSON is not a CloudEvent",
+			method:  "POST",
+			path:    "/",
+			header:  http.Header{"Content-Type": {"application/json"}},
+			body:    strings.NewReader(`{"events":[]}`),
+			status:  400,
+			message: "not a CloudEvent: no ce-specversion header",
+		},
+		{
+			name:    "missing ce-source",
+			method:  "POST",
+			path:    "/",
+			header:  noSource,
+			body:    strings.NewReader(`{}`),
+			status:  400,
+			message: "source",
+		},
+		{
+			name:    "unknown specversion",
+			method:  "POST",
+			path:    "/",
+			header:  badVersion,
+			body:    strings.NewReader(`{}`),
+			status:  400,
+			message: "not a valid CloudEvent",
+		},
+		{
+			name:    "structured, truncated",
+			method:  "POST",
+			path:    "/",
+			header:  http.Header{"Content-Type": {"application/cloudevents+json"}},
+			body:    strings.NewReader(`{"specversion":"1.0","id":`),
+			status:  400,
+			message: "not a valid CloudEvent",
+		},
+		{
+			name:    "batch",
+			method:  "POST",
+			path:    "/",
+			header:  http.Header{"Content-Type": {"application/cloudevents-batch+json"}},
+			body:    strings.NewReader(`[]`),
+			status:  415,
+			message: "batched CloudEvents",
+		},
+		{
+			name:    "structured XML",
+			method:  "POST",
+			path:    "/",
+			header:  http.Header{"Content-Type": {"application/cloudevents+xml"}},
+			body:    strings.NewReader(`<x/>`),
+			status:  415,
+			message: "must be application/cloudevents+json",
+		},
+		{
+			name:    "oversized event",
+			method:  "POST",
+			path:    "/",
+			header:  binaryHeaders("test.accept"),
+			body:    strings.NewReader(big),
+			status:  413,
+			message: "2048 bytes, the limit is 1024",
+		},
+		{
+			name:    "oversized event, chunked",
+			method:  "POST",
+			path:    "/",
+			header:  binaryHeaders("test.accept"),
+			body:    onlyReader{strings.NewReader(big)},
+			status:  413,
+			message: "more than 1024 bytes",
+		},
+		{
+			name:    "oversized webhook",
+			method:  "POST",
+			path:    "/webhooks/test",
+			header:  nil,
+			body:    strings.NewReader(big),
+			status:  413,
+			message: "limit is 1024",
+		},
+		{
+			name:    "webhook malformed",
+			method:  "POST",
+			path:    "/webhooks/test",
+			header:  nil,
+			body:    strings.NewReader("bad"),
+			status:  400,
+			message: "events[0].target.tag: required",
+		},
+		{
+			name:    "webhook unauthorized",
+			method:  "POST",
+			path:    "/webhooks/test",
+			header:  nil,
+			body:    strings.NewReader("push"),
+			status:  401,
+			message: "wrong token",
+		},
+		{
+			name:    "webhook panics",
+			method:  "POST",
+			path:    "/webhooks/test",
+			header:  nil,
+			body:    strings.NewReader("panic"),
+			status:  500,
+			message: "the handler panicked",
+		},
+		{
+			name:    "webhook GET",
+			method:  "GET",
+			path:    "/webhooks/test",
+			header:  nil,
+			body:    nil,
+			status:  405,
+			message: "use POST",
+		},
+		{
+			name:    "events GET",
+			method:  "GET",
+			path:    "/",
+			header:  nil,
+			body:    nil,
+			status:  405,
+			message: "use POST",
+		},
+		{
+			name:    "unknown route",
+			method:  "POST",
+			path:    "/webhooks/nope",
+			header:  nil,
+			body:    strings.NewReader("x"),
+			status:  404,
+			message: "no route POST /webhooks/nope",
+		},
+		{
+			name:    "metrics POST",
+			method:  "POST",
+			path:    "/metrics",
+			header:  nil,
+			body:    nil,
+			status:  405,
+			message: "use GET, HEAD",
+		},
+		{
+			name:    "event not authorized",
+			method:  "POST",
+			path:    "/",
+			header:  http.Header{"X-Test-Deny": {"1"}, "Content-Type": {"text/plain"}},
+			body:    strings.NewReader("not even an event"),
+			status:  401,
+			message: "denied on /",
+		},
+		{
+			name:    "webhook not authorized",
+			method:  "POST",
+			path:    "/webhooks/test",
+			header:  http.Header{"X-Test-Deny": {"1"}},
+			body:    strings.NewReader("bad"),
+			status:  401,
+			message: "denied on /webhooks/test",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

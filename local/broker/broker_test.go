@@ -13,6 +13,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/go-cmp/cmp"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
@@ -67,8 +68,8 @@ func TestInfraTriggersRoute(t *testing.T) {
 				got = append(got, tr.Spec.Subscriber.Ref.Name)
 			}
 		}
-		if len(got) != 1 || got[0] != fn {
-			t.Errorf("%s goes to %v, want [%s]", typ, got, fn)
+		if diff := cmp.Diff([]string{fn}, got); diff != "" {
+			t.Errorf("%s: subscribers (-want +got):\n%s", typ, diff)
 		}
 	}
 	for _, tr := range triggers {
@@ -98,21 +99,96 @@ func TestFilterDialects(t *testing.T) {
 		e    cloudevents.Event
 		want bool
 	}{
-		{"exact", trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"type": eventing.TypeImagePushed}}}, nil), image, true},
-		{"exact is case-sensitive", trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"type": "DEV.slipstream.image.pushed.v1"}}}, nil), image, false},
-		{"prefix", trig([]eventingv1.SubscriptionsAPIFilter{{Prefix: map[string]string{"type": "dev.slipstream."}}}, nil), image, true},
-		{"suffix", trig([]eventingv1.SubscriptionsAPIFilter{{Suffix: map[string]string{"type": ".v2"}}}, nil), image, false},
-		{"missing attribute fails", trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"digest": "x"}}}, nil), image, false},
-		{"list is AND", trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"type": eventing.TypeImagePushed}}, {Exact: map[string]string{"tag": "2.0.0"}}}, nil), image, false},
-		{"any", trig([]eventingv1.SubscriptionsAPIFilter{{Any: []eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"tag": "2.0.0"}}, {Exact: map[string]string{"tag": "1.4.0"}}}}}, nil), image, true},
-		{"all", trig([]eventingv1.SubscriptionsAPIFilter{{All: []eventingv1.SubscriptionsAPIFilter{{Prefix: map[string]string{"repository": "team/"}}, {Exact: map[string]string{"tag": "1.4.0"}}}}}, nil), image, true},
-		{"not", trig([]eventingv1.SubscriptionsAPIFilter{{Not: &eventingv1.SubscriptionsAPIFilter{Exact: map[string]string{"tag": "latest"}}}}, nil), latest, false},
-		{"not passes others", trig([]eventingv1.SubscriptionsAPIFilter{{Not: &eventingv1.SubscriptionsAPIFilter{Exact: map[string]string{"tag": "latest"}}}}, nil), image, true},
-		{"legacy exact", trig(nil, map[string]string{"type": eventing.TypeImagePushed, "tag": "1.4.0"}), image, true},
-		{"legacy empty value: present", trig(nil, map[string]string{"tag": ""}), image, true},
-		{"legacy empty value: absent fails", trig(nil, map[string]string{"digest": ""}), image, false},
-		{"filters win over filter", trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"tag": "1.4.0"}}}, map[string]string{"tag": "nope"}), image, true},
-		{"no filter takes everything", trig(nil, nil), image, true},
+		{
+			name: "exact",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"type": eventing.TypeImagePushed}}}, nil),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "exact is case-sensitive",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"type": "DEV.slipstream.image.pushed.v1"}}}, nil),
+			e:    image,
+			want: false,
+		},
+		{
+			name: "prefix",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Prefix: map[string]string{"type": "dev.slipstream."}}}, nil),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "suffix",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Suffix: map[string]string{"type": ".v2"}}}, nil),
+			e:    image,
+			want: false,
+		},
+		{
+			name: "missing attribute fails",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"digest": "x"}}}, nil),
+			e:    image,
+			want: false,
+		},
+		{
+			name: "list is AND",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"type": eventing.TypeImagePushed}}, {Exact: map[string]string{"tag": "2.0.0"}}}, nil),
+			e:    image,
+			want: false,
+		},
+		{
+			name: "any",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Any: []eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"tag": "2.0.0"}}, {Exact: map[string]string{"tag": "1.4.0"}}}}}, nil),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "all",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{All: []eventingv1.SubscriptionsAPIFilter{{Prefix: map[string]string{"repository": "team/"}}, {Exact: map[string]string{"tag": "1.4.0"}}}}}, nil),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "not",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Not: &eventingv1.SubscriptionsAPIFilter{Exact: map[string]string{"tag": "latest"}}}}, nil),
+			e:    latest,
+			want: false,
+		},
+		{
+			name: "not passes others",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Not: &eventingv1.SubscriptionsAPIFilter{Exact: map[string]string{"tag": "latest"}}}}, nil),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "legacy exact",
+			tr:   trig(nil, map[string]string{"type": eventing.TypeImagePushed, "tag": "1.4.0"}),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "legacy empty value: present",
+			tr:   trig(nil, map[string]string{"tag": ""}),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "legacy empty value: absent fails",
+			tr:   trig(nil, map[string]string{"digest": ""}),
+			e:    image,
+			want: false,
+		},
+		{
+			name: "filters win over filter",
+			tr:   trig([]eventingv1.SubscriptionsAPIFilter{{Exact: map[string]string{"tag": "1.4.0"}}}, map[string]string{"tag": "nope"}),
+			e:    image,
+			want: true,
+		},
+		{
+			name: "no filter takes everything",
+			tr:   trig(nil, nil),
+			e:    image,
+			want: true,
+		},
 	}
 	for _, tc := range tests {
 		if got := matches(t, tc.tr, tc.e); got != tc.want {
