@@ -32,9 +32,6 @@ type WebhookAuth struct {
 // Configured reports whether any mechanism is configured.
 func (a WebhookAuth) Configured() bool { return a.TokenFile.Set() || a.HMACSecretFile.Set() }
 
-// Validate implements Validator: each mechanism is checked on its own.
-func (a *WebhookAuth) Validate() error { return nil }
-
 // Intake holds the settings of the intake function (prefix SLIPSTREAM_INTAKE_).
 // The formats themselves are intake's (its registration table); LoadIntake
 // takes their names.
@@ -59,28 +56,24 @@ type Intake struct {
 func FormatPrefix(format string) string { return Prefix + "_INTAKE_" + strings.ToUpper(format) }
 
 // LoadIntake reads intake's settings: SLIPSTREAM_INTAKE_*, then
-// SLIPSTREAM_INTAKE_<FORMAT>_* for each enabled format, and validates them
-// against the formats intake knows. Every problem is reported at once, in an
-// *Error naming each variable.
+// SLIPSTREAM_INTAKE_<FORMAT>_* for every format intake knows (enabled or
+// not, so a bad setting never waits for the day its format is enabled), and
+// validates them against those formats. A value that does not parse stops
+// there, naming its variable; otherwise every problem is reported at once.
 func LoadIntake(known []string) (Intake, error) {
 	var c Intake
-	err := Load(Prefix+"_INTAKE", &c)
-	var p problems
-	p.merge(err)
-	c.Auth = map[string]WebhookAuth{}
-	for _, f := range c.Formats {
-		if !slices.Contains(known, f) {
-			continue // reported by ValidateFormats
-		}
+	if err := process(Prefix+"_INTAKE", &c); err != nil {
+		return c, err
+	}
+	c.Auth = make(map[string]WebhookAuth, len(known))
+	for _, f := range known {
 		var a WebhookAuth
-		if err := Load(FormatPrefix(f), &a); err != nil {
-			p.merge(err)
-			continue
+		if err := process(FormatPrefix(f), &a); err != nil {
+			return c, err
 		}
 		c.Auth[f] = a
 	}
-	p.merge(c.ValidateFormats(known))
-	return c, p.err()
+	return c, Join(c.ValidateFormats(known), c.Validate())
 }
 
 // ValidateFormats checks that every enabled format is one of known and has

@@ -107,13 +107,8 @@ func (e *Error) Error() string {
 // Shared, Prefix+"_<FUNCTION>" for a function's settings), then validates it.
 // Every error is an *Error naming the variable.
 func Load(prefix string, spec Validator) error {
-	if err := envconfig.Process(prefix, spec); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return &Error{Problems: []string{fmt.Sprintf("%s: %q is not a valid %s: %v", pe.KeyName, pe.Value, describeType(pe.TypeName), unwrapParse(pe.Err))}}
-		}
-		// envconfig's other error is "required key X missing value".
-		return &Error{Problems: []string{strings.TrimPrefix(err.Error(), "envconfig.Process: ")}}
+	if err := process(prefix, spec); err != nil {
+		return err
 	}
 	if err := spec.Validate(); err != nil {
 		var e *Error
@@ -123,6 +118,26 @@ func Load(prefix string, spec Validator) error {
 		return &Error{Problems: []string{err.Error()}}
 	}
 	return nil
+}
+
+// process reads spec from the environment; a value that does not parse is
+// an *Error naming the variable.
+func process(prefix string, spec any) error {
+	err := envconfig.Process(prefix, spec)
+	if err == nil {
+		return nil
+	}
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return &Error{Problems: []string{fmt.Sprintf("%s: %q is not a valid %s: %v", pe.KeyName, pe.Value, describeType(pe.TypeName), unwrapParse(pe.Err))}}
+	}
+	// envconfig's other error is "required key X missing value".
+	return &Error{Problems: []string{strings.TrimPrefix(err.Error(), "envconfig.Process: ")}}
+}
+
+// SettingError is the start-up error of one setting: its variable and the problem.
+func SettingError(key string, err error) error {
+	return &Error{Problems: []string{key + ": " + err.Error()}}
 }
 
 func describeType(t string) string {

@@ -23,7 +23,7 @@ func RevisionName(service, image string) string {
 // QuarantineEntries splits a slipstream.dev/quarantine value into its
 // entries; commas, spaces, tabs and newlines separate them.
 func QuarantineEntries(value string) []string {
-	return strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' })
+	return strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
 }
 
 // AddQuarantine returns the slipstream.dev/quarantine value with digest

@@ -25,7 +25,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	var kc authn.Keychain = authn.NewMultiKeychain()
 	if cfg.DockerConfigFile != "" {
 		if kc, err = registry.KeychainFromFile(cfg.DockerConfigFile); err != nil {
-			return host.Function{}, &config.Error{Problems: []string{prefix + "_DOCKER_CONFIG_FILE: " + err.Error()}}
+			return host.Function{}, config.SettingError(prefix+"_DOCKER_CONFIG_FILE", err)
 		}
 	}
 	resolver, err := registry.New(registry.WithKeychain(kc), registry.WithTimeout(cfg.ResolveTimeout))

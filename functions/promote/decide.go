@@ -278,9 +278,11 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 		adopted.Traffic = []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}
 		adopted.Latest = false
 		adopted.State.Phase = policy.Promoted
-		// The adopted revision is pinned, so the decision needs no live answer.
-		d, why, _ := pinCandidate(adopted, s.State.PendingImage, nil)
-		if why != "" {
+		d, why, needLive := pinCandidate(adopted, s.State.PendingImage, nil)
+		switch {
+		case needLive: // cannot happen: the adopted revision is pinned above
+			return skipping(skipped(s, "adoption of %s done, but no stable revision is pinned", ev.Revision))
+		case why != "":
 			return skipping(skipped(s, "%s", why))
 		}
 		d.Summary = fmt.Sprintf("adoption done, %s is stable; %s", ev.Revision, d.Summary)

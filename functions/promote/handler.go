@@ -116,8 +116,8 @@ func handle[T any, P interface {
 				}
 				services, skipped := findServices(snapshot)
 				out := decide(ev, services, lives, e.Time().UTC())
-				if len(out.NeedLive) > 0 && p.live == nil {
-					p.noCluster(out.NeedLive, lives)
+				if len(out.NeedLive) > 0 && p.live == nil { // nothing to read: answer at once
+					p.answer(ctx, out.NeedLive, lives)
 					out = decide(ev, services, lives, e.Time().UTC())
 				}
 				if need = out.NeedLive; len(need) > 0 {
@@ -129,7 +129,7 @@ func handle[T any, P interface {
 			if !errors.Is(err, errNeedLive) || round == maxLiveRounds {
 				break
 			}
-			p.readLive(ctx, need, lives)
+			p.answer(ctx, need, lives)
 		}
 		for _, s := range last.Skipped {
 			log.Warn("service skipped", "subject", s.Subject, "reason", s.Reason)
@@ -166,17 +166,15 @@ func orNone(skipped []skip) string {
 // errNoCluster is the live answer when promote has no cluster access.
 var errNoCluster = errors.New("promote has no cluster access configured")
 
-// noCluster answers every key without reading anything: there is no cluster.
-func (p *Promote) noCluster(keys []string, lives Lives) {
+// answer reads, with one get each, which revision the named Services serve.
+// A failed read is an answer too (Err), and so is having no cluster access:
+// adoption then pins the running template by a commit first.
+func (p *Promote) answer(ctx context.Context, keys []string, lives Lives) {
 	for _, key := range keys {
-		lives[key] = Live{Err: errNoCluster}
-	}
-}
-
-// readLive reads, with one get each, which revision the named Services
-// serve; a failed read is an answer too (Err), so adoption pins by a commit.
-func (p *Promote) readLive(ctx context.Context, keys []string, lives Lives) {
-	for _, key := range keys {
+		if p.live == nil {
+			lives[key] = Live{Err: errNoCluster}
+			continue
+		}
 		namespace, name, _ := strings.Cut(key, "/")
 		rev, img, found, err := p.live.ServingRevision(ctx, namespace, name)
 		lives[key] = Live{Found: found, Revision: rev, Image: img, Err: err}

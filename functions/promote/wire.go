@@ -21,14 +21,11 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if err := config.Load(prefix, &cfg); err != nil {
 		return host.Function{}, err
 	}
-	settingErr := func(key string, err error) error {
-		return &config.Error{Problems: []string{prefix + "_" + key + ": " + err.Error()}}
-	}
 	creds := gitrepo.Credentials{Username: cfg.GitUsername, Password: cfg.GitPasswordFile.Value(), SSHKey: cfg.GitSSHKeyFile.Value(),
 		KnownHostsFile: cfg.GitKnownHostsFile}
 	auth, err := creds.Auth(cfg.GitURL)
 	if err != nil {
-		return host.Function{}, settingErr("GIT_SSH_KEY_FILE", err)
+		return host.Function{}, config.SettingError(prefix+"_GIT_SSH_KEY_FILE", err)
 	}
 	opts := []gitrepo.Option{gitrepo.WithAuthor(cfg.AuthorName, cfg.AuthorEmail), gitrepo.WithTimeout(cfg.GitTimeout),
 		gitrepo.WithRetries(cfg.GitPushRetries, pushBackoff)}
@@ -38,7 +35,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if cfg.SigningKeyFile.Set() {
 		key, err := gitrepo.ReadSigningKey(cfg.SigningKeyFile.Value(), cfg.SigningPassphraseFile.Value())
 		if err != nil {
-			return host.Function{}, settingErr("SIGNING_KEY_FILE", err)
+			return host.Function{}, config.SettingError(prefix+"_SIGNING_KEY_FILE", err)
 		}
 		opts = append(opts, gitrepo.WithSigningKey(key))
 	}
@@ -46,7 +43,10 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if err != nil {
 		return host.Function{}, err
 	}
-	popts := []Option{WithPaths(cfg.Paths...)}
+	var popts []Option
+	if len(cfg.Paths) > 0 { // an empty SLIPSTREAM_PROMOTE_PATHS keeps the default, the whole repository
+		popts = append(popts, WithPaths(cfg.Paths...))
+	}
 	if sender, err := h.Sender(); err == nil {
 		popts = append(popts, WithSender(sender))
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/config"
@@ -16,7 +15,6 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/webauth"
-	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Name is the function's name.
@@ -24,18 +22,6 @@ const Name = "rollback"
 
 // Route is where Alertmanager posts.
 const Route = "/webhooks/alertmanager"
-
-// Cluster reads and patches Knative Services; *kservice.Client is the real one.
-type Cluster interface {
-	Get(ctx context.Context, namespace, name string) (*servingv1.Service, error)
-	GetRevision(ctx context.Context, namespace, name string) (kservice.Revision, error)
-	Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *policy.State) (*servingv1.Service, error)
-}
-
-// Sender delivers rollout.rolledback to the broker; *host.Sender is the real one.
-type Sender interface {
-	Send(ctx context.Context, e cloudevents.Event) error
-}
 
 // Rollback answers Alertmanager.
 type Rollback struct {
@@ -141,9 +127,11 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 	}
 	var live *servingv1.Service
 	var act Action
+	gone := false // the Service does not exist: nothing to roll back
 	err = kservice.RetryOnConflict(func() error {
 		var err error
-		if live, err = r.cluster.Get(ctx, t.Namespace, t.Service); err != nil {
+		live, err = r.cluster.Get(ctx, t.Namespace, t.Service)
+		if gone = errors.Is(err, kservice.ErrNotFound); err != nil {
 			return err
 		}
 		act = Decide(a, live, r.cfg.DefaultRollbackOn, r.now())
@@ -155,7 +143,7 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 		return err
 	})
 	switch {
-	case errors.Is(err, kservice.ErrNotFound):
+	case gone:
 		return fmt.Sprintf("ignored: Service %s does not exist", key), nil
 	case err != nil:
 		return "", err

@@ -25,7 +25,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if cfg.PrometheusURL != "" {
 		q, err := prom.New(cfg.PrometheusURL, cfg.QueryTimeout)
 		if err != nil {
-			return host.Function{}, &config.Error{Problems: []string{prefix + "_PROMETHEUS_URL: " + err.Error()}}
+			return host.Function{}, config.SettingError(prefix+"_PROMETHEUS_URL", err)
 		}
 		opts = append(opts, WithQuerier(q))
 	}

@@ -19,9 +19,7 @@ import (
 // a kubeconfig that does not load and credentials the clientset refuses.
 // timeout bounds each API call (see New).
 func Connect(prefix, path string, timeout time.Duration, required bool) (*Client, error) {
-	settingErr := func(err error) error {
-		return &config.Error{Problems: []string{prefix + "_KUBECONFIG: " + err.Error()}}
-	}
+	settingErr := func(err error) error { return config.SettingError(prefix+"_KUBECONFIG", err) }
 	restCfg, err := restConfig(path)
 	if err != nil {
 		return nil, settingErr(err)

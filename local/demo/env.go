@@ -107,6 +107,7 @@ type Env struct {
 	broker   *broker.Broker   // nil until the Triggers are loaded
 	ingress  *lateHandler     // the broker's server, which starts first
 	registry *sim.Registry    // nil with a real registry
+	tempDir  string           // the state folder Start made, removed if Start fails
 	servers  []*http.Server   // every server started, closed by Close
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -152,6 +153,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	defer func() {
 		if err != nil {
 			e.Close()
+			if e.tempDir != "" {
+				os.RemoveAll(e.tempDir)
+			}
 		}
 	}()
 	steps := []struct {
@@ -224,21 +228,31 @@ func (e *Env) connectCluster(context.Context) error {
 	return nil
 }
 
-// function starts one function on its own host and server.
-func (e *Env) function(name string, build func(send *host.Sender) (host.Function, error)) (string, error) {
+// function builds one function on its own host, sending to the broker, and
+// returns the handler that serves it.
+func (e *Env) function(name string, build func(send *host.Sender) (host.Function, error)) (http.Handler, error) {
 	h, err := host.New(name, e.shared, e.opts.Log)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	send, err := h.Sender()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	fn, err := build(send)
 	if err != nil {
+		return nil, err
+	}
+	return h.Handler(fn), nil
+}
+
+// start builds one function and serves it on a new port.
+func (e *Env) start(name string, build func(send *host.Sender) (host.Function, error)) (string, error) {
+	h, err := e.function(name, build)
+	if err != nil {
 		return "", err
 	}
-	return e.serve(h.Handler(fn))
+	return e.serve(h)
 }
 
 // startIntake starts intake's server, then the registry that notifies it,
@@ -254,14 +268,6 @@ func (e *Env) startIntake(context.Context) error {
 		return err
 	}
 	e.Registry = e.registry.Host
-	h, err := host.New(intake.Name, e.shared, e.opts.Log)
-	if err != nil {
-		return err
-	}
-	send, err := h.Sender()
-	if err != nil {
-		return err
-	}
 	resolver, err := registry.New()
 	if err != nil {
 		return err
@@ -269,11 +275,17 @@ func (e *Env) startIntake(context.Context) error {
 	cfg := config.Intake{Formats: []string{"distribution"},
 		Auth:              map[string]config.WebhookAuth{"distribution": {TokenFile: config.NewSecret([]byte(intakeToken))}},
 		AllowedRegistries: []string{e.Registry}, ResolveTimeout: 5 * time.Second, DedupWindow: dedupWindow}
-	in, err := intake.New(cfg, send, resolver, intake.WithClock(e.clock.Now))
+	h, err := e.function(intake.Name, func(send *host.Sender) (host.Function, error) {
+		in, err := intake.New(cfg, send, resolver, intake.WithClock(e.clock.Now))
+		if err != nil {
+			return host.Function{}, err
+		}
+		return in.Function(), nil
+	})
 	if err != nil {
 		return err
 	}
-	e.intake.set(h.Handler(in.Function()))
+	e.intake.set(h)
 	return nil
 }
 
@@ -285,7 +297,7 @@ func (e *Env) startPromote(context.Context) error {
 		if err != nil {
 			return err
 		}
-		e.opts.StateDir = dir
+		e.opts.StateDir, e.tempDir = dir, dir
 	}
 	e.Bare = filepath.Join(e.opts.StateDir, "config.git")
 	e.Repo = e.opts.GitURL
@@ -299,7 +311,7 @@ func (e *Env) startPromote(context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.Promote, err = e.function(promote.Name, func(send *host.Sender) (host.Function, error) {
+	e.Promote, err = e.start(promote.Name, func(send *host.Sender) (host.Function, error) {
 		p, err := promote.New(repo, promote.WithPaths("apps"), promote.WithLive(e.services), promote.WithSender(send))
 		if err != nil {
 			return host.Function{}, err
@@ -310,7 +322,7 @@ func (e *Env) startPromote(context.Context) error {
 }
 
 func (e *Env) startRollout(context.Context) (err error) {
-	e.Rollout, err = e.function(rollout.Name, func(send *host.Sender) (host.Function, error) {
+	e.Rollout, err = e.start(rollout.Name, func(send *host.Sender) (host.Function, error) {
 		r, err := rollout.New(e.services, rollout.WithMaxWait(2*time.Second), rollout.WithSender(send), rollout.WithNamespaces([]string{namespace}))
 		if err != nil {
 			return host.Function{}, err
@@ -327,7 +339,7 @@ func (e *Env) startRollback(context.Context) (err error) {
 	}
 	cfg := config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace"},
 		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second}
-	e.Rollback, err = e.function(rollback.Name, func(send *host.Sender) (host.Function, error) {
+	e.Rollback, err = e.start(rollback.Name, func(send *host.Sender) (host.Function, error) {
 		rb, err := rollback.New(cfg, e.services, send)
 		if err != nil {
 			return host.Function{}, err
