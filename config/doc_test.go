@@ -21,13 +21,31 @@ func TestOperationsDocListsEverySetting(t *testing.T) {
 		prefix string
 		spec   any
 	}{
-		{Prefix, &Shared{}},
-		{Prefix + "_INTAKE", &Intake{}},
+		{
+			prefix: Prefix,
+			spec:   &Shared{},
+		},
+		{
+			prefix: Prefix + "_INTAKE",
+			spec:   &Intake{},
+		},
 		// Per-format intake settings are documented once, as SLIPSTREAM_INTAKE_<FORMAT>_….
-		{Prefix + "_INTAKE_<FORMAT>", &WebhookAuth{}},
-		{Prefix + "_PROMOTE", &Promote{}},
-		{Prefix + "_ROLLOUT", &Rollout{}},
-		{Prefix + "_ROLLBACK", &Rollback{}},
+		{
+			prefix: Prefix + "_INTAKE_<FORMAT>",
+			spec:   &WebhookAuth{},
+		},
+		{
+			prefix: Prefix + "_PROMOTE",
+			spec:   &Promote{},
+		},
+		{
+			prefix: Prefix + "_ROLLOUT",
+			spec:   &Rollout{},
+		},
+		{
+			prefix: Prefix + "_ROLLBACK",
+			spec:   &Rollback{},
+		},
 	}
 	for _, s := range specs {
 		var b bytes.Buffer

@@ -171,19 +171,76 @@ func TestGolden(t *testing.T) {
 		subject string // the new commit's subject; "" means no commit
 		reply   func(t *testing.T, c eventing.ManifestCommitted)
 	}{
-		{name: "comments-odd-formatting", status: 200, subject: "slipstream: deploy team/hello:1.4.0 to demo/hello", reply: wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2")},
-		{name: "multi-document", status: 200, subject: "slipstream: deploy team/hello:1.4.0 to demo/hello", reply: wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2")},
-		{name: "kustomize-images", status: 200, subject: "slipstream: deploy team/hello:1.4.0 to demo/hello", reply: wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2")},
-		{name: "first-deploy", status: 200, subject: "slipstream: deploy team/hello:1.0.0 to demo/hello", reply: wantRevisions("", "hello-aa11bb22cc")},
-		{name: "adopt-live", status: 200, subject: "slipstream: deploy team/hello:1.4.0 to demo/hello", reply: wantRevisions("hello-00001", "hello-3f2a9c01b2")},
-		{name: "adopt-without-cluster", status: 200, subject: "slipstream: deploy team/hello:1.4.0 to demo/hello", reply: wantRevisions("hello-b16c2aacbc", "")},
-		{name: "already-pinned", status: 202},
-		{name: "quarantined", status: 200},
-		{name: "semver-downgrade", status: 200},
-		{name: "unrelated-images", status: 200},
-		{name: "traffic-shifted", status: 200, subject: "slipstream: demo/hello step 2/4 is live since 08:05:00, hello-aa11bb22cc 75%, hello-3f2a9c01b2 25%", reply: wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2")},
-		{name: "promote", status: 200, subject: "slipstream: promote hello-3f2a9c01b2 in demo/hello", reply: wantRevisions("hello-3f2a9c01b2", "")},
-		{name: "rollback", status: 200, subject: "slipstream: roll back demo/hello to hello-aa11bb22cc (HighErrorRate)", reply: wantRevisions("hello-aa11bb22cc", "")},
+		{
+			name:    "comments-odd-formatting",
+			status:  200,
+			subject: "slipstream: deploy team/hello:1.4.0 to demo/hello",
+			reply:   wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2"),
+		},
+		{
+			name:    "multi-document",
+			status:  200,
+			subject: "slipstream: deploy team/hello:1.4.0 to demo/hello",
+			reply:   wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2"),
+		},
+		{
+			name:    "kustomize-images",
+			status:  200,
+			subject: "slipstream: deploy team/hello:1.4.0 to demo/hello",
+			reply:   wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2"),
+		},
+		{
+			name:    "first-deploy",
+			status:  200,
+			subject: "slipstream: deploy team/hello:1.0.0 to demo/hello",
+			reply:   wantRevisions("", "hello-aa11bb22cc"),
+		},
+		{
+			name:    "adopt-live",
+			status:  200,
+			subject: "slipstream: deploy team/hello:1.4.0 to demo/hello",
+			reply:   wantRevisions("hello-00001", "hello-3f2a9c01b2"),
+		},
+		{
+			name:    "adopt-without-cluster",
+			status:  200,
+			subject: "slipstream: deploy team/hello:1.4.0 to demo/hello",
+			reply:   wantRevisions("hello-b16c2aacbc", ""),
+		},
+		{
+			name:   "already-pinned",
+			status: 202,
+		},
+		{
+			name:   "quarantined",
+			status: 200,
+		},
+		{
+			name:   "semver-downgrade",
+			status: 200,
+		},
+		{
+			name:   "unrelated-images",
+			status: 200,
+		},
+		{
+			name:    "traffic-shifted",
+			status:  200,
+			subject: "slipstream: demo/hello step 2/4 is live since 08:05:00, hello-aa11bb22cc 75%, hello-3f2a9c01b2 25%",
+			reply:   wantRevisions("hello-aa11bb22cc", "hello-3f2a9c01b2"),
+		},
+		{
+			name:    "promote",
+			status:  200,
+			subject: "slipstream: promote hello-3f2a9c01b2 in demo/hello",
+			reply:   wantRevisions("hello-3f2a9c01b2", ""),
+		},
+		{
+			name:    "rollback",
+			status:  200,
+			subject: "slipstream: roll back demo/hello to hello-aa11bb22cc (HighErrorRate)",
+			reply:   wantRevisions("hello-aa11bb22cc", ""),
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -360,11 +360,30 @@ func TestNewRefusesWhatCannotWork(t *testing.T) {
 		opts []Option
 		ok   bool
 	}{
-		{name: "defaults: the whole repository", repo: repo, ok: true},
-		{name: "no repository", repo: nil},
-		{name: "no paths", repo: repo, opts: []Option{WithPaths()}},
-		{name: "an empty path", repo: repo, opts: []Option{WithPaths("apps", "")}},
-		{name: "no clock", repo: repo, opts: []Option{WithClock(nil)}},
+		{
+			name: "defaults: the whole repository",
+			repo: repo,
+			ok:   true,
+		},
+		{
+			name: "no repository",
+			repo: nil,
+		},
+		{
+			name: "no paths",
+			repo: repo,
+			opts: []Option{WithPaths()},
+		},
+		{
+			name: "an empty path",
+			repo: repo,
+			opts: []Option{WithPaths("apps", "")},
+		},
+		{
+			name: "no clock",
+			repo: repo,
+			opts: []Option{WithClock(nil)},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

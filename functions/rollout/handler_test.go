@@ -438,10 +438,25 @@ func TestNewRefusesWhatCannotWork(t *testing.T) {
 		opts []Option
 		ok   bool
 	}{
-		{name: "defaults", c: cluster, ok: true},
-		{name: "no cluster", c: nil},
-		{name: "no clock", c: cluster, opts: []Option{WithClock(nil)}},
-		{name: "negative wait", c: cluster, opts: []Option{WithMaxWait(-time.Second)}},
+		{
+			name: "defaults",
+			c:    cluster,
+			ok:   true,
+		},
+		{
+			name: "no cluster",
+			c:    nil,
+		},
+		{
+			name: "no clock",
+			c:    cluster,
+			opts: []Option{WithClock(nil)},
+		},
+		{
+			name: "negative wait",
+			c:    cluster,
+			opts: []Option{WithMaxWait(-time.Second)},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

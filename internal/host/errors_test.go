@@ -15,21 +15,81 @@ func TestClassify(t *testing.T) {
 		status  int
 		outcome string
 	}{
-		{nil, 202, OutcomeAccepted},
-		{fmt.Errorf("x: %w", ErrRefused), 200, OutcomeRefused},
-		{fmt.Errorf("x: %w", ErrMalformed), 400, OutcomeMalformed},
-		{&eventing.DecodeError{Err: errors.New("bad")}, 400, OutcomeMalformed},
-		{eventing.ValidationError{{Field: "image", Problem: "required"}}, 400, OutcomeMalformed},
-		{fmt.Errorf("x: %w", ErrUnauthorized), 401, OutcomeUnauthorized},
-		{fmt.Errorf("x: %w", ErrForbidden), 403, OutcomeForbidden},
-		{fmt.Errorf("x: %w", ErrTooLarge), 413, OutcomeTooLarge},
-		{fmt.Errorf("x: %w", ErrUnsupportedMediaType), 415, OutcomeUnsupported},
-		{fmt.Errorf("x: %w", ErrConflict), 409, OutcomeConflict},
-		{fmt.Errorf("x: %w", ErrThrottled), 429, OutcomeThrottled},
-		{fmt.Errorf("x: %w", ErrUnavailable), 503, OutcomeUnavailable},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), 504, OutcomeTimeout},
-		{errPanic, 500, OutcomePanic},
-		{errors.New("anything else"), 500, OutcomeError},
+		{
+			err:     nil,
+			status:  202,
+			outcome: OutcomeAccepted,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrRefused),
+			status:  200,
+			outcome: OutcomeRefused,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrMalformed),
+			status:  400,
+			outcome: OutcomeMalformed,
+		},
+		{
+			err:     &eventing.DecodeError{Err: errors.New("bad")},
+			status:  400,
+			outcome: OutcomeMalformed,
+		},
+		{
+			err:     eventing.ValidationError{{Field: "image", Problem: "required"}},
+			status:  400,
+			outcome: OutcomeMalformed,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrUnauthorized),
+			status:  401,
+			outcome: OutcomeUnauthorized,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrForbidden),
+			status:  403,
+			outcome: OutcomeForbidden,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrTooLarge),
+			status:  413,
+			outcome: OutcomeTooLarge,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrUnsupportedMediaType),
+			status:  415,
+			outcome: OutcomeUnsupported,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrConflict),
+			status:  409,
+			outcome: OutcomeConflict,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrThrottled),
+			status:  429,
+			outcome: OutcomeThrottled,
+		},
+		{
+			err:     fmt.Errorf("x: %w", ErrUnavailable),
+			status:  503,
+			outcome: OutcomeUnavailable,
+		},
+		{
+			err:     fmt.Errorf("x: %w", context.DeadlineExceeded),
+			status:  504,
+			outcome: OutcomeTimeout,
+		},
+		{
+			err:     errPanic,
+			status:  500,
+			outcome: OutcomePanic,
+		},
+		{
+			err:     errors.New("anything else"),
+			status:  500,
+			outcome: OutcomeError,
+		},
 	}
 	for _, tc := range tests {
 		status, outcome := Classify(tc.err)

@@ -55,9 +55,18 @@ func TestErrorsAreClassified(t *testing.T) {
 		err  error
 		want error
 	}{
-		{apierrors.NewForbidden(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "hello", errors.New("rbac")), kservice.ErrForbidden},
-		{apierrors.NewServiceUnavailable("etcd"), kservice.ErrUnavailable},
-		{errors.New("connection refused"), kservice.ErrUnavailable},
+		{
+			err:  apierrors.NewForbidden(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "hello", errors.New("rbac")),
+			want: kservice.ErrForbidden,
+		},
+		{
+			err:  apierrors.NewServiceUnavailable("etcd"),
+			want: kservice.ErrUnavailable,
+		},
+		{
+			err:  errors.New("connection refused"),
+			want: kservice.ErrUnavailable,
+		},
 	} {
 		cs := fake.NewSimpleClientset()
 		cs.PrependReactor("get", "services", func(clienttesting.Action) (bool, runtime.Object, error) { return true, nil, tc.err })

@@ -57,12 +57,30 @@ func TestQuery(t *testing.T) {
 		err  error
 		says string
 	}{
-		{q: "ok", want: 0.0125},
-		{q: "scalar", want: 42},
-		{q: "empty", err: ErrNoData},
-		{q: "nan", err: ErrNoData},
-		{q: "many", says: "returned 2 series"},
-		{q: "broken(", err: ErrUnavailable},
+		{
+			q:    "ok",
+			want: 0.0125,
+		},
+		{
+			q:    "scalar",
+			want: 42,
+		},
+		{
+			q:   "empty",
+			err: ErrNoData,
+		},
+		{
+			q:   "nan",
+			err: ErrNoData,
+		},
+		{
+			q:    "many",
+			says: "returned 2 series",
+		},
+		{
+			q:   "broken(",
+			err: ErrUnavailable,
+		},
 	}
 	for _, tc := range tests {
 		got, err := c.Query(context.Background(), tc.q, now)
