@@ -16,11 +16,14 @@ import (
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
-// trafficEntry renders a traffic target with its keys in the usual order.
+// trafficEntry renders a traffic target with its keys in the usual order,
+// latestRevision written as Knative's webhook defaults it (see
+// writeKnativeDefaults).
 type trafficEntry struct {
-	RevisionName string `yaml:"revisionName"`
-	Percent      int    `yaml:"percent"`
-	Tag          string `yaml:"tag,omitempty"`
+	RevisionName   string `yaml:"revisionName"`
+	Percent        int    `yaml:"percent"`
+	Tag            string `yaml:"tag,omitempty"`
+	LatestRevision bool   `yaml:"latestRevision"`
 }
 
 // apply edits the files of one Service (its manifest, and its kustomization
@@ -33,6 +36,18 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 		return nil, fmt.Errorf("%s: %v", s.Path, err)
 	}
 	doc := f.Docs()[s.Doc]
+	rewriteTraffic := d.Traffic != nil && !sameTraffic(s, d.Traffic)
+	quarantine, addQuarantine := policy.AddQuarantine(s.Annotations[policy.AnnotationQuarantine], d.Quarantine)
+	addQuarantine = addQuarantine && d.Quarantine != ""
+	if !(d.Image != "" && d.Image != s.Image) && !(d.Template != "" && d.Template != s.Template) && !rewriteTraffic &&
+		!(d.State != nil && d.State.String() != s.Annotations[policy.AnnotationRollout]) && !addQuarantine {
+		return out, nil // nothing to change: Knative's defaults wait for a real edit
+	}
+	// First, so that what it adds at the end of the template comes before
+	// anything the edits below add there.
+	if err := writeKnativeDefaults(f, doc, rewriteTraffic); err != nil {
+		return nil, err
+	}
 	if d.Image != "" && d.Image != s.Image {
 		if s.Kustomization != "" {
 			k, err := setKustomizeImage(files[s.Kustomization], s.ImageName, d.Image)
@@ -53,10 +68,10 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 			return nil, err
 		}
 	}
-	if d.Traffic != nil && !sameTraffic(s, d.Traffic) {
+	if rewriteTraffic {
 		entries := make([]trafficEntry, len(d.Traffic))
 		for i, t := range d.Traffic {
-			entries[i] = trafficEntry(t)
+			entries[i] = trafficEntry{RevisionName: t.RevisionName, Percent: t.Percent, Tag: t.Tag}
 		}
 		if k, v := yamlpatch.Lookup(doc, "spec", "traffic"); k != nil {
 			err = f.SetBlock(k, v, entries)
@@ -73,11 +88,9 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 			return nil, err
 		}
 	}
-	if d.Quarantine != "" {
-		if list, added := policy.AddQuarantine(s.Annotations[policy.AnnotationQuarantine], d.Quarantine); added {
-			if err := setKey(f, doc, list, "metadata", "annotations", policy.AnnotationQuarantine); err != nil {
-				return nil, err
-			}
+	if addQuarantine {
+		if err := setKey(f, doc, quarantine, "metadata", "annotations", policy.AnnotationQuarantine); err != nil {
+			return nil, err
 		}
 	}
 	b, err := f.Bytes()

@@ -2,8 +2,6 @@ package sim
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -11,11 +9,8 @@ import (
 	"sync"
 	"time"
 
-	jsonpatch "github.com/evanphx/json-patch"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clienttesting "k8s.io/client-go/testing"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"knative.dev/serving/pkg/client/clientset/versioned/fake"
@@ -37,20 +32,18 @@ type Cluster struct {
 	now        func() time.Time
 	onChange   func(Change)
 
-	mu       sync.Mutex
-	broken   map[string]bool // images whose Revision never becomes Ready
-	specHash map[string]string
-	created  map[string]time.Time // revision key → creation time
+	mu      sync.Mutex
+	broken  map[string]bool // images whose Revision never becomes Ready
+	version int64           // the last resourceVersion given out
 }
 
 // NewCluster returns an empty cluster whose Revisions become Ready readyAfter
 // their creation. onChange (may be nil) hears every Service and Revision change.
 func NewCluster(readyAfter time.Duration, onChange func(Change)) *Cluster {
-	c := &Cluster{Serving: fake.NewSimpleClientset(), readyAfter: readyAfter, now: time.Now, onChange: onChange,
-		broken: map[string]bool{}, specHash: map[string]string{}, created: map[string]time.Time{}}
-	c.Serving.PrependReactor("create", "services", c.admit)
-	c.Serving.PrependReactor("update", "services", c.admit)
-	c.Serving.PrependReactor("patch", "services", c.admitPatch)
+	c := &Cluster{Serving: fake.NewSimpleClientset(), readyAfter: readyAfter, now: time.Now, onChange: onChange, broken: map[string]bool{}}
+	for _, verb := range []string{"create", "update", "patch"} {
+		c.Serving.PrependReactor(verb, "services", c.write)
+	}
 	return c
 }
 
@@ -59,59 +52,6 @@ func (c *Cluster) MarkBroken(image string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.broken[image] = true
-}
-
-// validate runs Knative's defaulting and validation, as the admission webhook does.
-func validate(svc *servingv1.Service) error {
-	s := svc.DeepCopy()
-	ctx := context.Background()
-	s.SetDefaults(ctx)
-	if fe := s.Validate(ctx); fe != nil {
-		if errs := fe.Filter(apis.ErrorLevel); errs != nil {
-			return fmt.Errorf("admission webhook denied the request: %v", errs)
-		}
-	}
-	return nil
-}
-
-func (c *Cluster) admit(a clienttesting.Action) (bool, runtime.Object, error) {
-	if a.GetSubresource() == "status" {
-		return false, nil, nil
-	}
-	var obj runtime.Object
-	switch act := a.(type) {
-	case clienttesting.CreateAction:
-		obj = act.GetObject()
-	case clienttesting.UpdateAction:
-		obj = act.GetObject()
-	}
-	if svc, ok := obj.(*servingv1.Service); ok {
-		if err := validate(svc); err != nil {
-			return true, nil, err
-		}
-	}
-	return false, nil, nil
-}
-
-func (c *Cluster) admitPatch(a clienttesting.Action) (bool, runtime.Object, error) {
-	p := a.(clienttesting.PatchAction)
-	cur, err := c.Serving.Tracker().Get(servingv1.SchemeGroupVersion.WithResource("services"), p.GetNamespace(), p.GetName())
-	if err != nil {
-		return false, nil, nil // the tracker answers not found
-	}
-	old, _ := json.Marshal(cur)
-	patched, err := jsonpatch.MergePatch(old, p.GetPatch())
-	if err != nil {
-		return true, nil, fmt.Errorf("invalid patch: %v", err)
-	}
-	var svc servingv1.Service
-	if err := json.Unmarshal(patched, &svc); err != nil {
-		return true, nil, err
-	}
-	if err := validate(&svc); err != nil {
-		return true, nil, err
-	}
-	return false, nil, nil
 }
 
 // Reconcile plays Knative's controllers once: a Revision per new template,
@@ -129,29 +69,7 @@ func (c *Cluster) Reconcile(ctx context.Context) error {
 	return nil
 }
 
-func specHash(s *servingv1.Service) string {
-	b, _ := json.Marshal(s.Spec)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
-}
-
 func (c *Cluster) reconcileService(ctx context.Context, svc *servingv1.Service) error {
-	key := svc.Namespace + "/" + svc.Name
-	c.mu.Lock()
-	changedSpec := c.specHash[key] != specHash(svc)
-	c.mu.Unlock()
-	if changedSpec {
-		// A spec change is a new generation.
-		svc.Generation++
-		up, err := c.Serving.ServingV1().Services(svc.Namespace).Update(ctx, svc, metav1.UpdateOptions{})
-		if err != nil {
-			return err
-		}
-		svc = up
-		c.mu.Lock()
-		c.specHash[key] = specHash(svc)
-		c.mu.Unlock()
-	}
 	revName := svc.Spec.Template.Name
 	if revName == "" {
 		revName = fmt.Sprintf("%s-%05d", svc.Name, svc.Generation)
@@ -253,36 +171,6 @@ func (c *Cluster) report(kind string, obj any) {
 	if c.onChange != nil {
 		c.onChange(Change{Kind: kind, Object: obj})
 	}
-}
-
-// Apply creates or updates a Service from a manifest, as kubectl apply and
-// GitOps tools do: metadata and spec from the manifest, status kept.
-func (c *Cluster) Apply(ctx context.Context, want *servingv1.Service) error {
-	svcs := c.Serving.ServingV1().Services(want.Namespace)
-	cur, err := svcs.Get(ctx, want.Name, metav1.GetOptions{})
-	if err != nil {
-		_, err = svcs.Create(ctx, want, metav1.CreateOptions{})
-		return err
-	}
-	next := cur.DeepCopy()
-	next.Annotations, next.Labels, next.Spec = want.Annotations, want.Labels, want.Spec
-	if specHash(next) == specHash(cur) && equalMaps(next.Annotations, cur.Annotations) {
-		return nil
-	}
-	_, err = svcs.Update(ctx, next, metav1.UpdateOptions{})
-	return err
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TrafficOf renders a Service's live traffic, e.g. "hello-aa11 75% (stable), hello-3f2a 25% (candidate)".

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,18 +15,29 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/internal/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
-// desired is the Service as Git holds it (no generation, no status): the
-// template named revision, and the traffic given.
-func desired(image, revision string, traffic ...eventing.TrafficTarget) *servingv1.Service {
-	return testutil.Service("demo", "hello", testutil.WithGeneration(0, 0), testutil.WithImage(image), testutil.WithTemplateName(revision),
-		testutil.WithSpecTraffic(traffic...))
+// desired is the Service demo/hello as Git holds it: the template named
+// revision with the image, and the traffic given.
+func desired(image, revision string, traffic ...eventing.TrafficTarget) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\n  namespace: demo\nspec:\n  template:\n")
+	if revision != "" {
+		fmt.Fprintf(&b, "    metadata:\n      name: %s\n", revision)
+	}
+	fmt.Fprintf(&b, "    spec:\n      containers:\n        - image: %s\n", image)
+	if len(traffic) > 0 {
+		b.WriteString("  traffic:\n")
+	}
+	for _, t := range traffic {
+		fmt.Fprintf(&b, "    - revisionName: %s\n      percent: %d\n      tag: %s\n      latestRevision: false\n", t.RevisionName, t.Percent, t.Tag)
+	}
+	return []byte(b.String())
 }
 
 func target(revision string, percent int, tag string) eventing.TrafficTarget {
@@ -36,10 +48,10 @@ func TestClusterAdmitsLikeKnative(t *testing.T) {
 	c := NewCluster(0, nil)
 	ctx := context.Background()
 	bad := desired("r.example.com/hello:1", "hello-a", target("hello-a", 95, "stable"))
-	if err := c.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), "sum to 95") {
+	if _, err := c.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), "sum to 95") {
 		t.Errorf("traffic summing to 95 was admitted: %v", err)
 	}
-	if err := c.Apply(ctx, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable"))); err != nil {
+	if _, err := c.Apply(ctx, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable"))); err != nil {
 		t.Fatal(err)
 	}
 	// A patch is admitted only if the patched object validates.
@@ -56,7 +68,7 @@ func TestRevisionsBecomeReady(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
 	ctx := context.Background()
-	if err := c.Apply(ctx, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable"))); err != nil {
+	if _, err := c.Apply(ctx, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Reconcile(ctx); err != nil {
@@ -75,7 +87,7 @@ func TestRevisionsBecomeReady(t *testing.T) {
 	}
 	// A broken image never becomes Ready, and the route keeps what it had.
 	c.MarkBroken("r.example.com/hello:2")
-	if err := c.Apply(ctx, desired("r.example.com/hello:2", "hello-b", target("hello-a", 0, "stable"), target("hello-b", 100, "candidate"))); err != nil {
+	if _, err := c.Apply(ctx, desired("r.example.com/hello:2", "hello-b", target("hello-a", 0, "stable"), target("hello-b", 100, "candidate"))); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Hour)
@@ -137,7 +149,7 @@ func TestTrafficFiresOnABadImage(t *testing.T) {
 	defer am.Close()
 	c := NewCluster(0, nil)
 	ctx := context.Background()
-	c.Apply(ctx, desired("r.example.com/hello:2", "hello-b", target("hello-b", 100, "stable")))
+	mustApply(t, c, desired("r.example.com/hello:2", "hello-b", target("hello-b", 100, "stable")))
 	c.Reconcile(ctx)
 	tr := NewTraffic(c, am.URL, "Bearer x")
 	if err := tr.Step(ctx, 100); err != nil {
@@ -156,5 +168,105 @@ func TestTrafficFiresOnABadImage(t *testing.T) {
 	}
 	if req, errs := tr.ErrorRatio("demo", "hello-b"); req != 100 || errs != 100 {
 		t.Errorf("window %d/%d", errs, req)
+	}
+}
+
+func mustApply(t *testing.T, c *Cluster, manifest []byte) {
+	t.Helper()
+	if _, err := c.Apply(context.Background(), manifest); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplyIsKubectlApplyBehindKnativesWebhook replays what issue 12 saw on
+// the real Knative Serving v0.42 webhook with `kubectl apply`: the app as a
+// person wrote it is created; a commit naming the template is accepted; a
+// commit that changes nothing but an annotation is refused, because the
+// apply replaces the containers list with Git's, which lacks what the
+// webhook defaulted — unless Git holds those defaults too.
+func TestApplyIsKubectlApplyBehindKnativesWebhook(t *testing.T) {
+	const image = "registry.example.com/team/hello@sha256:9999999999999999999999999999999999999999999999999999999999999999"
+	withAnnotation := func(m []byte) []byte {
+		return []byte(strings.Replace(string(m), "  namespace: demo\n", "  namespace: demo\n  annotations:\n    slipstream.dev/rollout: '{\"phase\":\"Promoted\"}'\n", 1))
+	}
+	firstDeploy := desired(image, "hello-9999999999", target("hello-9999999999", 100, "stable"))
+	tests := []struct {
+		name    string
+		applies [][]byte
+		denied  string // what the last apply's error says; "" for accepted
+	}{
+		{
+			name:    "a state-only commit over a template without Knative's defaults is refused",
+			applies: [][]byte{desired("registry.example.com/team/hello", ""), firstDeploy, withAnnotation(firstDeploy)},
+			denied:  "Saw the following changes without a name change",
+		},
+		{
+			name:    "with the defaults written in Git, the same commit applies",
+			applies: [][]byte{desired("registry.example.com/team/hello", ""), withDefaults(firstDeploy, image), withAnnotation(withDefaults(firstDeploy, image))},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCluster(0, nil)
+			ctx := context.Background()
+			var err error
+			for i, m := range tc.applies {
+				if _, err = c.Apply(ctx, m); err != nil && i < len(tc.applies)-1 {
+					t.Fatalf("apply %d: %v", i+1, err)
+				}
+			}
+			switch {
+			case tc.denied == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.denied != "" && (err == nil || !strings.Contains(err.Error(), tc.denied)):
+				t.Errorf("apply: %v, want it refused with %q", err, tc.denied)
+			}
+			live, _ := c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{})
+			if got := live.Spec.Template.Spec.Containers[0].Name; got != "user-container" {
+				t.Errorf("live container name %q: the webhook's defaults were lost", got)
+			}
+		})
+	}
+}
+
+// withDefaults writes into a manifest's container what Knative's webhook
+// defaults in it.
+func withDefaults(m []byte, image string) []byte {
+	return []byte(strings.Replace(string(m), "        - image: "+image+"\n",
+		"        - image: "+image+"\n          name: user-container\n          readinessProbe:\n            successThreshold: 1\n            tcpSocket:\n              port: 0\n          resources: {}\n", 1))
+}
+
+// TestSyncHealsDrift: like Argo CD with selfHeal, every Once puts back what
+// Git holds; with nothing drifted it sends nothing.
+func TestSyncHealsDrift(t *testing.T) {
+	const image = "registry.example.com/team/hello:1"
+	_, bare := testutil.NewGitRepo(t, map[string]string{"apps/hello/service.yaml": string(withDefaults(desired(image, "hello-a", target("hello-a", 100, "stable")), image))})
+	c := NewCluster(0, nil)
+	ctx := context.Background()
+	s := NewSync(bare, "apps", c)
+	if _, err := s.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{})
+	if _, err := s.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{}); again.ResourceVersion != before.ResourceVersion {
+		t.Errorf("a sync with nothing drifted wrote the Service (resourceVersion %s → %s)", before.ResourceVersion, again.ResourceVersion)
+	}
+	// Someone patches the live traffic; the next sync puts Git's back.
+	if _, err := c.Serving.ServingV1().Services("demo").Patch(ctx, "hello", types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"note":"kept"}},"spec":{"traffic":[{"revisionName":"hello-a","percent":100,"tag":"drifted"}]}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{})
+	if tag := live.Spec.Traffic[0].Tag; tag != "stable" {
+		t.Errorf("traffic tag %q after the sync, want Git's stable", tag)
+	}
+	if live.Annotations["note"] != "kept" {
+		t.Error("an annotation Git never set was dropped: kubectl apply keeps it")
 	}
 }

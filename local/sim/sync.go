@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -9,23 +10,26 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"gopkg.in/yaml.v3"
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
-	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // Sync applies the Knative Services committed under a folder of a local
-// bare repository to a Cluster, as Argo CD or Flux would.
+// bare repository to a Cluster, as Argo CD does with automated sync and
+// selfHeal: every Once applies the head commit's manifests with kubectl's
+// client-side apply (Cluster.Apply), so a new commit is applied, and so is
+// any drift of the live objects from Git — at once (Argo CD waits its
+// self-heal timeout first; this is the harsher case).
 type Sync struct {
 	bare    string
 	dir     string
 	cluster *Cluster
-	last    string
 }
 
 // NewSync watches branch main of the bare repository at path bare, folder dir.
 func NewSync(bare, dir string, c *Cluster) *Sync { return &Sync{bare: bare, dir: dir, cluster: c} }
 
-// Once applies the head commit if it is new; it returns the head's hash.
+// Once applies the head commit's manifests; it returns the head's hash.
+// An apply the cluster refuses is an error naming the file, as a sync
+// failure is in Argo CD; the other files are applied all the same.
 func (s *Sync) Once(ctx context.Context) (string, error) {
 	repo, err := git.PlainOpen(s.bare)
 	if err != nil {
@@ -36,9 +40,6 @@ func (s *Sync) Once(ctx context.Context) (string, error) {
 		return "", err
 	}
 	head := ref.Hash().String()
-	if head == s.last {
-		return head, nil
-	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
 		return "", err
@@ -47,6 +48,7 @@ func (s *Sync) Once(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var errs []error
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if !strings.HasPrefix(f.Name, s.dir+"/") || (path.Ext(f.Name) != ".yaml" && path.Ext(f.Name) != ".yml") {
 			return nil
@@ -55,13 +57,15 @@ func (s *Sync) Once(ctx context.Context) (string, error) {
 		if err != nil {
 			return err
 		}
-		return s.apply(ctx, f.Name, content)
+		if err := s.apply(ctx, f.Name, content); err != nil {
+			errs = append(errs, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	s.last = head
-	return head, nil
+	return head, errors.Join(errs...)
 }
 
 func (s *Sync) apply(ctx context.Context, file, content string) error {
@@ -74,16 +78,12 @@ func (s *Sync) apply(ctx context.Context, file, content string) error {
 		if doc["kind"] != "Service" || doc["apiVersion"] != "serving.knative.dev/v1" {
 			continue
 		}
-		raw, _ := yaml.Marshal(doc)
-		var svc servingv1.Service
-		if err := sigsyaml.Unmarshal(raw, &svc); err != nil {
+		raw, err := yaml.Marshal(doc)
+		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		if svc.Namespace == "" {
-			svc.Namespace = "default"
-		}
-		if err := s.cluster.Apply(ctx, &svc); err != nil {
-			return fmt.Errorf("applying %s/%s from %s: %w", svc.Namespace, svc.Name, file, err)
+		if _, err := s.cluster.Apply(ctx, raw); err != nil {
+			return fmt.Errorf("applying a Service from %s: %w", file, err)
 		}
 	}
 }
