@@ -29,6 +29,12 @@ const (
 	AnnotationQuarantine = "slipstream.dev/quarantine"
 	// AnnotationRollout holds the rollout state as JSON (State).
 	AnnotationRollout = "slipstream.dev/rollout"
+	// AnnotationRollback holds, on the live Service only and never in Git,
+	// the rollback slipstream made in the cluster before Git records it: the
+	// State it rolled back to (LiveState). With the git traffic writer the
+	// rollout state annotation belongs to Git, so a rollback cannot write it
+	// without a GitOps tool putting it back.
+	AnnotationRollback = "slipstream.dev/rollback"
 )
 
 // Manual controls: annotations a person sets on the live Service.

@@ -70,6 +70,38 @@ type State struct {
 	Announced bool `json:"announced,omitempty"`
 }
 
+// LiveState is the rollout state of a live Service: its slipstream.dev/rollout
+// state, unless slipstream.dev/rollback records the rollback of exactly the
+// rollout that state describes — Git has not caught up with a rollback made
+// in the cluster yet — and then that rollback's state. A rollback record
+// that does not parse is ignored: the rollout state stands.
+func LiveState(annotations map[string]string) (State, error) {
+	st, err := ParseState(annotations[AnnotationRollout])
+	if err != nil {
+		return State{}, err
+	}
+	if rb, err := ParseState(annotations[AnnotationRollback]); err == nil && rb.RollsBack(st) {
+		return rb, nil
+	}
+	return st, nil
+}
+
+// RollsBack reports whether s, a rollback, is the rollback of the rollout st
+// describes: of its candidate while in progress, or of the revision it just
+// promoted (the bake window).
+func (s State) RollsBack(st State) bool {
+	if s.Phase != RolledBack || s.Candidate == "" || s.Stable == "" {
+		return false
+	}
+	switch st.Phase {
+	case Pending, Progressing, Paused:
+		return st.Candidate == s.Candidate && st.Stable == s.Stable
+	case Promoted:
+		return st.Stable == s.Candidate && st.PreviousStable == s.Stable
+	}
+	return false
+}
+
 // ParseState reads an annotation value; an empty value is the zero State.
 func ParseState(value string) (State, error) {
 	var s State

@@ -29,3 +29,66 @@ func TestRoundTrip(t *testing.T) {
 		t.Error("Parse accepted broken JSON")
 	}
 }
+
+func TestLiveState(t *testing.T) {
+	progressing := State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 1}
+	promoted := State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a"}
+	rollback := State{Phase: RolledBack, Stable: "hello-a", Candidate: "hello-b", Reason: "alert"}
+	tests := []struct {
+		name     string
+		rollout  State
+		rollback string // the slipstream.dev/rollback value; "" for none
+		want     State
+	}{
+		{
+			name:    "no rollback record: the rollout state",
+			rollout: progressing,
+			want:    progressing,
+		},
+		{
+			name:     "the rollback of this rollout's candidate: rolled back, whatever Git still says",
+			rollout:  progressing,
+			rollback: rollback.String(),
+			want:     rollback,
+		},
+		{
+			name:     "the rollback of the revision just promoted (bake window)",
+			rollout:  promoted,
+			rollback: rollback.String(),
+			want:     rollback,
+		},
+		{
+			name:     "a rollback of another candidate: an old record, the rollout state stands",
+			rollout:  State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-c", Step: 1},
+			rollback: rollback.String(),
+			want:     State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-c", Step: 1},
+		},
+		{
+			name:     "Git caught up (the revert): the rollout state",
+			rollout:  State{Phase: RolledBack, Stable: "hello-a", Reason: "alert"},
+			rollback: rollback.String(),
+			want:     State{Phase: RolledBack, Stable: "hello-a", Reason: "alert"},
+		},
+		{
+			name:     "a record that does not parse is ignored",
+			rollout:  progressing,
+			rollback: "{broken",
+			want:     progressing,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ann := map[string]string{AnnotationRollout: tc.rollout.String()}
+			if tc.rollback != "" {
+				ann[AnnotationRollback] = tc.rollback
+			}
+			got, err := LiveState(ann)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

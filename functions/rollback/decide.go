@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -44,12 +45,32 @@ func (k Kind) String() string {
 
 // Action is the decision for one alert and one live Service.
 type Action struct {
-	Kind    Kind
-	Traffic []eventing.TrafficTarget
-	State   policy.State
-	Event   eventing.RolloutRolledBack
+	Kind Kind
+	// State is the rollout state rolled back to.
+	State policy.State
+	// Change is the patch that rolls back (RollBack): traffic 100% on
+	// stable and the rollback recorded (see record).
+	Change kservice.Change
+	// Announced is the patch that records, after the event was sent, that
+	// promote was told, so a repeated alert does not tell it again.
+	Announced kservice.Change
+	// Event tells promote to revert Git and quarantine the digest.
+	Event eventing.RolloutRolledBack
 	// Note says what happened, for the answer and the log.
 	Note string
+}
+
+// record is the patch that records a rollback state: always in
+// slipstream.dev/rollback, which Git never holds; with the cluster traffic
+// writer in slipstream.dev/rollout too, which then belongs to the cluster.
+// With the git writer slipstream.dev/rollout belongs to Git: a GitOps tool
+// would put it back, so Git catches up when promote commits the revert.
+func record(st policy.State, writer policy.Writer) kservice.Change {
+	ch := kservice.Change{Rollback: &st}
+	if writer == policy.WriterCluster {
+		ch.State = &st
+	}
+	return ch
 }
 
 // Decide judges one alert against the live Service: roll back a rollout in
@@ -70,9 +91,13 @@ func Decide(a Alert, live *servingv1.Service, defaults policy.Matchers, now time
 	if !labels.Matchers(matchers).Matches(labelSet(a.Labels)) {
 		return Action{Note: fmt.Sprintf("does not match rollback-on %s", matchers)}
 	}
-	st, err := policy.ParseState(live.Annotations[policy.AnnotationRollout])
+	st, err := policy.LiveState(live.Annotations)
 	if err != nil {
 		return Action{Note: err.Error()}
+	}
+	writer := policy.DefaultWriter
+	if perr == nil {
+		writer = pol.Writer
 	}
 	var good, goodImage, bad, badImage string
 	switch st.Phase {
@@ -94,7 +119,9 @@ func Decide(a Alert, live *servingv1.Service, defaults policy.Matchers, now time
 		if st.Announced || st.Stable == "" {
 			return Action{Note: "already rolled back"}
 		}
-		return Action{Kind: Resend, State: st, Event: event(live, a, st.Stable, st.Candidate, st.CandidateImage, st.Reason),
+		announced := st
+		announced.Announced = true
+		return Action{Kind: Resend, State: st, Announced: record(announced, writer), Event: event(live, a, st.Stable, st.Candidate, st.CandidateImage, st.Reason),
 			Note: "already rolled back; telling promote again"}
 	default:
 		return Action{Note: "no rollout to roll back"}
@@ -102,7 +129,11 @@ func Decide(a Alert, live *servingv1.Service, defaults policy.Matchers, now time
 	reason := reasonOf(a)
 	next := policy.State{Phase: policy.RolledBack, Stable: good, StableImage: goodImage, Candidate: bad, CandidateImage: badImage,
 		FailedChecks: st.FailedChecks, Reason: reason}
-	return Action{Kind: RollBack, Traffic: []eventing.TrafficTarget{{RevisionName: good, Percent: 100, Tag: "stable"}}, State: next,
+	change := record(next, writer)
+	change.Traffic = []eventing.TrafficTarget{{RevisionName: good, Percent: 100, Tag: "stable"}}
+	announced := next
+	announced.Announced = true
+	return Action{Kind: RollBack, State: next, Change: change, Announced: record(announced, writer),
 		Event: event(live, a, good, bad, badImage, reason), Note: fmt.Sprintf("rolled back %s to %s", bad, good)}
 }
 

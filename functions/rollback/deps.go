@@ -6,16 +6,14 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
-	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Cluster reads and patches Knative Services; *kservice.Client is the real one.
 type Cluster interface {
 	Get(ctx context.Context, namespace, name string) (*servingv1.Service, error)
 	GetRevision(ctx context.Context, namespace, name string) (kservice.Revision, error)
-	Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *policy.State) (*servingv1.Service, error)
+	Patch(ctx context.Context, svc *servingv1.Service, ch kservice.Change) (*servingv1.Service, error)
 }
 
 // Sender delivers rollout.rolledback to the broker; *host.Sender is the real one.

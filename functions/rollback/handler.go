@@ -138,8 +138,7 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 		if act.Kind != RollBack {
 			return nil
 		}
-		st := act.State
-		live, err = r.cluster.Patch(ctx, live, act.Traffic, &st) // a conflict: read it again and decide again
+		live, err = r.cluster.Patch(ctx, live, act.Change) // a conflict: read it again and decide again
 		return err
 	})
 	switch {
@@ -168,9 +167,7 @@ func (r *Rollback) announce(ctx context.Context, live *servingv1.Service, act Ac
 	if err := r.send.Send(ctx, e); err != nil {
 		return err
 	}
-	st := act.State
-	st.Announced = true
-	if _, err := r.cluster.Patch(ctx, live, nil, &st); err != nil {
+	if _, err := r.cluster.Patch(ctx, live, act.Announced); err != nil {
 		host.Logger(ctx).Warn("could not record that rollout.rolledback was sent", "service", live.Namespace+"/"+live.Name, "error", err.Error())
 	}
 	return nil

@@ -135,7 +135,7 @@ func (e *env) svc(ns, name string) (*servingv1.Service, policy.State) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	st, _ := policy.ParseState(s.Annotations[policy.AnnotationRollout])
+	st, _ := policy.LiveState(s.Annotations)
 	return s, st
 }
 
@@ -480,5 +480,61 @@ func TestKindString(t *testing.T) {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", int(k), got, want)
 		}
+	}
+}
+
+// TestRollbackIsRecordedWhereNoSyncUndoesIt: with the git writer the
+// rollout state annotation is Git's (a GitOps tool would put the step back),
+// so the rollback is recorded in slipstream.dev/rollback only, and Git
+// catches up through promote; with the cluster writer the state annotation
+// is the cluster's and records it too.
+func TestRollbackIsRecordedWhereNoSyncUndoesIt(t *testing.T) {
+	tests := []struct {
+		name          string
+		writer        string
+		wantRollout   policy.Phase // the phase in slipstream.dev/rollout afterwards
+		wantAnnounced bool
+	}{
+		{
+			name:          "git writer: the rollout state stays Git's",
+			writer:        "git",
+			wantRollout:   policy.Progressing,
+			wantAnnounced: true,
+		},
+		{
+			name:          "cluster writer: the rollout state records the rollback too",
+			writer:        "cluster",
+			wantRollout:   policy.RolledBack,
+			wantAnnounced: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, midRollout("shop", "checkout", testutil.WithAnnotation(policy.AnnotationTrafficWriter, tc.writer)))
+			if code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer()); code != http.StatusOK {
+				t.Fatalf("%d %s", code, msg)
+			}
+			s, live := e.svc("shop", "checkout")
+			rollout, _ := policy.ParseState(s.Annotations[policy.AnnotationRollout])
+			record, err := policy.ParseState(s.Annotations[policy.AnnotationRollback])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rollout.Phase != tc.wantRollout {
+				t.Errorf("%s phase %s, want %s", policy.AnnotationRollout, rollout.Phase, tc.wantRollout)
+			}
+			if record.Phase != policy.RolledBack || record.Candidate != "checkout-3f2a9c01b2" || record.Announced != tc.wantAnnounced {
+				t.Errorf("%s = %+v, want the rollback of checkout-3f2a9c01b2, announced", policy.AnnotationRollback, record)
+			}
+			if live.Phase != policy.RolledBack || traffic(s) != "checkout-aa11bb22cc=100" {
+				t.Errorf("live state %s, traffic %s; want RolledBack on stable", live.Phase, traffic(s))
+			}
+			// Repeats of the alert change nothing and send nothing more.
+			patches := e.patches.Load()
+			e.post(sample(t, "alertmanager-firing.json"), bearer())
+			if e.patches.Load() != patches || len(e.sink.Events()) != 1 {
+				t.Errorf("a repeated alert patched the Service (%d patches) or sent again (%d events)", e.patches.Load()-patches, len(e.sink.Events()))
+			}
+		})
 	}
 }

@@ -65,10 +65,14 @@ type Input struct {
 type Plan struct {
 	// RunCheck asks the caller to run the analysis and decide again.
 	RunCheck bool
-	// Patch applies Traffic (nil: unchanged) and State to the live Service.
-	Patch   bool
+	// Traffic and State are the traffic (nil: unchanged) and rollout state
+	// decided. Who writes them depends on the traffic writer: Change, or
+	// promote on receiving Reply.
 	Traffic []eventing.TrafficTarget
 	State   *policy.State
+	// Patch asks the caller to patch the live Service with Change.
+	Patch  bool
+	Change kservice.Change
 	// Reply is the follow-up event, if any.
 	Reply eventing.Data
 	// WaitUntil is when the next decision is due, when one is.
@@ -78,6 +82,17 @@ type Plan struct {
 }
 
 func wait(reason string, until *time.Time) Plan { return Plan{Reason: reason, WaitUntil: until} }
+
+// patchState writes a state (and traffic) to the live Service. Only the
+// cluster writer keeps the state there; see write for the git writer.
+func patchState(traffic []eventing.TrafficTarget, st *policy.State, reason string) Plan {
+	return Plan{Patch: true, Traffic: traffic, State: st, Change: kservice.Change{Traffic: traffic, State: st}, Reason: reason}
+}
+
+// gitOwnsState reports whether the rollout state annotation is Git's: with
+// the git traffic writer a GitOps tool puts back whatever the cluster holds
+// differently, so rollout changes it only through promote.
+func gitOwnsState(in Input) bool { return in.PolicyErr != nil || in.Policy.Writer == policy.WriterGit }
 
 func at(t time.Time) *time.Time { return &t }
 
@@ -102,19 +117,22 @@ func Decide(in Input) Plan {
 		if s.Stable == c.StableRevision {
 			st.StableImage = s.StableImage
 		}
-		return Plan{Patch: true, State: &st, Reason: st.Reason}
+		return patchState(nil, &st, st.Reason)
+	}
+	if p, ok := guard(in); ok {
+		return p
 	}
 	if !active(s.Phase) {
 		return wait(fmt.Sprintf("no active rollout (phase %q)", s.Phase), nil)
 	}
 	if in.PolicyErr != nil {
 		reason := "stopped: " + in.PolicyErr.Error()
-		if s.Reason == reason {
+		if s.Reason == reason || gitOwnsState(in) {
 			return wait(reason, nil)
 		}
 		st := s
 		st.Reason = reason
-		return Plan{Patch: true, State: &st, Reason: reason}
+		return patchState(nil, &st, reason)
 	}
 	if live.Generation != live.Status.ObservedGeneration {
 		return wait(fmt.Sprintf("Knative has not reconciled generation %d yet (observed %d)", live.Generation, live.Status.ObservedGeneration), nil)
@@ -280,15 +298,19 @@ func shows(got []servingv1.TrafficTarget, want []eventing.TrafficTarget) bool {
 
 // write records a state (and traffic) the way the Service's writer wants:
 // a patch of the live Service (cluster), or a traffic.shifted that promote
-// commits (git).
+// commits (git). Before the first step the git writer records nothing: the
+// annotations that pause a rollout are read again at every decision.
 func write(in Input, traffic []eventing.TrafficTarget, st *policy.State, reason string) Plan {
-	if in.Policy.Writer == policy.WriterGit && st.Step > 0 {
-		if traffic == nil {
-			traffic = stepTraffic(*st, in.Policy.Steps[st.Step-1])
-		}
-		return Plan{Reply: shifted(in, *st, traffic), State: st, Reason: reason}
+	if !gitOwnsState(in) {
+		return patchState(traffic, st, reason)
 	}
-	return Plan{Patch: true, State: st, Reason: reason}
+	if st.Step == 0 {
+		return wait(reason, nil)
+	}
+	if traffic == nil {
+		traffic = stepTraffic(*st, in.Policy.Steps[st.Step-1])
+	}
+	return Plan{Reply: shifted(in, *st, traffic), State: st, Reason: reason}
 }
 
 func shifted(in Input, st policy.State, traffic []eventing.TrafficTarget) eventing.TrafficShifted {
@@ -302,7 +324,9 @@ func shift(in Input, j int) Plan {
 	st.Phase, st.Step, st.StepStartedAt, st.Reason = policy.Progressing, j, nil, fmt.Sprintf("step %d of %d", j, len(in.Policy.Steps))
 	traffic := stepTraffic(st, in.Policy.Steps[j-1])
 	p := Plan{Traffic: traffic, State: &st, Reply: shifted(in, st, traffic), Reason: st.Reason}
-	p.Patch = in.Policy.Writer == policy.WriterCluster
+	if !gitOwnsState(in) {
+		p.Patch, p.Change = true, kservice.Change{Traffic: traffic, State: &st}
+	}
 	return p
 }
 
@@ -312,21 +336,60 @@ func promote(in Input, reason string) Plan {
 	st := policy.State{Phase: policy.Promoted, Stable: s.Candidate, StableImage: s.CandidateImage, PreviousStable: s.Stable,
 		PreviousStableImage: s.StableImage, PromotedAt: at(in.Now), FailedChecks: s.FailedChecks, Reason: reason}
 	traffic := []eventing.TrafficTarget{{RevisionName: s.Candidate, Percent: 100, Tag: "stable"}}
-	return Plan{Patch: in.Policy.Writer == policy.WriterCluster, Traffic: traffic, State: &st, Reason: reason,
+	p := Plan{Traffic: traffic, State: &st, Reason: reason,
 		Reply: eventing.RolloutPromoted{Namespace: in.Service.Namespace, Service: in.Service.Name, Revision: s.Candidate, PreviousRevision: s.Stable, Image: s.CandidateImage}}
+	if !gitOwnsState(in) {
+		p.Patch, p.Change = true, kservice.Change{Traffic: traffic, State: &st}
+	}
+	return p
 }
 
 // rollBack puts all traffic on the stable revision, in the cluster first
 // whatever the writer (it must be fast), and tells promote to revert Git.
+// The rollback is recorded in slipstream.dev/rollback, which Git never
+// holds, so no sync of the Git that still shows the step can undo it
+// (LiveState); with the cluster writer the rollout state records it too.
 func rollBack(in Input, reason string) Plan {
 	s := in.State
 	if s.Stable == "" {
 		st := s
 		st.Phase, st.Reason = policy.RolledBack, "first deploy failed, nothing to roll back to: "+reason
-		return Plan{Patch: true, State: &st, Reason: st.Reason}
+		if gitOwnsState(in) {
+			return wait(st.Reason, nil)
+		}
+		return patchState(nil, &st, st.Reason)
 	}
-	st := policy.State{Phase: policy.RolledBack, Stable: s.Stable, StableImage: s.StableImage, FailedChecks: s.FailedChecks, Reason: reason}
-	return Plan{Patch: true, Traffic: []eventing.TrafficTarget{{RevisionName: s.Stable, Percent: 100, Tag: "stable"}}, State: &st, Reason: reason,
+	st := policy.State{Phase: policy.RolledBack, Stable: s.Stable, StableImage: s.StableImage, Candidate: s.Candidate, CandidateImage: s.CandidateImage,
+		FailedChecks: s.FailedChecks, Reason: reason}
+	traffic := []eventing.TrafficTarget{{RevisionName: s.Stable, Percent: 100, Tag: "stable"}}
+	change := kservice.Change{Traffic: traffic, Rollback: &st}
+	if !gitOwnsState(in) {
+		change.State = &st
+	}
+	return Plan{Patch: true, Traffic: traffic, State: &st, Change: change, Reason: reason,
 		Reply: eventing.RolloutRolledBack{Namespace: in.Service.Namespace, Service: in.Service.Name, StableRevision: s.Stable,
 			CandidateRevision: s.Candidate, Image: s.CandidateImage, Reason: reason}}
+}
+
+// guard keeps a rollback in place: when the live Service is rolled back
+// (LiveState) but its traffic gives the rolled-back candidate a share again
+// — a sync applied the Git that still shows the step, before promote's
+// revert reached it — the traffic goes back to 100% stable at once.
+func guard(in Input) (Plan, bool) {
+	s := in.State
+	if s.Phase != policy.RolledBack || s.Candidate == "" || s.Stable == "" || in.Service == nil {
+		return Plan{}, false
+	}
+	share := 0
+	for _, t := range in.Service.Spec.Traffic {
+		if t.RevisionName == s.Candidate && t.Percent != nil {
+			share += int(*t.Percent)
+		}
+	}
+	if share == 0 {
+		return Plan{}, false
+	}
+	traffic := []eventing.TrafficTarget{{RevisionName: s.Stable, Percent: 100, Tag: "stable"}}
+	return Plan{Patch: true, Traffic: traffic, Change: kservice.Change{Traffic: traffic},
+		Reason: fmt.Sprintf("%s was rolled back, but the traffic gives it %d%% again: back to 100%% on %s", s.Candidate, share, s.Stable)}, true
 }

@@ -103,9 +103,9 @@ func TestDecide(t *testing.T) {
 			want: want{reason: "no active rollout"},
 		},
 		{
-			name: "invalid policy stops with a reason",
+			name: "invalid policy stops with a reason, writing nothing (the writer is unknown: Git may own the state)",
 			in:   Input{Service: live(), PolicyErr: errors.New("invalid delivery policy: x"), State: state(policy.Progressing, 1, nil)},
-			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "stopped: invalid delivery policy"},
+			want: want{reason: "stopped: invalid delivery policy"},
 		},
 		{
 			name: "reconciler lag",
@@ -243,6 +243,18 @@ func TestDecide(t *testing.T) {
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell"},
 		},
 		{
+			name: "rolled back (git writer, Git not reverted yet): a sync gave the candidate its share back, it goes back to stable",
+			in: Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90))), Policy: gitPolicy(t),
+				State: policy.State{Phase: policy.RolledBack, Stable: stable, Candidate: cand, Reason: "alert"}, Revision: ready},
+			want: want{patch: true, traffic: tt(100)[:1], reason: "back to 100% on " + stable},
+		},
+		{
+			name: "rolled back, traffic on stable: nothing to do",
+			in: Input{Now: t0, Service: live(), Policy: gitPolicy(t),
+				State: policy.State{Phase: policy.RolledBack, Stable: stable, Candidate: cand, Reason: "alert"}, Revision: ready},
+			want: want{reason: "no active rollout"},
+		},
+		{
 			name: "promote now",
 			in:   Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Second)), Revision: ready},
 			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted},
@@ -319,6 +331,16 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 		if err := p.Reply.Validate(); err != nil {
 			t.Errorf("invariant: the reply does not validate: %v", err)
 		}
+	}
+	gitWriter := in.PolicyErr != nil || in.Policy.Writer == policy.WriterGit
+	if gitWriter && p.Change.State != nil {
+		t.Errorf("invariant: with the git writer Git owns %s, but the plan writes it (%s)", policy.AnnotationRollout, p.Change.State)
+	}
+	if !p.Patch && (p.Change.Traffic != nil || p.Change.State != nil || p.Change.Rollback != nil) {
+		t.Error("invariant: a change without a patch")
+	}
+	if p.Patch && p.State != nil && p.State.Phase == policy.RolledBack && p.State.Stable != "" && p.Change.Rollback == nil {
+		t.Errorf("invariant: a rollback in the cluster must be recorded in %s", policy.AnnotationRollback)
 	}
 }
 

@@ -7,9 +7,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
-	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Cluster reads and patches Knative Services; *kservice.Client is the real one.
@@ -17,7 +15,7 @@ type Cluster interface {
 	Get(ctx context.Context, namespace, name string) (*servingv1.Service, error)
 	ListManaged(ctx context.Context, namespaces []string) ([]*servingv1.Service, error)
 	GetRevision(ctx context.Context, namespace, name string) (kservice.Revision, error)
-	Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *policy.State) (*servingv1.Service, error)
+	Patch(ctx context.Context, svc *servingv1.Service, ch kservice.Change) (*servingv1.Service, error)
 }
 
 // Querier runs an analysis query; *prom.Client is the real one.

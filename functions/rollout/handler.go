@@ -252,7 +252,7 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 		return Plan{}, err
 	}
 	liveAnn := live.Annotations[policy.AnnotationRollout]
-	st, err := policy.ParseState(liveAnn)
+	st, err := policy.LiveState(live.Annotations)
 	if err != nil || (st.Phase == "" && committed == nil) {
 		return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
 	}
@@ -286,7 +286,7 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 		plan = Decide(in)
 	}
 	if plan.Patch {
-		if _, err := r.cluster.Patch(ctx, live, plan.Traffic, plan.State); err != nil {
+		if _, err := r.cluster.Patch(ctx, live, plan.Change); err != nil {
 			return Plan{}, err
 		}
 	}

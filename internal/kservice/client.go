@@ -83,9 +83,22 @@ func (c *Client) GetRevision(ctx context.Context, namespace, name string) (Revis
 	return out, nil
 }
 
-// trafficPatch is a JSON merge patch of traffic and the rollout state. It
-// carries the resourceVersion the decision was made on, so the API server
-// answers 409 when the Service changed in between (optimistic concurrency).
+// Change is what one patch writes to a live Service.
+type Change struct {
+	// Traffic, when not nil, replaces spec.traffic: a JSON merge patch
+	// replaces the whole list, so it must be complete.
+	Traffic []eventing.TrafficTarget
+	// State, when set, is written to slipstream.dev/rollout.
+	State *policy.State
+	// Rollback, when set, is written to slipstream.dev/rollback.
+	Rollback *policy.State
+	// Remove lists annotations to delete (manual controls acted on).
+	Remove []string
+}
+
+// trafficPatch is a JSON merge patch of traffic and annotations. It carries
+// the resourceVersion the decision was made on, so the API server answers
+// 409 when the Service changed in between (optimistic concurrency).
 type trafficPatch struct {
 	Metadata struct {
 		ResourceVersion string             `json:"resourceVersion"`
@@ -96,23 +109,27 @@ type trafficPatch struct {
 	} `json:"spec,omitempty"`
 }
 
-// Patch writes traffic (nil: unchanged) and the rollout state annotation of
-// the Service as it was read (svc.ResourceVersion). A JSON merge patch
-// replaces the whole traffic list, so traffic must be complete. A concurrent
-// change is ErrConflict: re-read and decide again.
-func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, traffic []eventing.TrafficTarget, state *policy.State) (*servingv1.Service, error) {
+// Patch writes a change to the Service as it was read (svc.ResourceVersion).
+// A concurrent change is ErrConflict: re-read and decide again.
+func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, ch Change) (*servingv1.Service, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var p trafficPatch
 	p.Metadata.ResourceVersion = svc.ResourceVersion
-	if state != nil {
-		v := state.String()
-		p.Metadata.Annotations = map[string]*string{policy.AnnotationRollout: &v}
+	p.Metadata.Annotations = map[string]*string{}
+	for _, a := range ch.Remove {
+		p.Metadata.Annotations[a] = nil
 	}
-	if traffic != nil {
+	for key, st := range map[string]*policy.State{policy.AnnotationRollout: ch.State, policy.AnnotationRollback: ch.Rollback} {
+		if st != nil {
+			v := st.String()
+			p.Metadata.Annotations[key] = &v
+		}
+	}
+	if ch.Traffic != nil {
 		p.Spec = &struct {
 			Traffic []servingv1.TrafficTarget `json:"traffic"`
-		}{Traffic: ToKnative(traffic)}
+		}{Traffic: ToKnative(ch.Traffic)}
 	}
 	body, err := json.Marshal(p)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -108,6 +109,10 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 		return sum, err
 	}
 	rolledBack = time.Now()
+	// From now on, nothing may give the rolled-back candidate traffic again:
+	// not the sync of the Git that still shows the step, not a redelivery.
+	stopWatch, violated := e.watchNoTraffic(ctx, revision(image, "1.2.0", d3))
+	defer stopWatch()
 	if !candidateLive.IsZero() {
 		hop("1.2.0: candidate live → alert fired and traffic back on stable", candidateLive)
 	}
@@ -146,9 +151,50 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	if s, live, err := e.state(ctx); err != nil || s.Stable != revision(image, "1.1.0", d2) || !onlyStable(live, revision(image, "1.1.0", d2)) {
 		return sum, fmt.Errorf("after the refused push the Service is not on 1.1.0 alone: %+v", s)
 	}
+	if v := violated(); v != "" {
+		return sum, fmt.Errorf("after the rollback the rolled-back candidate got traffic again: %s", v)
+	}
 	sum.GitLog, err = e.gitLog()
 	sum.Took = time.Since(start)
 	return sum, err
+}
+
+// watchNoTraffic samples the live Service every few milliseconds until
+// stopped, and remembers the first time its spec or status gave revision any
+// traffic.
+func (e *Env) watchNoTraffic(ctx context.Context, revision string) (stop func(), violated func() string) {
+	ctx, cancel := context.WithCancel(ctx)
+	var mu sync.Mutex
+	var first string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			_, live, err := e.state(ctx)
+			if err != nil {
+				continue
+			}
+			for _, list := range [][]servingv1.TrafficTarget{live.Spec.Traffic, live.Status.Traffic} {
+				for _, t := range list {
+					if t.RevisionName == revision && t.Percent != nil && *t.Percent > 0 {
+						mu.Lock()
+						if first == "" {
+							first = fmt.Sprintf("%d%% at %s", *t.Percent, time.Now().Format("15:04:05.000"))
+						}
+						mu.Unlock()
+					}
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }, func() string { mu.Lock(); defer mu.Unlock(); return first }
 }
 
 // revision is the revision name slipstream gives an image pushed to the
@@ -186,7 +232,7 @@ func (e *Env) state(ctx context.Context) (policy.State, *servingv1.Service, erro
 	if err != nil {
 		return policy.State{}, nil, err
 	}
-	s, err := policy.ParseState(live.Annotations[policy.AnnotationRollout])
+	s, err := policy.LiveState(live.Annotations)
 	return s, live, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,7 +23,12 @@ import (
 // replaces lists whole, so a containers list that lacks what Knative's
 // webhook defaulted replaces the live one. It reports whether anything was
 // sent; an object that already matches sends nothing.
-func (c *Cluster) Apply(ctx context.Context, manifest []byte) (bool, error) {
+//
+// ignore lists JSON pointers (such as /spec/traffic) whose differences do
+// not count, as Argo CD's ignoreDifferences: when they are all that differs
+// nothing is sent; when anything else differs the whole manifest is applied,
+// ignored fields included (Argo CD without RespectIgnoreDifferences).
+func (c *Cluster) Apply(ctx context.Context, manifest []byte, ignore ...string) (bool, error) {
 	modified, err := sigsyaml.YAMLToJSON(manifest)
 	if err != nil {
 		return false, fmt.Errorf("manifest: %w", err)
@@ -81,9 +87,40 @@ func (c *Cluster) Apply(ctx context.Context, manifest []byte) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("computing the apply patch: %w", err)
 	}
-	if string(patch) == "{}" {
-		return false, nil
+	if drifted, err := differs(patch, ignore); err != nil || !drifted {
+		return false, err
 	}
 	_, err = svcs.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-client-side-apply"})
 	return err == nil, err
+}
+
+// differs reports whether a merge patch changes anything but the ignored
+// paths and kubectl's own last-applied annotation (which a GitOps tool does
+// not compare).
+func differs(patch []byte, ignore []string) (bool, error) {
+	var p map[string]any
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return false, err
+	}
+	for _, ptr := range append([]string{"/metadata/annotations/" + strings.ReplaceAll(corev1.LastAppliedConfigAnnotation, "/", "~1")}, ignore...) {
+		removePath(p, strings.Split(strings.TrimPrefix(ptr, "/"), "/"))
+	}
+	return len(p) > 0, nil
+}
+
+// removePath deletes a JSON pointer's path from m, and the mappings it leaves empty.
+func removePath(m map[string]any, path []string) {
+	key := strings.ReplaceAll(strings.ReplaceAll(path[0], "~1", "/"), "~0", "~")
+	if len(path) == 1 {
+		delete(m, key)
+		return
+	}
+	child, ok := m[key].(map[string]any)
+	if !ok {
+		return
+	}
+	removePath(child, path[1:])
+	if len(child) == 0 {
+		delete(m, key)
+	}
 }

@@ -270,3 +270,46 @@ func TestSyncHealsDrift(t *testing.T) {
 		t.Error("an annotation Git never set was dropped: kubectl apply keeps it")
 	}
 }
+
+// TestSyncIgnoresDifferencesLikeArgoCD: with /spec/traffic ignored (what
+// docs/gitops.md asks of Argo CD for the git writer), traffic changed in the
+// cluster alone is left as it is; a commit that changes anything else is
+// applied whole, traffic included.
+func TestSyncIgnoresDifferencesLikeArgoCD(t *testing.T) {
+	const image = "registry.example.com/team/hello:1"
+	manifest := func(state string, traffic ...eventing.TrafficTarget) string {
+		m := string(withDefaults(desired(image, "hello-a", traffic...), image))
+		return strings.Replace(m, "  namespace: demo\n", "  namespace: demo\n  annotations:\n    slipstream.dev/rollout: '"+state+"'\n", 1)
+	}
+	url, bare := testutil.NewGitRepo(t, map[string]string{"apps/hello/service.yaml": manifest(`{"phase":"Promoted"}`, target("hello-a", 100, "stable"))})
+	c := NewCluster(0, nil)
+	ctx := context.Background()
+	s := NewSync(bare, "apps", c)
+	s.Ignore = []string{"/spec/traffic"}
+	if _, err := s.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The cluster's traffic changes (a rollback would): not undone.
+	if _, err := c.Serving.ServingV1().Services("demo").Patch(ctx, "hello", types.MergePatchType,
+		[]byte(`{"spec":{"traffic":[{"revisionName":"hello-a","percent":100,"tag":"held"}]}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{})
+	if tag := live.Spec.Traffic[0].Tag; tag != "held" {
+		t.Errorf("traffic tag %q: a difference in an ignored field was synced", tag)
+	}
+	// A commit that changes the state annotation is applied whole.
+	if err := testutil.Commit(url, t.TempDir(), map[string]string{"apps/hello/service.yaml": manifest(`{"phase":"RolledBack"}`, target("hello-a", 100, "stable"))}, "revert", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live, _ = c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{})
+	if tag := live.Spec.Traffic[0].Tag; tag != "stable" || live.Annotations["slipstream.dev/rollout"] != `{"phase":"RolledBack"}` {
+		t.Errorf("after a new commit: traffic tag %q, state %s; want Git's whole manifest", tag, live.Annotations["slipstream.dev/rollout"])
+	}
+}

@@ -17,8 +17,12 @@ import (
 // selfHeal: every Once applies the head commit's manifests with kubectl's
 // client-side apply (Cluster.Apply), so a new commit is applied, and so is
 // any drift of the live objects from Git — at once (Argo CD waits its
-// self-heal timeout first; this is the harsher case).
+// self-heal timeout first; this is the harsher case). Differences at the
+// Ignore pointers do not count, as Argo CD's ignoreDifferences.
 type Sync struct {
+	// Ignore lists JSON pointers whose differences do not count (see Cluster.Apply).
+	Ignore []string
+
 	bare    string
 	dir     string
 	cluster *Cluster
@@ -82,7 +86,7 @@ func (s *Sync) apply(ctx context.Context, file, content string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		if _, err := s.cluster.Apply(ctx, raw); err != nil {
+		if _, err := s.cluster.Apply(ctx, raw, s.Ignore...); err != nil {
 			return fmt.Errorf("applying a Service from %s: %w", file, err)
 		}
 	}
