@@ -64,7 +64,7 @@ func (v *View) frame(ctx context.Context) {
 	}
 	var b strings.Builder
 	for _, s := range list.Items {
-		st, _ := policy.ParseState(s.Annotations[policy.AnnotationRollout])
+		st, _ := policy.LiveState(s.Annotations)
 		stable, cand := 0, 0
 		for _, t := range s.Status.Traffic {
 			if t.Percent == nil {
