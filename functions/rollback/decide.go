@@ -131,6 +131,13 @@ func Decide(a Alert, live *servingv1.Service, defaults policy.Matchers, now time
 		FailedChecks: st.FailedChecks, Reason: reason}
 	change := record(next, writer)
 	change.Traffic = []eventing.TrafficTarget{{RevisionName: good, Percent: 100, Tag: "stable"}}
+	// The manual controls acted on this rollout; it ends here, and they must
+	// not act on the next one.
+	for _, a := range []string{policy.AnnotationPaused, policy.AnnotationPromote, policy.AnnotationAbort} {
+		if _, ok := live.Annotations[a]; ok {
+			change.Remove = append(change.Remove, a)
+		}
+	}
 	announced := next
 	announced.Announced = true
 	return Action{Kind: RollBack, State: next, Change: change, Announced: record(announced, writer),

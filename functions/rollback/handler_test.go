@@ -510,7 +510,8 @@ func TestRollbackIsRecordedWhereNoSyncUndoesIt(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, midRollout("shop", "checkout", testutil.WithAnnotation(policy.AnnotationTrafficWriter, tc.writer)))
+			e := newEnv(t, midRollout("shop", "checkout", testutil.WithAnnotation(policy.AnnotationTrafficWriter, tc.writer),
+				testutil.WithAnnotation(policy.AnnotationPaused, "true")))
 			if code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer()); code != http.StatusOK {
 				t.Fatalf("%d %s", code, msg)
 			}
@@ -525,6 +526,9 @@ func TestRollbackIsRecordedWhereNoSyncUndoesIt(t *testing.T) {
 			}
 			if record.Phase != policy.RolledBack || record.Candidate != "checkout-3f2a9c01b2" || record.Announced != tc.wantAnnounced {
 				t.Errorf("%s = %+v, want the rollback of checkout-3f2a9c01b2, announced", policy.AnnotationRollback, record)
+			}
+			if _, ok := s.Annotations[policy.AnnotationPaused]; ok {
+				t.Errorf("%s outlived the rollout it paused", policy.AnnotationPaused)
 			}
 			if live.Phase != policy.RolledBack || traffic(s) != "checkout-aa11bb22cc=100" {
 				t.Errorf("live state %s, traffic %s; want RolledBack on stable", live.Phase, traffic(s))

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -123,7 +124,14 @@ func Decide(in Input) Plan {
 		return p
 	}
 	if !active(s.Phase) {
-		return wait(fmt.Sprintf("no active rollout (phase %q)", s.Phase), nil)
+		p := wait(fmt.Sprintf("no active rollout (phase %q)", s.Phase), nil)
+		if controls := manualControls(in); len(controls) > 0 {
+			// A control acts on one rollout: with none running, it is stale
+			// and would otherwise act on the next candidate.
+			p.Reason += "; clearing " + strings.Join(controls, ", ") + ": it acts on a rollout in progress only"
+			p = clearControls(in, p)
+		}
+		return p
 	}
 	if in.PolicyErr != nil {
 		reason := "stopped: " + in.PolicyErr.Error()
@@ -341,6 +349,28 @@ func promote(in Input, reason string) Plan {
 	if !gitOwnsState(in) {
 		p.Patch, p.Change = true, kservice.Change{Traffic: traffic, State: &st}
 	}
+	return clearControls(in, p)
+}
+
+// manualControls lists the manual controls set on the live Service.
+func manualControls(in Input) []string {
+	var out []string
+	for _, a := range []string{policy.AnnotationPaused, policy.AnnotationPromote, policy.AnnotationAbort} {
+		if _, ok := in.Service.Annotations[a]; ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// clearControls removes the manual controls with the plan's patch: each
+// acts on one rollout, so the end of that rollout (promoted or rolled back,
+// by hand or not) clears them, and the next candidate starts without.
+func clearControls(in Input, p Plan) Plan {
+	if controls := manualControls(in); len(controls) > 0 {
+		p.Patch = true
+		p.Change.Remove = append(p.Change.Remove, controls...)
+	}
 	return p
 }
 
@@ -366,9 +396,9 @@ func rollBack(in Input, reason string) Plan {
 	if !gitOwnsState(in) {
 		change.State = &st
 	}
-	return Plan{Patch: true, Traffic: traffic, State: &st, Change: change, Reason: reason,
+	return clearControls(in, Plan{Patch: true, Traffic: traffic, State: &st, Change: change, Reason: reason,
 		Reply: eventing.RolloutRolledBack{Namespace: in.Service.Namespace, Service: in.Service.Name, StableRevision: s.Stable,
-			CandidateRevision: s.Candidate, Image: s.CandidateImage, Reason: reason}}
+			CandidateRevision: s.Candidate, Image: s.CandidateImage, Reason: reason}})
 }
 
 // guard keeps a rollback in place: when the live Service is rolled back

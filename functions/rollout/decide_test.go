@@ -91,6 +91,7 @@ func TestDecide(t *testing.T) {
 		reply    string // event type
 		waitFor  time.Duration
 		reason   string
+		removed  []string // annotations the patch removes
 	}
 	tests := []struct {
 		name string
@@ -240,7 +241,8 @@ func TestDecide(t *testing.T) {
 		{
 			name: "abort",
 			in:   Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: gitPolicy(t), State: state(policy.Progressing, 2, started(time.Second)), Revision: ready},
-			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell"},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell",
+				removed: []string{policy.AnnotationAbort}},
 		},
 		{
 			name: "rolled back (git writer, Git not reverted yet): a sync gave the candidate its share back, it goes back to stable",
@@ -257,7 +259,30 @@ func TestDecide(t *testing.T) {
 		{
 			name: "promote now",
 			in:   Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Second)), Revision: ready},
-			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted},
+			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted,
+				removed: []string{policy.AnnotationPromote}},
+		},
+		{
+			name: "promote now (git writer): promote records it in Git; the control is cleared in the cluster",
+			in:   Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: gitPolicy(t), State: state(policy.Progressing, 1, started(time.Second)), Revision: ready},
+			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted,
+				removed: []string{policy.AnnotationPromote}},
+		},
+		{
+			name: "a pause left on a rollout that ended is cleared with its end",
+			in:   Input{Now: t0, Service: live(showing(tt(0)), ann(policy.AnnotationPaused, "false")), Policy: cluster(t), State: state(policy.Progressing, 4, started(time.Minute)), Revision: ready},
+			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted, reply: eventing.TypeRolloutPromoted,
+				removed: []string{policy.AnnotationPaused}},
+		},
+		{
+			name: "abort set with no rollout in progress: cleared, so it cannot roll back the next push",
+			in:   Input{Now: t0, Service: live(ann(policy.AnnotationAbort, "oops")), Policy: gitPolicy(t), State: policy.State{Phase: policy.Promoted, Stable: cand}},
+			want: want{patch: true, reason: "clearing " + policy.AnnotationAbort, removed: []string{policy.AnnotationAbort}},
+		},
+		{
+			name: "promote now set with no rollout in progress: cleared, so it cannot skip the next push's steps",
+			in:   Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: policy.State{Phase: policy.RolledBack, Stable: stable}},
+			want: want{patch: true, reason: "clearing " + policy.AnnotationPromote, removed: []string{policy.AnnotationPromote}},
 		},
 		{
 			name: "promote now, candidate not ready",
@@ -301,6 +326,9 @@ func TestDecide(t *testing.T) {
 			}
 			if !strings.Contains(p.Reason, w.reason) {
 				t.Errorf("reason %q, want %q", p.Reason, w.reason)
+			}
+			if diff := cmp.Diff(w.removed, p.Change.Remove); diff != "" {
+				t.Errorf("annotations removed (-want +got):\n%s", diff)
 			}
 			checkInvariants(t, tc.in, p)
 		})

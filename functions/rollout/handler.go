@@ -290,7 +290,7 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 			return Plan{}, err
 		}
 	}
-	if !plan.Patch && plan.State != nil && plan.Reply != nil {
+	if plan.State != nil && plan.Reply != nil && plan.Change.State == nil {
 		r.mu.Lock()
 		r.written[key] = writtenState{base: liveAnn, state: *plan.State}
 		r.mu.Unlock()
