@@ -109,6 +109,7 @@ type Env struct {
 	registry *sim.Registry    // nil with a real registry
 	tempDir  string           // the state folder Start made, removed if Start fails
 	servers  []*http.Server   // every server started, closed by Close
+	sockets  []net.Listener   // their sockets
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
@@ -188,6 +189,7 @@ func (e *Env) serve(h http.Handler) (string, error) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	e.servers = append(e.servers, srv)
+	e.sockets = append(e.sockets, ln) // closed by Close even if Serve has not started yet
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			e.opts.Log.Error("local server stopped", "address", ln.Addr().String(), "error", err.Error())
@@ -575,5 +577,8 @@ func (e *Env) Close() {
 	}
 	for _, s := range e.servers {
 		s.Close()
+	}
+	for _, ln := range e.sockets {
+		ln.Close() // already closed by its server, unless Serve had not started
 	}
 }
