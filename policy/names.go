@@ -3,21 +3,45 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
 
-// RevisionName names the revision of an image: <service>-<first 10 hex of
-// its sha256 digest>, so Git can name a revision before it exists and a
-// re-push of the same digest names the same revision. An image reference
-// without a digest is named after the sha256 of the reference itself.
-func RevisionName(service, image string) string {
-	_, d, ok := strings.Cut(image, "@sha256:")
-	if !ok || len(d) < 10 {
-		sum := sha256.Sum256([]byte(image))
-		d = hex.EncodeToString(sum[:])
+// Revision name lengths: Knative takes a revision name of a Service only as
+// "<service>-<suffix>", a DNS-1035 label of at most 63 characters.
+const (
+	maxNameLength = 63
+	// RevisionHashLength is how many hex digits of the template's hash name
+	// a revision, when the Service's name leaves room for them.
+	RevisionHashLength = 10
+	// MinRevisionHashLength is the fewest hex digits slipstream names a
+	// revision with (20 bits: a Service has far fewer revisions at once).
+	MinRevisionHashLength = 5
+)
+
+// ErrNameTooLong means a Service's name leaves no room for a revision name
+// Knative accepts: "<service>-" plus MinRevisionHashLength hex digits must fit
+// in 63 characters, so names of at most 57 characters can be managed.
+var ErrNameTooLong = errors.New("the Service's name leaves no room for a revision name")
+
+// RevisionName names the revision of a template: "<service>-<hash>", the
+// hash the first hex digits of the sha256 of identity — the template as
+// Knative defaults it, without its own name, every image by digest (see
+// promote) — so a revision's name changes whenever its template does, Git
+// can name a revision before it exists, and the same digest pushed under
+// another tag names the same revision. RevisionHashLength digits, fewer
+// when the Service's name leaves less room in Knative's 63 characters, but
+// never fewer than MinRevisionHashLength (ErrNameTooLong).
+func RevisionName(service string, identity []byte) (string, error) {
+	room := maxNameLength - len(service) - 1
+	if room < MinRevisionHashLength {
+		return "", fmt.Errorf("%w: %q has %d characters, at most %d can be managed (Knative names its revisions <service>-<suffix>, at most %d)",
+			ErrNameTooLong, service, len(service), maxNameLength-1-MinRevisionHashLength, maxNameLength)
 	}
-	return service + "-" + d[:10]
+	sum := sha256.Sum256(identity)
+	return service + "-" + hex.EncodeToString(sum[:])[:min(RevisionHashLength, room)], nil
 }
 
 // QuarantineEntries splits a slipstream.dev/quarantine value into its

@@ -1,43 +1,60 @@
 package policy
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestRevisionName(t *testing.T) {
+	identity := []byte(`{"spec":{"containers":[{"image":"registry.example.com/team/hello@sha256:3f2a…"}]}}`)
 	tests := []struct {
 		name    string
 		service string
-		image   string
-		want    string
+		want    string // "" when the name leaves no room
 	}{
 		{
-			name:    "pinned image: the first 10 hex of the digest",
+			name:    "ten hex digits of the template's hash",
 			service: "hello",
-			image:   "registry.example.com/team/hello:1.4.0@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d",
-			want:    "hello-3f2a9c01b2",
+			want:    "hello-16313e83cb",
 		},
 		{
-			name:    "the tag does not matter, the digest does",
-			service: "hello",
-			image:   "registry.example.com/team/hello@sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d",
-			want:    "hello-3f2a9c01b2",
+			name:    "a long name: fewer digits, within 63 characters",
+			service: strings.Repeat("a", 55),
+			want:    strings.Repeat("a", 55) + "-16313e8",
 		},
 		{
-			name:    "unpinned image: named after the reference's own sha256",
-			service: "hello",
-			image:   "registry.example.com/team/hello",
-			want:    "hello-e15a0be794",
+			name:    "57 characters: the fewest digits",
+			service: strings.Repeat("a", 57),
+			want:    strings.Repeat("a", 57) + "-16313",
+		},
+		{
+			name:    "58 characters: no room",
+			service: strings.Repeat("a", 58),
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := RevisionName(tc.service, tc.image); got != tc.want {
-				t.Errorf("RevisionName(%q, %q) = %q, want %q", tc.service, tc.image, got, tc.want)
+			got, err := RevisionName(tc.service, identity)
+			if tc.want == "" {
+				if !errors.Is(err, ErrNameTooLong) {
+					t.Errorf("RevisionName = %q, %v; want ErrNameTooLong", got, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("RevisionName = %q, %v; want %q", got, err, tc.want)
+			}
+			if len(got) > 63 || !strings.HasPrefix(got, tc.service+"-") {
+				t.Errorf("%q is not a revision name Knative takes for %q", got, tc.service)
 			}
 		})
+	}
+	other, _ := RevisionName("hello", []byte(`{"spec":{"containers":[{"image":"x"}]}}`))
+	if same, _ := RevisionName("hello", identity); other == same {
+		t.Error("two templates got one name")
 	}
 }
 

@@ -79,6 +79,9 @@ type plan struct {
 	Skipped   []skip
 }
 
+// sameDigest reports whether two image references are pinned to one digest.
+func sameDigest(a, b string) bool { return digestOf(a) != "" && digestOf(a) == digestOf(b) }
+
 func digestOf(image string) string {
 	_, d, _ := strings.Cut(image, "@")
 	return d
@@ -141,7 +144,10 @@ func decideImagePushed(services []service, ev eventing.ImagePushed, lives Lives)
 // returns needLive when that depends on the live Service and lives has no
 // answer for it.
 func pinCandidate(s service, image string, lives Lives) (d desired, why string, needLive bool) {
-	cand := policy.RevisionName(s.Name, image)
+	cand, err := revisionFor(s, image)
+	if err != nil {
+		return desired{}, err.Error(), false
+	}
 	stable, stableImage := s.pinnedStable(), ""
 	if s.State.Phase == policy.Adopting && stable == s.State.Stable {
 		// Adoption is under way: the newest push waits for the pinned revision too.
@@ -158,10 +164,14 @@ func pinCandidate(s service, image string, lives Lives) (d desired, why string, 
 		case !ok:
 			return desired{}, "", true
 		case l.Err != nil:
-			return adopt(s, image, l.Err), "", false
+			d, err := adopt(s, image, l.Err)
+			if err != nil {
+				return desired{}, err.Error(), false
+			}
+			return d, "", false
 		case !l.Found:
 			// First deploy: nothing serves yet, the candidate takes 100% as stable.
-			if s.Template == cand && s.Image == image && s.State.Candidate == cand {
+			if s.Template != "" && s.Template == s.State.Candidate && (s.Template == cand || sameDigest(s.Image, image)) {
 				return desired{Summary: "already deployed as " + cand}, "", false // a redelivery: nothing to do
 			}
 			st := policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: image, Reason: "first deploy"}
@@ -172,11 +182,16 @@ func pinCandidate(s service, image string, lives Lives) (d desired, why string, 
 			stable, stableImage = l.Revision, l.Image
 		}
 	}
+	// The manifest's template already runs this digest: the same revision
+	// (a redelivery, or the same digest under another tag), so nothing
+	// changes — a new image string under the same revision name would be a
+	// template change Knative refuses.
+	sameRevision := s.Template != "" && (cand == s.Template || sameDigest(s.Image, image))
 	switch {
-	case cand == stable:
-		return desired{}, fmt.Sprintf("%s is already the stable revision", cand), false
-	case cand == s.Template && s.Image == image:
-		return desired{Summary: fmt.Sprintf("%s is already the candidate", cand)}, "", false // a redelivery: nothing to do
+	case cand == stable, sameRevision && s.Template == stable:
+		return desired{}, fmt.Sprintf("%s is already the stable revision", stable), false
+	case sameRevision:
+		return desired{Summary: fmt.Sprintf("%s is already the candidate", s.Template)}, "", false
 	}
 	st := policy.State{Phase: policy.Pending, Stable: stable, StableImage: stableImage, Candidate: cand, CandidateImage: image}
 	return desired{Image: image, Template: cand, State: &st,
@@ -203,16 +218,19 @@ func knownImage(s service, revision string) string {
 // adopt pins the template that runs now as a named stable revision at 100%,
 // changing nothing that serves, and parks the pushed image until that
 // revision is the stable one (rollout then sends rollout.promoted for it).
-func adopt(s service, pending string, cause error) desired {
+func adopt(s service, pending string, cause error) (desired, error) {
 	stable := s.Template
 	if stable == "" {
-		stable = policy.RevisionName(s.Name, s.Image)
+		var err error
+		if stable, err = revisionFor(s, s.Image); err != nil {
+			return desired{}, err
+		}
 	}
 	st := policy.State{Phase: policy.Adopting, Stable: stable, StableImage: s.Image, PendingImage: pending,
 		Reason: fmt.Sprintf("the live Service could not be read (%v): pinning the running template first", cause)}
 	return desired{Template: stable, State: &st, Traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}},
 		Summary:   fmt.Sprintf("adopt: pin the running template %s as revision %s at 100%% (no behaviour change); %s waits for it", s.Image, stable, pending),
-		Committed: committed(s, s.Image, stable, "")}
+		Committed: committed(s, s.Image, stable, "")}, nil
 }
 
 func committed(s service, image, stable, cand string) eventing.ManifestCommitted {

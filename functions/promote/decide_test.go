@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // unpinned is a managed Service whose traffic follows the latest revision:
@@ -26,6 +27,22 @@ spec:
         - image: registry.example.com/team/hello:1.0.0
 `
 
+// Placeholders of rows: the revision of the manifest's template with the
+// pushed image, or with the image it runs.
+const (
+	pushedRevision  = "<pushed>"
+	runningRevision = "<running>"
+)
+
+func mustRevision(t *testing.T, s service, image string) string {
+	t.Helper()
+	name, err := revisionFor(s, image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 // TestDecideImagePushed: the decision is a function of the manifests, the
 // event and the live answers it is given; it asks for the live Services it
 // needs instead of reading them, and says why it skips a Service.
@@ -41,16 +58,38 @@ func TestDecideImagePushed(t *testing.T) {
 		candidate string
 		summary   string
 	}
+	candidateOnSameDigest := strings.Replace(strings.Replace(manifest("demo", "hello", "registry.example.com/team/hello:1.4.0@"+digestB, ""),
+		"      name: hello-aa11bb22cc\n", "      name: hello-4444444444\n", 1), "  traffic:\n", "  traffic:\n    - revisionName: hello-4444444444\n      percent: 0\n      tag: candidate\n", 1)
 	tests := []struct {
 		name     string
 		manifest string
+		pushed   string // the pushed image; default the 1.4.0 push
 		lives    Lives
 		want     want
 	}{
 		{
+			name:     "the same digest under another tag while it is the candidate: the same revision, nothing changes",
+			manifest: candidateOnSameDigest,
+			pushed:   "registry.example.com/team/hello:1.4@" + digestB,
+			want:     want{},
+		},
+		{
+			name:     "the same digest under another tag while it is stable: skipped",
+			manifest: manifest("demo", "hello", "registry.example.com/team/hello:1.4.0@"+digestB, ""),
+			pushed:   "registry.example.com/team/hello:1.4@" + digestB,
+			want:     want{skipped: []skip{{Subject: "demo/hello", Reason: "hello-aa11bb22cc is already the stable revision"}}},
+		},
+		{
+			name:     "a Service name that leaves no room for a revision name: skipped with the reason",
+			manifest: strings.ReplaceAll(manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, ""), "hello", "h"+strings.Repeat("e", 57)),
+			pushed:   "registry.example.com/team/h" + strings.Repeat("e", 57) + ":1.4.0@" + digestB,
+			want: want{skipped: []skip{{Subject: "demo/h" + strings.Repeat("e", 57),
+				Reason: policy.ErrNameTooLong.Error() + `: "h` + strings.Repeat("e", 57) + `" has 58 characters, at most 57 can be managed (Knative names its revisions <service>-<suffix>, at most 63)`}}},
+		},
+		{
 			name:     "pinned stable: no live answer needed",
 			manifest: manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, ""),
-			want:     want{stable: "hello-aa11bb22cc", candidate: "hello-3f2a9c01b2", summary: "at 0%, hello-aa11bb22cc stays stable"},
+			want:     want{stable: "hello-aa11bb22cc", candidate: pushedRevision, summary: "at 0%, hello-aa11bb22cc stays stable"},
 		},
 		{
 			name:     "unpinned, not read yet: asks for the live Service, changes nothing",
@@ -61,19 +100,19 @@ func TestDecideImagePushed(t *testing.T) {
 			name:     "unpinned, the cluster serves a revision: candidate beside it",
 			manifest: unpinned,
 			lives:    Lives{"demo/hello": {Found: true, Revision: "hello-00001", Image: "registry.example.com/team/hello:1.0.0"}},
-			want:     want{stable: "hello-00001", candidate: "hello-3f2a9c01b2", summary: "hello-00001 stays stable"},
+			want:     want{stable: "hello-00001", candidate: pushedRevision, summary: "hello-00001 stays stable"},
 		},
 		{
 			name:     "unpinned, not in the cluster: first deploy at 100%",
 			manifest: unpinned,
 			lives:    Lives{"demo/hello": {Found: false}},
-			want:     want{candidate: "hello-3f2a9c01b2", summary: "first deploy of"},
+			want:     want{candidate: pushedRevision, summary: "first deploy of"},
 		},
 		{
 			name:     "unpinned, the cluster could not be read: adopt by a commit first",
 			manifest: unpinned,
 			lives:    Lives{"demo/hello": {Err: errors.New("forbidden")}},
-			want:     want{stable: "hello-b16c2aacbc", summary: "adopt: pin the running template"},
+			want:     want{stable: runningRevision, summary: "adopt: pin the running template"},
 		},
 		{
 			name:     "quarantined digest: skipped with the reason",
@@ -96,7 +135,22 @@ func TestDecideImagePushed(t *testing.T) {
 			if lives == nil {
 				lives = Lives{}
 			}
-			out := decideImagePushed(services, push, lives)
+			// Revisions are named after their template: the names the rows mean.
+			for _, w := range []*string{&tc.want.stable, &tc.want.candidate} {
+				switch *w {
+				case pushedRevision:
+					*w = mustRevision(t, services[0], push.Image)
+				case runningRevision:
+					*w = mustRevision(t, services[0], services[0].Image)
+				}
+			}
+			ev := push
+			if tc.pushed != "" {
+				if ev, err = eventing.NewImagePushed(tc.pushed, "distribution", "", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := decideImagePushed(services, ev, lives)
 			got := want{needLive: out.NeedLive, skipped: out.Skipped}
 			if len(out.Changes) > 1 {
 				t.Fatalf("%d changes for one Service", len(out.Changes))
@@ -115,8 +169,65 @@ func TestDecideImagePushed(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			// The same input decides the same way: nothing is read or remembered.
-			if again := decideImagePushed(services, push, lives); !cmp.Equal(out.NeedLive, again.NeedLive) || len(again.Changes) != len(out.Changes) {
+			if again := decideImagePushed(services, ev, lives); !cmp.Equal(out.NeedLive, again.NeedLive) || len(again.Changes) != len(out.Changes) {
 				t.Errorf("a second decision differs: %+v, then %+v", out, again)
+			}
+		})
+	}
+}
+
+// TestRevisionNamesFollowTheTemplate: a revision's name changes whenever
+// its template does, and only then.
+func TestRevisionNamesFollowTheTemplate(t *testing.T) {
+	base := manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, "")
+	image := "registry.example.com/team/hello:1.4.0@" + digestB
+	name := revisionOf(t, base, image)
+	tests := []struct {
+		name     string
+		manifest string
+		image    string
+		same     bool
+	}{
+		{
+			name:     "the same digest under another tag",
+			manifest: base,
+			image:    "registry.example.com/team/hello:1.4@" + digestB,
+			same:     true,
+		},
+		{
+			name: "Knative's defaults written into the template",
+			manifest: strings.Replace(base, "        - image: registry.example.com/team/hello:1.0.0@"+digestA+"\n",
+				"        - image: registry.example.com/team/hello:1.0.0@"+digestA+"\n          name: user-container\n          readinessProbe:\n            successThreshold: 1\n            tcpSocket:\n              port: 0\n          resources: {}\n", 1),
+			image: image,
+			same:  true,
+		},
+		{
+			name:     "the template's own name",
+			manifest: strings.Replace(base, "name: hello-aa11bb22cc", "name: hello-0000000000", 1),
+			image:    image,
+			same:     true,
+		},
+		{
+			name:     "another digest",
+			manifest: base,
+			image:    "registry.example.com/team/hello:1.4.0@" + digestC,
+		},
+		{
+			name: "an environment variable",
+			manifest: strings.Replace(base, "        - image: registry.example.com/team/hello:1.0.0@"+digestA+"\n",
+				"        - image: registry.example.com/team/hello:1.0.0@"+digestA+"\n          env:\n            - {name: LOG, value: debug}\n", 1),
+			image: image,
+		},
+		{
+			name:     "a template annotation",
+			manifest: strings.Replace(base, "    metadata:\n      name: hello-aa11bb22cc\n", "    metadata:\n      name: hello-aa11bb22cc\n      annotations:\n        autoscaling.knative.dev/max-scale: \"3\"\n", 1),
+			image:    image,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := revisionOf(t, tc.manifest, tc.image); (got == name) != tc.same {
+				t.Errorf("%s against %s: same name %v, want %v", got, name, got == name, tc.same)
 			}
 		})
 	}

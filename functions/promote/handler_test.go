@@ -67,6 +67,17 @@ spec:
 `, name, ns, extra, name, image, name)
 }
 
+// revisionOf is the name promote gives the revision of a manifest's
+// template with image (revisions are named after their whole template).
+func revisionOf(t *testing.T, manifest, image string) string {
+	t.Helper()
+	services, skipped := findServices(map[string][]byte{"apps/x/service.yaml": []byte(manifest)})
+	if len(services) != 1 {
+		t.Fatalf("fixture: %d services, %v", len(services), skipped)
+	}
+	return mustRevision(t, services[0], image)
+}
+
 func stateOf(t *testing.T, file string) policy.State {
 	t.Helper()
 	f, err := yamlpatch.Parse([]byte(file))
@@ -89,6 +100,7 @@ func stateOf(t *testing.T, file string) policy.State {
 // put the waiting image in as the candidate.
 func TestAdoptionWithoutClusterAccess(t *testing.T) {
 	files := testutil.ReadTree(t, filepath.Join("testdata", "adopt-without-cluster", "original"))
+	want := revisionOf(t, files["apps/hello/service.yaml"], "registry.example.com/team/hello:1.5.0@"+digestC)
 	s := newServer(t, files, nil) // no cluster access at all
 	if status, reply := s.deliver(t, pushed(t, "team/hello", "1.4.0", digestB)); status != 200 || reply == nil {
 		t.Fatalf("adoption: %d %v", status, reply)
@@ -109,11 +121,11 @@ func TestAdoptionWithoutClusterAccess(t *testing.T) {
 		t.Fatalf("adoption done: %d %v", status, reply)
 	}
 	c, _ := eventing.Decode[eventing.ManifestCommitted](*reply)
-	if c.StableRevision != st.Stable || c.CandidateRevision != "hello-c0ffee00c0" {
+	if c.StableRevision != st.Stable || c.CandidateRevision != want {
 		t.Errorf("manifest.committed %+v", c)
 	}
 	st = stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"])
-	if st.Phase != policy.Pending || st.Candidate != "hello-c0ffee00c0" || st.PendingImage != "" {
+	if st.Phase != policy.Pending || st.Candidate != want || st.PendingImage != "" {
 		t.Errorf("after adoption finished: %+v", st)
 	}
 	subjects := testutil.Subjects(t, s.bare)
@@ -125,10 +137,12 @@ func TestAdoptionWithoutClusterAccess(t *testing.T) {
 func TestBadInputChangesNothing(t *testing.T) {
 	broken := "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: [unclosed\n"
 	longName := strings.Repeat("a", 60)
+	hello := manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, "")
+	candidate := revisionOf(t, hello, "registry.example.com/team/hello:1.4.0@"+digestB)
 	s := newServer(t, map[string]string{
 		"apps/broken/service.yaml": broken,
 		"apps/long/service.yaml":   manifest("demo", longName, "registry.example.com/team/hello:1.0.0@"+digestA, ""),
-		"apps/hello/service.yaml":  manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, ""),
+		"apps/hello/service.yaml":  hello,
 	}, nil)
 
 	// An event that is not a valid image.pushed: 400, nothing written.
@@ -148,11 +162,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	head := testutil.Commits(t, s.bare)[0]
 	tree := testutil.Tree(t, s.bare)
-	if tree["apps/broken/service.yaml"] != broken || !strings.Contains(tree["apps/hello/service.yaml"], "hello-3f2a9c01b2") ||
-		strings.Contains(tree["apps/long/service.yaml"], "3f2a9c01b2") {
+	if tree["apps/broken/service.yaml"] != broken || !strings.Contains(tree["apps/hello/service.yaml"], candidate) ||
+		strings.Contains(tree["apps/long/service.yaml"], digestB) {
 		t.Errorf("tree after the push:\n%v", tree)
 	}
-	for _, want := range []string{"Skipped:", "apps/broken/service.yaml: does not parse", "demo/" + longName + ": Knative would refuse it"} {
+	for _, want := range []string{"Skipped:", "apps/broken/service.yaml: does not parse", "demo/" + longName + ": " + policy.ErrNameTooLong.Error()} {
 		if !strings.Contains(head.Message, want) {
 			t.Errorf("commit message lacks %q:\n%s", want, head.Message)
 		}
@@ -212,8 +226,11 @@ func TestRollbackAppendsToQuarantine(t *testing.T) {
 // promote instances, while a person commits too. Every change lands.
 func TestConcurrentPromoters(t *testing.T) {
 	files := map[string]string{"README.md": "config\n"}
+	candidates := map[int]string{}
 	for i := 0; i < 20; i++ {
-		files[fmt.Sprintf("apps/s%02d/service.yaml", i)] = manifest("demo", fmt.Sprintf("s%02d", i), fmt.Sprintf("registry.example.com/team/s%02d:1.0.0@%s", i, digestA), "")
+		m := manifest("demo", fmt.Sprintf("s%02d", i), fmt.Sprintf("registry.example.com/team/s%02d:1.0.0@%s", i, digestA), "")
+		files[fmt.Sprintf("apps/s%02d/service.yaml", i)] = m
+		candidates[i] = revisionOf(t, m, fmt.Sprintf("registry.example.com/team/s%02d:1.4.0@%s", i, digestB))
 	}
 	first := newServer(t, files, nil)
 	servers := []*server{first}
@@ -250,7 +267,7 @@ func TestConcurrentPromoters(t *testing.T) {
 	}
 	tree := testutil.Tree(t, first.bare)
 	for i := 0; i < 20; i++ {
-		if !strings.Contains(tree[fmt.Sprintf("apps/s%02d/service.yaml", i)], fmt.Sprintf("name: s%02d-3f2a9c01b2", i)) {
+		if !strings.Contains(tree[fmt.Sprintf("apps/s%02d/service.yaml", i)], "name: "+candidates[i]) {
 			t.Errorf("s%02d lost its update", i)
 		}
 	}
@@ -265,13 +282,16 @@ func TestConcurrentPromoters(t *testing.T) {
 // TestStory runs a Service through push → promotion → push → rollback and
 // checks the history reads as the steps a careful person would commit.
 func TestStory(t *testing.T) {
-	s := newServer(t, map[string]string{"apps/hello/service.yaml": manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, "")}, nil)
+	hello := manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, "")
+	r14 := revisionOf(t, hello, "registry.example.com/team/hello:1.4.0@"+digestB)
+	r15 := revisionOf(t, hello, "registry.example.com/team/hello:1.5.0@"+digestC)
+	s := newServer(t, map[string]string{"apps/hello/service.yaml": hello}, nil)
 	steps := []cloudevents.Event{
 		pushed(t, "team/hello", "1.4.0", digestB),
-		event(t, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-3f2a9c01b2", PreviousRevision: "hello-aa11bb22cc",
+		event(t, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: r14, PreviousRevision: "hello-aa11bb22cc",
 			Image: "registry.example.com/team/hello:1.4.0@" + digestB}),
 		pushed(t, "team/hello", "1.5.0", digestC),
-		event(t, eventing.RolloutRolledBack{Namespace: "demo", Service: "hello", StableRevision: "hello-3f2a9c01b2", CandidateRevision: "hello-c0ffee00c0",
+		event(t, eventing.RolloutRolledBack{Namespace: "demo", Service: "hello", StableRevision: r14, CandidateRevision: r15,
 			Image: "registry.example.com/team/hello:1.5.0@" + digestC, Reason: "alert HighErrorRate", Alert: &eventing.Alert{Name: "HighErrorRate"}}),
 		pushed(t, "team/hello", "1.5.0", digestC), // quarantined now
 	}
@@ -281,9 +301,9 @@ func TestStory(t *testing.T) {
 		}
 	}
 	want := []string{
-		"slipstream: roll back demo/hello to hello-3f2a9c01b2 (HighErrorRate)",
+		"slipstream: roll back demo/hello to " + r14 + " (HighErrorRate)",
 		"slipstream: deploy team/hello:1.5.0 to demo/hello",
-		"slipstream: promote hello-3f2a9c01b2 in demo/hello",
+		"slipstream: promote " + r14 + " in demo/hello",
 		"slipstream: deploy team/hello:1.4.0 to demo/hello",
 		"seed",
 	}
@@ -291,13 +311,13 @@ func TestStory(t *testing.T) {
 		t.Errorf("history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	final := testutil.Tree(t, s.bare)["apps/hello/service.yaml"]
-	for _, line := range []string{"name: hello-3f2a9c01b2", "image: registry.example.com/team/hello:1.4.0@" + digestB,
-		"slipstream.dev/quarantine: " + digestC, "- revisionName: hello-3f2a9c01b2\n      percent: 100\n      tag: stable\n"} {
+	for _, line := range []string{"name: " + r14, "image: registry.example.com/team/hello:1.4.0@" + digestB,
+		"slipstream.dev/quarantine: " + digestC, "- revisionName: " + r14 + "\n      percent: 100\n      tag: stable\n"} {
 		if !strings.Contains(final, line) {
 			t.Errorf("final manifest lacks %q:\n%s", line, final)
 		}
 	}
-	if strings.Contains(final, "hello-c0ffee00c0") {
+	if strings.Contains(final, r15) {
 		t.Errorf("the rolled-back revision is still referenced:\n%s", final)
 	}
 }
@@ -340,8 +360,9 @@ func TestLiveIsReadOncePerServiceOutsideTheEdit(t *testing.T) {
 	if live.reads != 1 {
 		t.Errorf("%d reads of the live Service, want 1", live.reads)
 	}
-	if st := stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"]); st.Stable != "hello-00001" || st.Candidate != "hello-3f2a9c01b2" {
-		t.Errorf("state %+v, want candidate hello-3f2a9c01b2 beside the live hello-00001", st)
+	want := revisionOf(t, unpinned, "registry.example.com/team/hello:1.4.0@"+digestB)
+	if st := stateOf(t, testutil.Tree(t, s.bare)["apps/hello/service.yaml"]); st.Stable != "hello-00001" || st.Candidate != want {
+		t.Errorf("state %+v, want candidate %s beside the live hello-00001", st, want)
 	}
 	s.deliver(t, e)
 	if live.reads != 1 {

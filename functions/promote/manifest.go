@@ -24,6 +24,8 @@ type service struct {
 	ImageName   string
 	Annotations map[string]string
 	Template    string // spec.template.metadata.name
+	// TemplateJSON is spec.template as JSON, to name its revisions.
+	TemplateJSON []byte
 	Traffic     []eventing.TrafficTarget
 	Latest      bool // a traffic target follows the latest revision
 	State       policy.State
@@ -125,6 +127,9 @@ func findServices(files map[string][]byte) (services []service, skipped []skip) 
 				continue
 			}
 			s, err := toService(files, p, i, m)
+			if err == nil {
+				s.TemplateJSON, err = templateJSON(doc)
+			}
 			if err != nil {
 				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1), Reason: err.Error()})
 				continue

@@ -54,7 +54,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 		return sum, err
 	}
 	if err := e.waitState(ctx, "1.0.0 to be promoted", 20*time.Second, func(s policy.State, _ *servingv1.Service) bool {
-		return s.Phase == policy.Promoted && s.Stable == revision(image, "1.0.0", d1)
+		return s.Phase == policy.Promoted && strings.HasSuffix(s.StableImage, d1)
 	}); err != nil {
 		return sum, err
 	}
@@ -68,15 +68,17 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 		return sum, err
 	}
 	var committed time.Time
+	var good string // 1.1.0's revision: slipstream names it after its template
 	if err := e.waitState(ctx, "1.1.0 to be promoted", 40*time.Second, func(s policy.State, live *servingv1.Service) bool {
-		if committed.IsZero() && s.Candidate == revision(image, "1.1.0", d2) {
+		if committed.IsZero() && s.Candidate != "" && strings.HasSuffix(s.CandidateImage, d2) {
 			committed = time.Now()
 			hop("1.1.0: push → candidate committed and synced at 0%", t)
 		}
 		if tr := sim.TrafficOf(live); len(sum.Traffic) == 0 || sum.Traffic[len(sum.Traffic)-1] != tr {
 			sum.Traffic = append(sum.Traffic, tr)
 		}
-		return s.Phase == policy.Promoted && s.Stable == revision(image, "1.1.0", d2)
+		good = s.Stable
+		return s.Phase == policy.Promoted && strings.HasSuffix(s.StableImage, d2)
 	}); err != nil {
 		return sum, err
 	}
@@ -99,19 +101,23 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 		return sum, err
 	}
 	var candidateLive, rolledBack time.Time
+	var bad3 string // 1.2.0's revision
 	if err := e.waitState(ctx, "1.2.0 to be rolled back in the cluster", 30*time.Second, func(s policy.State, live *servingv1.Service) bool {
-		if candidateLive.IsZero() && strings.Contains(sim.TrafficOf(live), revision(image, "1.2.0", d3)+" 10%") {
+		if bad3 == "" && s.Candidate != "" && strings.HasSuffix(s.CandidateImage, d3) {
+			bad3 = s.Candidate
+		}
+		if candidateLive.IsZero() && bad3 != "" && strings.Contains(sim.TrafficOf(live), bad3+" 10%") {
 			candidateLive = time.Now()
 			hop("1.2.0: push → candidate live at 10%", t)
 		}
-		return s.Phase == policy.RolledBack && s.Stable == revision(image, "1.1.0", d2) && onlyStable(live, revision(image, "1.1.0", d2))
+		return bad3 != "" && s.Phase == policy.RolledBack && s.Stable == good && onlyStable(live, good)
 	}); err != nil {
 		return sum, err
 	}
 	rolledBack = time.Now()
 	// From now on, nothing may give the rolled-back candidate traffic again:
 	// not the sync of the Git that still shows the step, not a redelivery.
-	stopWatch, violated := e.watchNoTraffic(ctx, revision(image, "1.2.0", d3))
+	stopWatch, violated := e.watchNoTraffic(ctx, bad3)
 	defer stopWatch()
 	if !candidateLive.IsZero() {
 		hop("1.2.0: candidate live → alert fired and traffic back on stable", candidateLive)
@@ -148,7 +154,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	if after, err := e.head(); err != nil || after != before {
 		return sum, fmt.Errorf("the quarantined digest made a commit (head %s, was %s; %v)", after, before, err)
 	}
-	if s, live, err := e.state(ctx); err != nil || s.Stable != revision(image, "1.1.0", d2) || !onlyStable(live, revision(image, "1.1.0", d2)) {
+	if s, live, err := e.state(ctx); err != nil || s.Stable != good || !onlyStable(live, good) {
 		return sum, fmt.Errorf("after the refused push the Service is not on 1.1.0 alone: %+v", s)
 	}
 	if v := violated(); v != "" {
@@ -195,12 +201,6 @@ func (e *Env) watchNoTraffic(ctx context.Context, revision string) (stop func(),
 		}
 	}()
 	return func() { cancel(); <-done }, func() string { mu.Lock(); defer mu.Unlock(); return first }
-}
-
-// revision is the revision name slipstream gives an image pushed to the
-// demo's repository.
-func revision(image, tag, digest string) string {
-	return policy.RevisionName(service, image+":"+tag+"@"+digest)
 }
 
 func onlyStable(live *servingv1.Service, rev string) bool {
