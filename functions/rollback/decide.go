@@ -75,8 +75,12 @@ func record(st policy.State, writer policy.Writer) kservice.Change {
 
 // Decide judges one alert against the live Service: roll back a rollout in
 // progress, or a promotion still within its bake window; otherwise nothing.
-// defaults are the matchers for Services without slipstream.dev/rollback-on.
-func Decide(a Alert, live *servingv1.Service, defaults policy.Matchers, now time.Time) Action {
+// revision is the revision the alert names ("" when it names only the
+// Service): such an alert acts only on the revision it would roll back — the
+// candidate, or in the bake window the one just promoted — never because
+// the stable revision is unwell. defaults are the matchers for Services
+// without slipstream.dev/rollback-on.
+func Decide(a Alert, revision string, live *servingv1.Service, defaults policy.Matchers, now time.Time) Action {
 	if a.Status != "firing" {
 		return Action{Note: "resolved: nothing changes"}
 	}
@@ -125,6 +129,9 @@ func Decide(a Alert, live *servingv1.Service, defaults policy.Matchers, now time
 			Note: "already rolled back; telling promote again"}
 	default:
 		return Action{Note: "no rollout to roll back"}
+	}
+	if revision != "" && revision != bad {
+		return Action{Note: fmt.Sprintf("the alert is about revision %s, not %s, which a rollback would remove", revision, bad)}
 	}
 	reason := reasonOf(a)
 	next := policy.State{Phase: policy.RolledBack, Stable: good, StableImage: goodImage, Candidate: bad, CandidateImage: badImage,

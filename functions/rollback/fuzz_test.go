@@ -32,7 +32,7 @@ func FuzzNotification(f *testing.F) {
 		}
 		for _, a := range n.Alerts {
 			if tgt, err := TargetOf(a, cfg); err == nil {
-				Decide(a, midRollout(tgt.Namespace, "svc"), defaults, time.Unix(0, 0))
+				Decide(a, tgt.Revision, midRollout(tgt.Namespace, "svc"), defaults, time.Unix(0, 0))
 			}
 		}
 	})

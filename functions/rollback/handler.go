@@ -134,7 +134,7 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 		if gone = errors.Is(err, kservice.ErrNotFound); err != nil {
 			return err
 		}
-		act = Decide(a, live, r.cfg.DefaultRollbackOn, r.now())
+		act = Decide(a, t.Revision, live, r.cfg.DefaultRollbackOn, r.now())
 		if act.Kind != RollBack {
 			return nil
 		}

@@ -46,7 +46,7 @@ var now = time.Date(2026, 8, 20, 10, 1, 0, 0, time.UTC)
 // midRollout is a live Service at step 2 of 4 of a rollout.
 func midRollout(ns, name string, extra ...testutil.ServiceOption) *servingv1.Service {
 	st := policy.State{Phase: policy.Progressing, Stable: name + "-aa11bb22cc", StableImage: "registry.example.com/" + name + ":1.0.0@" + digestA,
-		Candidate: name + "-3f2a9c01b2", CandidateImage: "registry.example.com/" + name + ":1.4.0@" + digestB, Step: 2}
+		Candidate: name + "-00007", CandidateImage: "registry.example.com/" + name + ":1.4.0@" + digestB, Step: 2}
 	return testutil.Service(ns, name, append([]testutil.ServiceOption{
 		testutil.WithAnnotation(policy.AnnotationTrack, "any"),
 		testutil.WithState(st),
@@ -59,7 +59,7 @@ func midRollout(ns, name string, extra ...testutil.ServiceOption) *servingv1.Ser
 // promoted is a live Service promoted `ago` before now.
 func promoted(ns, name string, ago time.Duration) *servingv1.Service {
 	at := now.Add(-ago)
-	st := policy.State{Phase: policy.Promoted, Stable: name + "-3f2a9c01b2", StableImage: "registry.example.com/" + name + ":1.4.0@" + digestB,
+	st := policy.State{Phase: policy.Promoted, Stable: name + "-00007", StableImage: "registry.example.com/" + name + ":1.4.0@" + digestB,
 		PreviousStable: name + "-aa11bb22cc", PreviousStableImage: "registry.example.com/" + name + ":1.0.0@" + digestA, PromotedAt: &at}
 	return midRollout(ns, name, testutil.WithState(st), testutil.WithSpecTraffic(eventing.TrafficTarget{RevisionName: st.Stable, Percent: 100, Tag: "stable"}))
 }
@@ -199,7 +199,7 @@ func TestRealSampleRollsBackOnce(t *testing.T) {
 		Namespace:         "shop",
 		Service:           "checkout",
 		StableRevision:    "checkout-aa11bb22cc",
-		CandidateRevision: "checkout-3f2a9c01b2",
+		CandidateRevision: "checkout-00007",
 		Image:             "registry.example.com/checkout:1.4.0@" + digestB,
 	}
 	if diff := cmp.Diff(want, d, cmpopts.IgnoreFields(eventing.RolloutRolledBack{}, "Reason", "Alert")); diff != "" {
@@ -260,9 +260,9 @@ func TestGroupedNotification(t *testing.T) {
 }
 
 func TestRevisionLabelledAlert(t *testing.T) {
-	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout-3f2a9c01b2", Labels: map[string]string{"serving.knative.dev/service": "checkout"}}}
+	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout-00007", Labels: map[string]string{"serving.knative.dev/service": "checkout"}}}
 	e := newEnv(t, midRollout("shop", "checkout"), rev)
-	code, msg := e.post(notification(alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "revision_name": "checkout-3f2a9c01b2", "severity": "critical"})), bearer())
+	code, msg := e.post(notification(alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "revision_name": "checkout-00007", "severity": "critical"})), bearer())
 	if code != 200 || !strings.Contains(msg, "rolled back") {
 		t.Errorf("%d %s", code, msg)
 	}
@@ -317,7 +317,7 @@ func TestBakeWindow(t *testing.T) {
 	if s, st := e.svc("shop", "checkout"); traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != policy.RolledBack {
 		t.Errorf("within the bake window: %s %s", traffic(s), st.Phase)
 	}
-	if s, _ := e.svc("shop", "cart"); traffic(s) != "cart-3f2a9c01b2=100" || !strings.Contains(msg, "outside the bake window") {
+	if s, _ := e.svc("shop", "cart"); traffic(s) != "cart-00007=100" || !strings.Contains(msg, "outside the bake window") {
 		t.Errorf("after the bake window: %s (%s)", traffic(s), msg)
 	}
 	events := e.sink.Events()
@@ -329,7 +329,7 @@ func TestBakeWindow(t *testing.T) {
 		Namespace:         "shop",
 		Service:           "checkout",
 		StableRevision:    "checkout-aa11bb22cc",
-		CandidateRevision: "checkout-3f2a9c01b2",
+		CandidateRevision: "checkout-00007",
 		Image:             "registry.example.com/checkout:1.4.0@" + digestB,
 	}
 	if diff := cmp.Diff(want, d, cmpopts.IgnoreFields(eventing.RolloutRolledBack{}, "Reason", "Alert")); diff != "" {
@@ -524,8 +524,8 @@ func TestRollbackIsRecordedWhereNoSyncUndoesIt(t *testing.T) {
 			if rollout.Phase != tc.wantRollout {
 				t.Errorf("%s phase %s, want %s", policy.AnnotationRollout, rollout.Phase, tc.wantRollout)
 			}
-			if record.Phase != policy.RolledBack || record.Candidate != "checkout-3f2a9c01b2" || record.Announced != tc.wantAnnounced {
-				t.Errorf("%s = %+v, want the rollback of checkout-3f2a9c01b2, announced", policy.AnnotationRollback, record)
+			if record.Phase != policy.RolledBack || record.Candidate != "checkout-00007" || record.Announced != tc.wantAnnounced {
+				t.Errorf("%s = %+v, want the rollback of checkout-00007, announced", policy.AnnotationRollback, record)
 			}
 			if _, ok := s.Annotations[policy.AnnotationPaused]; ok {
 				t.Errorf("%s outlived the rollout it paused", policy.AnnotationPaused)
@@ -538,6 +538,61 @@ func TestRollbackIsRecordedWhereNoSyncUndoesIt(t *testing.T) {
 			e.post(sample(t, "alertmanager-firing.json"), bearer())
 			if e.patches.Load() != patches || len(e.sink.Events()) != 1 {
 				t.Errorf("a repeated alert patched the Service (%d patches) or sent again (%d events)", e.patches.Load()-patches, len(e.sink.Events()))
+			}
+		})
+	}
+}
+
+// TestAnAlertAboutOneRevisionActsOnThatRevisionOnly: a per-revision rule
+// (docs/alerts.md) firing for the stable revision must not roll back and
+// quarantine an innocent candidate.
+func TestAnAlertAboutOneRevisionActsOnThatRevisionOnly(t *testing.T) {
+	tests := []struct {
+		name       string
+		svc        *servingv1.Service
+		revision   string
+		rolledBack bool
+	}{
+		{
+			name:       "mid-rollout, the candidate is unwell: rolled back",
+			svc:        midRollout("shop", "checkout"),
+			revision:   "checkout-00007",
+			rolledBack: true,
+		},
+		{
+			name:     "mid-rollout, the stable revision is unwell: not the candidate's fault",
+			svc:      midRollout("shop", "checkout"),
+			revision: "checkout-aa11bb22cc",
+		},
+		{
+			name:       "in the bake window, the revision just promoted is unwell: rolled back",
+			svc:        promoted("shop", "checkout", time.Minute),
+			revision:   "checkout-00007",
+			rolledBack: true,
+		},
+		{
+			name:     "in the bake window, the previous stable revision is unwell: nothing to undo",
+			svc:      promoted("shop", "checkout", time.Minute),
+			revision: "checkout-aa11bb22cc",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.svc)
+			code, msg := e.post(notification(alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop",
+				"service_name": "checkout", "revision_name": tc.revision, "severity": "critical"})), bearer())
+			if code != http.StatusOK {
+				t.Fatalf("%d %s", code, msg)
+			}
+			_, st := e.svc("shop", "checkout")
+			if got := st.Phase == policy.RolledBack; got != tc.rolledBack {
+				t.Errorf("rolled back %v, want %v (%s)", got, tc.rolledBack, msg)
+			}
+			if n := len(e.sink.Events()); (n == 1) != tc.rolledBack {
+				t.Errorf("%d rollout.rolledback events", n)
+			}
+			if !tc.rolledBack && !strings.Contains(msg, "the alert is about revision "+tc.revision) {
+				t.Errorf("answer %q does not say why", msg)
 			}
 		})
 	}
