@@ -53,6 +53,9 @@ type State struct {
 	PromotedAt *time.Time `json:"promotedAt,omitempty"`
 	// PendingImage is a pushed image waiting for adoption to finish.
 	PendingImage string `json:"pendingImage,omitempty"`
+	// StartedAt is when the candidate was committed: the progress deadline
+	// runs from then until the cluster has created it.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
 	// Step is the step reached, from 1; 0 before the first.
 	Step int `json:"step,omitempty"`
 	// StepStartedAt is when the cluster first showed the current step.

@@ -99,7 +99,7 @@ func sameRepository(imageName, pushed string) bool {
 }
 
 // decideImagePushed pins the pushed image in every Service that takes it.
-func decideImagePushed(services []service, ev eventing.ImagePushed, lives Lives) outcome {
+func decideImagePushed(services []service, ev eventing.ImagePushed, lives Lives, at time.Time) outcome {
 	var out outcome
 	for _, s := range services {
 		if !sameRepository(s.ImageName, ev.Registry+"/"+ev.Repository) {
@@ -123,7 +123,7 @@ func decideImagePushed(services []service, ev eventing.ImagePushed, lives Lives)
 			out.Skipped = append(out.Skipped, skipped(s, "%s would downgrade %s (set %s: \"true\" to allow)", ev.Tag, cur, policy.AnnotationAllowDowngrade))
 			continue
 		}
-		d, why, needLive := pinCandidate(s, ev.Image, lives)
+		d, why, needLive := pinCandidate(s, ev.Image, lives, at)
 		switch {
 		case needLive:
 			out.NeedLive = append(out.NeedLive, s.key())
@@ -143,7 +143,7 @@ func decideImagePushed(services []service, ev eventing.ImagePushed, lives Lives)
 // adopting the Service first when its manifest pins no stable revision. It
 // returns needLive when that depends on the live Service and lives has no
 // answer for it.
-func pinCandidate(s service, image string, lives Lives) (d desired, why string, needLive bool) {
+func pinCandidate(s service, image string, lives Lives, at time.Time) (d desired, why string, needLive bool) {
 	cand, err := revisionFor(s, image)
 	if err != nil {
 		return desired{}, err.Error(), false
@@ -174,7 +174,7 @@ func pinCandidate(s service, image string, lives Lives) (d desired, why string, 
 			if s.Template != "" && s.Template == s.State.Candidate && (s.Template == cand || sameDigest(s.Image, image)) {
 				return desired{Summary: "already deployed as " + cand}, "", false // a redelivery: nothing to do
 			}
-			st := policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: image, Reason: "first deploy"}
+			st := policy.State{Phase: policy.Pending, Candidate: cand, CandidateImage: image, StartedAt: &at, Reason: "first deploy"}
 			return desired{Image: image, Template: cand, Traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, State: &st,
 				Summary:   fmt.Sprintf("first deploy of %s as %s (100%%, tag stable)", image, cand),
 				Committed: committed(s, image, "", cand)}, "", false
@@ -193,7 +193,7 @@ func pinCandidate(s service, image string, lives Lives) (d desired, why string, 
 	case sameRevision:
 		return desired{Summary: fmt.Sprintf("%s is already the candidate", s.Template)}, "", false
 	}
-	st := policy.State{Phase: policy.Pending, Stable: stable, StableImage: stableImage, Candidate: cand, CandidateImage: image}
+	st := policy.State{Phase: policy.Pending, Stable: stable, StableImage: stableImage, Candidate: cand, CandidateImage: image, StartedAt: &at}
 	return desired{Image: image, Template: cand, State: &st,
 		Traffic:   []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: cand, Percent: 0, Tag: "candidate"}},
 		Summary:   fmt.Sprintf("%s as candidate %s at 0%%, %s stays stable at 100%%", image, cand, stable),
@@ -296,7 +296,7 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 		adopted.Traffic = []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}
 		adopted.Latest = false
 		adopted.State.Phase = policy.Promoted
-		d, why, needLive := pinCandidate(adopted, s.State.PendingImage, nil)
+		d, why, needLive := pinCandidate(adopted, s.State.PendingImage, nil, at)
 		switch {
 		case needLive: // cannot happen: the adopted revision is pinned above
 			return skipping(skipped(s, "adoption of %s done, but no stable revision is pinned", ev.Revision))

@@ -150,7 +150,7 @@ func TestDecideImagePushed(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			out := decideImagePushed(services, ev, lives)
+			out := decideImagePushed(services, ev, lives, now)
 			got := want{needLive: out.NeedLive, skipped: out.Skipped}
 			if len(out.Changes) > 1 {
 				t.Fatalf("%d changes for one Service", len(out.Changes))
@@ -169,7 +169,7 @@ func TestDecideImagePushed(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			// The same input decides the same way: nothing is read or remembered.
-			if again := decideImagePushed(services, ev, lives); !cmp.Equal(out.NeedLive, again.NeedLive) || len(again.Changes) != len(out.Changes) {
+			if again := decideImagePushed(services, ev, lives, now); !cmp.Equal(out.NeedLive, again.NeedLive) || len(again.Changes) != len(out.Changes) {
 				t.Errorf("a second decision differs: %+v, then %+v", out, again)
 			}
 		})

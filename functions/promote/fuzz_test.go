@@ -27,7 +27,7 @@ func FuzzManifests(f *testing.F) {
 		for _, s := range services {
 			lives[s.key()] = Live{Found: false}
 		}
-		out := decideImagePushed(services, ev, lives)
+		out := decideImagePushed(services, ev, lives, now)
 		if len(out.NeedLive) > 0 {
 			t.Fatalf("every Service has a live answer, yet the decision asks for %v", out.NeedLive)
 		}

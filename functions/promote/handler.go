@@ -66,8 +66,8 @@ func New(repo Repo, opts ...Option) (*Promote, error) {
 // Function returns the broker-facing handlers for the host.
 func (p *Promote) Function() host.Function {
 	return host.Function{Name: Name, Events: map[string]host.EventHandler{
-		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, lives Lives, _ time.Time) outcome {
-			return decideImagePushed(services, ev, lives)
+		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, lives Lives, at time.Time) outcome {
+			return decideImagePushed(services, ev, lives, at)
 		}),
 		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ Lives, _ time.Time) outcome {
 			return decideShifted(services, ev)

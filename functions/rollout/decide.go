@@ -114,11 +114,17 @@ func Decide(in Input) Plan {
 		// With the cluster writer the GitOps tool leaves the state annotation
 		// to the cluster (ignoreDifferences), so a new candidate arrives here.
 		st := policy.State{Phase: policy.Pending, Stable: c.StableRevision, Candidate: c.CandidateRevision, CandidateImage: c.Image,
-			Reason: "candidate committed in " + c.Commit[:7]}
+			StartedAt: at(in.Now), Reason: "candidate committed in " + c.Commit[:7]}
 		if s.Stable == c.StableRevision {
 			st.StableImage = s.StableImage
 		}
-		return patchState(nil, &st, st.Reason)
+		// A new candidate mid-rollout starts over: all traffic back on
+		// stable at once, the old candidate's share and counters gone.
+		var traffic []eventing.TrafficTarget
+		if c.StableRevision != "" {
+			traffic = []eventing.TrafficTarget{{RevisionName: c.StableRevision, Percent: 100, Tag: "stable"}, {RevisionName: c.CandidateRevision, Percent: 0, Tag: "candidate"}}
+		}
+		return patchState(traffic, &st, st.Reason)
 	}
 	if p, ok := guard(in); ok {
 		return p
@@ -149,7 +155,8 @@ func Decide(in Input) Plan {
 		return adopting(in)
 	}
 	if live.Status.LatestCreatedRevisionName != s.Candidate {
-		return wait(fmt.Sprintf("the cluster's latest revision is %q, not candidate %s yet", live.Status.LatestCreatedRevisionName, s.Candidate), nil)
+		reason := fmt.Sprintf("the cluster's latest revision is %q, not candidate %s yet", live.Status.LatestCreatedRevisionName, s.Candidate)
+		return notCreated(in, reason)
 	}
 	ann := live.Annotations
 	if reason := ann[policy.AnnotationAbort]; reason != "" {
@@ -208,12 +215,28 @@ func pending(in Input) Plan {
 		return wait("candidate not Ready yet", at(deadline))
 	}
 	if !rev.Ready {
-		return wait("candidate revision not created yet", nil)
+		return notCreated(in, "candidate revision not created yet")
 	}
 	if s.Stable == "" {
 		return promote(in, "first deploy is Ready")
 	}
 	return shift(in, 1)
+}
+
+// notCreated waits for the cluster to create the candidate, but not past the
+// progress deadline counted from when it was committed: a template Knative
+// refuses, or a sync that fails, never creates it, and the rollout must not
+// wait for it forever.
+func notCreated(in Input, reason string) Plan {
+	s := in.State
+	if s.StartedAt == nil || s.Phase != policy.Pending {
+		return wait(reason, nil)
+	}
+	deadline := s.StartedAt.Add(in.Policy.ProgressDeadline)
+	if !in.Now.Before(deadline) {
+		return rollBack(in, fmt.Sprintf("candidate %s not created within the progress deadline of %s (%s)", s.Candidate, in.Policy.ProgressDeadline, reason))
+	}
+	return wait(reason, at(deadline))
 }
 
 func progressing(in Input) Plan {

@@ -119,6 +119,26 @@ func TestDecide(t *testing.T) {
 			want: want{reason: "not candidate"},
 		},
 		{
+			name: "a new candidate mid-rollout (cluster writer): all traffic back on stable, start over",
+			in: Input{Service: live(spec(tt(75)), showing(tt(75))), Policy: cluster(t), State: state(policy.Progressing, 2, started(time.Second)),
+				Committed: &eventing.ManifestCommitted{Namespace: "demo", Service: "hello", Commit: strings.Repeat("c", 40), Path: "apps/hello.yaml",
+					Image: "r.example.com/hello:1.5.0@sha256:" + strings.Repeat("c", 64), StableRevision: stable, CandidateRevision: "hello-cccccccccc"}},
+			want: want{patch: true, phase: policy.Pending, reason: "candidate committed",
+				traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: "hello-cccccccccc", Percent: 0, Tag: "candidate"}}},
+		},
+		{
+			name: "the candidate is not created yet, within the progress deadline: wait for it",
+			in: Input{Service: live(created("hello-00001")), Policy: cluster(t),
+				State: func() policy.State { st := state(policy.Pending, 0, nil); st.StartedAt = started(time.Minute); return st }()},
+			want: want{waitFor: 9 * time.Minute, reason: "not candidate"},
+		},
+		{
+			name: "the candidate was never created (a template Knative refused): rolled back at the progress deadline",
+			in: Input{Service: live(created("hello-00001")), Policy: cluster(t),
+				State: func() policy.State { st := state(policy.Pending, 0, nil); st.StartedAt = started(11 * time.Minute); return st }()},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "not created within the progress deadline"},
+		},
+		{
 			name: "pending: not ready, within the deadline",
 			in:   Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
 			want: want{waitFor: 9 * time.Minute, reason: "not Ready yet"},
