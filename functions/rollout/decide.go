@@ -162,9 +162,6 @@ func Decide(in Input) Plan {
 	if reason := ann[policy.AnnotationAbort]; reason != "" {
 		return rollBack(in, "aborted by "+policy.AnnotationAbort+": "+reason)
 	}
-	if in.Revision.Failed {
-		return rollBack(in, fmt.Sprintf("candidate %s failed: %s", s.Candidate, in.Revision.Reason))
-	}
 	paused := ann[policy.AnnotationPaused] == "true"
 	switch {
 	case paused && s.Phase != policy.Paused:
@@ -208,11 +205,7 @@ func adopting(in Input) Plan {
 func pending(in Input) Plan {
 	s, rev := in.State, in.Revision
 	if rev.Found && !rev.Ready {
-		deadline := rev.Created.Add(in.Policy.ProgressDeadline)
-		if !in.Now.Before(deadline) {
-			return rollBack(in, fmt.Sprintf("candidate %s not Ready within the progress deadline of %s (%s)", s.Candidate, in.Policy.ProgressDeadline, rev.Reason))
-		}
-		return wait("candidate not Ready yet", at(deadline))
+		return notReady(in, "candidate not Ready yet")
 	}
 	if !rev.Ready {
 		return notCreated(in, "candidate revision not created yet")
@@ -221,6 +214,27 @@ func pending(in Input) Plan {
 		return promote(in, "first deploy is Ready")
 	}
 	return shift(in, 1)
+}
+
+// notReady holds while the candidate is not Ready — Ready=Unknown or False
+// alike: Knative reports False while pods wait for a node or after a first
+// crash, then True again — but only up to the progress deadline from when
+// it stopped being Ready (or was created); then the rollout rolls back with
+// the Revision's reason.
+func notReady(in Input, reason string) Plan {
+	rev := in.Revision
+	since := rev.Since
+	if since.Before(rev.Created) {
+		since = rev.Created
+	}
+	deadline := since.Add(in.Policy.ProgressDeadline)
+	if !in.Now.Before(deadline) {
+		return rollBack(in, fmt.Sprintf("candidate %s not Ready for the progress deadline of %s (%s)", in.State.Candidate, in.Policy.ProgressDeadline, rev.Reason))
+	}
+	if rev.Reason != "" {
+		reason += " (" + rev.Reason + ")"
+	}
+	return wait(reason, at(deadline))
 }
 
 // notCreated waits for the cluster to create the candidate, but not past the
@@ -263,7 +277,7 @@ func progressing(in Input) Plan {
 		return wait(fmt.Sprintf("step %d pausing until %s", s.Step, end.Format(time.RFC3339)), at(end))
 	}
 	if !in.Revision.Ready {
-		return wait("candidate not Ready; holding the step", nil)
+		return notReady(in, "candidate not Ready; holding the step")
 	}
 	if a := pol.Analysis; a != nil {
 		checkedThisStep := s.CheckedAt != nil && !s.CheckedAt.Before(*s.StepStartedAt)

@@ -149,8 +149,14 @@ func TestDecide(t *testing.T) {
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"},
 		},
 		{
-			name: "pending: candidate failed",
+			name: "pending: Ready=False (pods waiting for a node, a first crash) is retried until the progress deadline",
 			in:   Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: failed},
+			want: want{waitFor: 9 * time.Minute, reason: "ImagePullBackOff"},
+		},
+		{
+			name: "pending: Ready=False past the progress deadline: rolled back with the reason",
+			in: Input{Service: live(), Policy: cluster(t), State: state(policy.Pending, 0, nil),
+				Revision: kservice.Revision{Found: true, Failed: true, Created: t0.Add(-20 * time.Minute), Since: t0.Add(-11 * time.Minute), Reason: "ImagePullBackOff: not found"}},
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "ImagePullBackOff"},
 		},
 		{
@@ -199,9 +205,21 @@ func TestDecide(t *testing.T) {
 			want: want{patch: true, traffic: tt(75), phase: policy.Progressing, step: 2, reply: eventing.TypeTrafficShifted},
 		},
 		{
-			name: "candidate not ready mid-rollout: hold",
+			name: "candidate not ready mid-rollout: hold the step, until the progress deadline",
 			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: starting},
-			want: want{reason: "holding"},
+			want: want{reason: "holding", waitFor: 9 * time.Minute},
+		},
+		{
+			name: "candidate Ready=False mid-rollout for a moment: hold the step",
+			in: Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)),
+				Revision: kservice.Revision{Found: true, Failed: true, Created: t0.Add(-time.Hour), Since: t0.Add(-10 * time.Second), Reason: "ContainerCrashing"}},
+			want: want{reason: "holding", waitFor: 10*time.Minute - 10*time.Second},
+		},
+		{
+			name: "candidate not Ready mid-rollout past the progress deadline: rolled back",
+			in: Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)),
+				Revision: kservice.Revision{Found: true, Created: t0.Add(-time.Hour), Since: t0.Add(-10 * time.Minute), Reason: "ContainerCrashing"}},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "not Ready for the progress deadline"},
 		},
 		{
 			name: "last step over: promoted",

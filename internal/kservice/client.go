@@ -58,6 +58,8 @@ type Revision struct {
 	Reason string
 	// Created is when the Revision was created.
 	Created time.Time
+	// Since is when the Ready condition last changed (zero when unknown).
+	Since time.Time
 	// Service is the serving.knative.dev/service label.
 	Service string
 }
@@ -74,7 +76,11 @@ func (c *Client) GetRevision(ctx context.Context, namespace, name string) (Revis
 		return Revision{}, fmt.Errorf("reading Revision %s/%s: %w", namespace, name, classify(err))
 	}
 	out := Revision{Found: true, Ready: r.IsReady(), Failed: r.IsFailed(), Created: r.CreationTimestamp.Time, Service: r.Labels["serving.knative.dev/service"]}
-	if cond := r.Status.GetCondition(servingv1.RevisionConditionReady); cond != nil && !cond.IsTrue() {
+	cond := r.Status.GetCondition(servingv1.RevisionConditionReady)
+	if cond != nil {
+		out.Since = cond.LastTransitionTime.Inner.Time
+	}
+	if cond != nil && !cond.IsTrue() {
 		out.Reason = cond.Reason
 		if cond.Message != "" {
 			out.Reason += ": " + cond.Message
