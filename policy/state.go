@@ -56,6 +56,9 @@ type State struct {
 	// StartedAt is when the candidate was committed: the progress deadline
 	// runs from then until the cluster has created it.
 	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// Steps are the policy's steps this rollout started with; when the
+	// policy's steps change mid-rollout, the steps start over.
+	Steps []int `json:"steps,omitempty"`
 	// Step is the step reached, from 1; 0 before the first.
 	Step int `json:"step,omitempty"`
 	// StepStartedAt is when the cluster first showed the current step.

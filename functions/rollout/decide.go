@@ -2,6 +2,8 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,6 +172,8 @@ func Decide(in Input) Plan {
 		return write(in, nil, &st, "paused")
 	case paused:
 		return wait("paused by "+policy.AnnotationPaused, nil)
+	case s.Phase == policy.Paused && stepsChanged(in):
+		return restartSteps(in)
 	case s.Phase == policy.Paused:
 		st := s
 		st.Phase, st.Reason = policy.Pending, "resumed"
@@ -255,8 +259,8 @@ func notCreated(in Input, reason string) Plan {
 
 func progressing(in Input) Plan {
 	s, pol := in.State, in.Policy
-	if s.Step < 1 || s.Step > len(pol.Steps) {
-		return rollBack(in, fmt.Sprintf("step %d does not exist in the policy's %d steps", s.Step, len(pol.Steps)))
+	if s.Step < 1 || stepsChanged(in) {
+		return restartSteps(in)
 	}
 	want := stepTraffic(s, pol.Steps[s.Step-1])
 	if !shows(in.Service.Status.Traffic, want) {
@@ -316,6 +320,33 @@ func progressing(in Input) Plan {
 	return shift(in, s.Step+1)
 }
 
+// stepsChanged reports whether the policy's steps are no longer the ones
+// the rollout started with (or no longer have its step).
+func stepsChanged(in Input) bool {
+	s := in.State
+	return s.Step > len(in.Policy.Steps) || (s.Steps != nil && !slices.Equal(s.Steps, in.Policy.Steps))
+}
+
+// restartSteps starts the steps over at step 1 when they changed under the
+// rollout, as Argo Rollouts does, rather than guess where the old step falls.
+func restartSteps(in Input) Plan {
+	p := shift(in, 1)
+	p.Reason = fmt.Sprintf("the steps changed (%s, now %s): starting over at step 1", stepsText(in.State.Steps), stepsText(in.Policy.Steps))
+	return p
+}
+
+// stepsText renders steps for people: 10,25,50,100.
+func stepsText(steps []int) string {
+	if steps == nil {
+		return "not recorded"
+	}
+	parts := make([]string, len(steps))
+	for i, p := range steps {
+		parts[i] = strconv.Itoa(p)
+	}
+	return strings.Join(parts, ",")
+}
+
 // stepTraffic is the traffic of a step: the candidate's percent, the stable
 // revision the rest.
 func stepTraffic(s policy.State, percent int) []eventing.TrafficTarget {
@@ -353,6 +384,11 @@ func write(in Input, traffic []eventing.TrafficTarget, st *policy.State, reason 
 		return wait(reason, nil)
 	}
 	if traffic == nil {
+		if st.Step > len(in.Policy.Steps) {
+			// The steps changed while paused: hold what the Service has; the
+			// steps start over when the rollout resumes.
+			return wait(reason+"; the steps changed, they start over when resumed", nil)
+		}
 		traffic = stepTraffic(*st, in.Policy.Steps[st.Step-1])
 	}
 	return Plan{Reply: shifted(in, *st, traffic), State: st, Reason: reason}
@@ -367,6 +403,7 @@ func shifted(in Input, st policy.State, traffic []eventing.TrafficTarget) eventi
 func shift(in Input, j int) Plan {
 	st := in.State
 	st.Phase, st.Step, st.StepStartedAt, st.Reason = policy.Progressing, j, nil, fmt.Sprintf("step %d of %d", j, len(in.Policy.Steps))
+	st.Steps = in.Policy.Steps
 	traffic := stepTraffic(st, in.Policy.Steps[j-1])
 	p := Plan{Traffic: traffic, State: &st, Reply: shifted(in, st, traffic), Reason: st.Reason}
 	if !gitOwnsState(in) {

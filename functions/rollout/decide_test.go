@@ -129,13 +129,21 @@ func TestDecide(t *testing.T) {
 		{
 			name: "the candidate is not created yet, within the progress deadline: wait for it",
 			in: Input{Service: live(created("hello-00001")), Policy: cluster(t),
-				State: func() policy.State { st := state(policy.Pending, 0, nil); st.StartedAt = started(time.Minute); return st }()},
+				State: func() policy.State {
+					st := state(policy.Pending, 0, nil)
+					st.StartedAt = started(time.Minute)
+					return st
+				}()},
 			want: want{waitFor: 9 * time.Minute, reason: "not candidate"},
 		},
 		{
 			name: "the candidate was never created (a template Knative refused): rolled back at the progress deadline",
 			in: Input{Service: live(created("hello-00001")), Policy: cluster(t),
-				State: func() policy.State { st := state(policy.Pending, 0, nil); st.StartedAt = started(11 * time.Minute); return st }()},
+				State: func() policy.State {
+					st := state(policy.Pending, 0, nil)
+					st.StartedAt = started(11 * time.Minute)
+					return st
+				}()},
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "not created within the progress deadline"},
 		},
 		{
@@ -262,6 +270,24 @@ func TestDecide(t *testing.T) {
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "inconclusive 3 times"},
 		},
 		{
+			name: "the steps shrank while paused (git writer): still paused, no index past the end",
+			in: Input{Now: t0, Service: live(showing(tt(50)), ann(policy.AnnotationPaused, "true")), Policy: gitPolicy(t, policy.AnnotationSteps, "50,100"),
+				State: state(policy.Progressing, 3, started(time.Minute))},
+			want: want{reason: "the steps changed, they start over when resumed"},
+		},
+		{
+			name: "the steps shrank while paused, then resumed: the steps start over",
+			in: Input{Now: t0, Service: live(showing(tt(50))), Policy: gitPolicy(t, policy.AnnotationSteps, "50,100"),
+				State: state(policy.Paused, 3, started(time.Minute)), Revision: ready},
+			want: want{traffic: tt(50), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "the steps changed"},
+		},
+		{
+			name: "the steps changed mid-rollout: start over at step 1 of the new steps",
+			in: Input{Now: t0, Service: live(showing(tt(75))), Policy: cluster(t, policy.AnnotationSteps, "5,50,100"),
+				State: func() policy.State { st := state(policy.Progressing, 2, started(time.Minute)); st.Steps = []int{10, 25, 50, 100}; return st }(), Revision: ready},
+			want: want{patch: true, traffic: tt(95), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "the steps changed (10,25,50,100, now 5,50,100)"},
+		},
+		{
 			name: "manual pause",
 			in:   Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "true")), Policy: cluster(t), State: state(policy.Progressing, 1, started(time.Minute)), Revision: ready},
 			want: want{patch: true, phase: policy.Paused, step: 1, reason: "paused"},
@@ -375,7 +401,7 @@ func TestDecide(t *testing.T) {
 
 // checkInvariants holds for every decision: percents sum to 100, traffic goes
 // only to a Ready candidate, a step never goes backwards except to roll back,
-// every reply validates.
+// every reply validates (the steps start over only when they changed).
 func checkInvariants(t *testing.T, in Input, p Plan) {
 	t.Helper()
 	if p.Traffic != nil {
@@ -390,7 +416,7 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 			t.Errorf("invariant: traffic sums to %d", sum)
 		}
 	}
-	if p.State != nil && p.State.Phase == policy.Progressing && p.State.Step < in.State.Step {
+	if p.State != nil && p.State.Phase == policy.Progressing && p.State.Step < in.State.Step && !stepsChanged(in) {
 		t.Errorf("invariant: step went back from %d to %d", in.State.Step, p.State.Step)
 	}
 	if p.Reply != nil {

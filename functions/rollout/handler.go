@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -177,7 +178,7 @@ func (r *Rollout) run(ctx context.Context, keys []string, single bool) (*cloudev
 		var again []string
 		for _, key := range pending {
 			ns, name, _ := strings.Cut(key, "/")
-			plan, err := r.decide(ctx, ns, name)
+			plan, err := r.decideIsolated(ctx, ns, name)
 			if err != nil {
 				if single && errors.Is(err, host.ErrRefused) {
 					return nil, err
@@ -211,6 +212,19 @@ func (r *Rollout) run(ctx context.Context, keys []string, single bool) (*cloudev
 		return nil, firstErr
 	}
 	return host.Reply(ctx, Name, r.now(), r.send, replies...)
+}
+
+// decideIsolated decides for one Service so that nothing about it can stop
+// the others: a panic becomes that Service's error (500 when it was the only
+// one), logged with its stack, and the loop goes on.
+func (r *Rollout) decideIsolated(ctx context.Context, namespace, name string) (plan Plan, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			host.Logger(ctx).Error("decision panicked", "service", namespace+"/"+name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			plan, err = Plan{}, fmt.Errorf("deciding for %s/%s: panic: %v", namespace, name, v)
+		}
+	}()
+	return r.decide(ctx, namespace, name)
 }
 
 // decide reads the Service, decides and applies the plan, re-reading and

@@ -466,3 +466,25 @@ func TestNewRefusesWhatCannotWork(t *testing.T) {
 		})
 	}
 }
+
+// TestOneServiceCannotStopTheTick: a decision that panics for one Service
+// (here: the API client blows up reading it) is that Service's error; the
+// tick still decides for the others.
+func TestOneServiceCannotStopTheTick(t *testing.T) {
+	w := newWorld(t, nil, false)
+	broken := w.svc().DeepCopy()
+	broken.Name, broken.ResourceVersion = "aaa-broken", ""
+	if _, err := w.cs.ServingV1().Services("demo").Create(context.Background(), broken, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.cs.PrependReactor("get", "services", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.(clienttesting.GetAction).GetName() == "aaa-broken" {
+			panic("a bug that only this Service's state triggers")
+		}
+		return false, nil, nil
+	})
+	status, reply := w.tick()
+	if status != http.StatusOK || reply == nil || reply.Type() != eventing.TypeTrafficShifted || reply.Subject() != "demo/hello" {
+		t.Fatalf("tick: %d %v; want demo/hello decided (step 1) despite the other Service", status, reply)
+	}
+}
