@@ -2,6 +2,7 @@ package promote
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -278,9 +279,41 @@ func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 		}
 		st = parsed
 	}
+	if why := behind(s.State, st); why != "" {
+		return skipping(skipped(s, "a late traffic.shifted (step %d): %s", ev.Step, why))
+	}
 	return only(desired{svc: s, Traffic: ev.Traffic, State: &st,
 		Summary:   fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, trafficLine(ev.Traffic)),
 		Committed: withCause(committed(s, s.Image, ev.StableRevision, ev.CandidateRevision), ev)})
+}
+
+// behind says why next, a step's state, would move Git's state cur
+// backwards, or "": the state written to Git never moves backwards, so a
+// redelivered or late traffic.shifted changes nothing. It is behind when
+// it belongs to the same rollout and Git is past it: a later phase, a later
+// step, the same step already live, or a later analysis check. A restart
+// of the steps (they changed) is not behind.
+func behind(cur, next policy.State) string {
+	if cur.Candidate != next.Candidate || cur.Stable != next.Stable {
+		return ""
+	}
+	switch {
+	case cur.Phase != policy.Progressing && cur.Phase != policy.Paused:
+		return ""
+	case cur.Steps != nil && next.Steps != nil && !slices.Equal(cur.Steps, next.Steps):
+		return "" // the steps start over
+	case cur.Step > next.Step:
+		return fmt.Sprintf("Git already records step %d", cur.Step)
+	case cur.Step < next.Step:
+		return ""
+	case cur.StepStartedAt != nil && next.StepStartedAt == nil:
+		return fmt.Sprintf("Git already records step %d live since %s", cur.Step, cur.StepStartedAt.UTC().Format(time.RFC3339))
+	case cur.StepStartedAt != nil && next.StepStartedAt.Before(*cur.StepStartedAt):
+		return fmt.Sprintf("Git already records step %d live since %s, later", cur.Step, cur.StepStartedAt.UTC().Format(time.RFC3339))
+	case cur.CheckedAt != nil && (next.CheckedAt == nil || next.CheckedAt.Before(*cur.CheckedAt)):
+		return fmt.Sprintf("Git already records the analysis check of %s", cur.CheckedAt.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // decidePromoted makes the promoted revision stable at 100%, remembering the

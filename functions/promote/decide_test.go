@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -228,6 +229,82 @@ func TestRevisionNamesFollowTheTemplate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := revisionOf(t, tc.manifest, tc.image); (got == name) != tc.same {
 				t.Errorf("%s against %s: same name %v, want %v", got, name, got == name, tc.same)
+			}
+		})
+	}
+}
+
+// TestStateInGitNeverMovesBackwards: a redelivered or late traffic.shifted
+// is recognised and changes nothing.
+func TestStateInGitNeverMovesBackwards(t *testing.T) {
+	t1, t2 := now.Add(-2*time.Minute), now.Add(-time.Minute)
+	steps := []int{10, 25, 50, 100}
+	state := func(step int, live *time.Time, checked *time.Time, s []int) policy.State {
+		return policy.State{Phase: policy.Progressing, Stable: "hello-aa11bb22cc", Candidate: "hello-4444444444", Step: step, StepStartedAt: live, CheckedAt: checked, Steps: s}
+	}
+	tests := []struct {
+		name  string
+		git   policy.State
+		event policy.State
+		stale string // what the skip says; "" when the step is written
+	}{
+		{
+			name:  "the next step",
+			git:   state(2, &t1, nil, steps),
+			event: state(3, nil, nil, steps),
+		},
+		{
+			name:  "the step going live",
+			git:   state(3, nil, nil, steps),
+			event: state(3, &t2, nil, steps),
+		},
+		{
+			name:  "a late event of an earlier step",
+			git:   state(3, &t1, nil, steps),
+			event: state(2, &t1, nil, steps),
+			stale: "Git already records step 3",
+		},
+		{
+			name:  "the shift of a step Git shows live already",
+			git:   state(3, &t2, nil, steps),
+			event: state(3, nil, nil, steps),
+			stale: "live since",
+		},
+		{
+			name:  "an older start of the same step",
+			git:   state(3, &t2, nil, steps),
+			event: state(3, &t1, nil, steps),
+			stale: "later",
+		},
+		{
+			name:  "an older analysis check",
+			git:   state(3, &t1, &t2, steps),
+			event: state(3, &t1, &t1, steps),
+			stale: "analysis check",
+		},
+		{
+			name:  "the steps started over (they changed)",
+			git:   state(3, &t1, nil, steps),
+			event: state(1, nil, nil, []int{5, 50, 100}),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := strings.Replace(manifest("demo", "hello", "registry.example.com/team/hello:1.4.0@"+digestB, "\n    slipstream.dev/rollout: '"+tc.git.String()+"'"),
+				"      name: hello-aa11bb22cc\n", "      name: hello-4444444444\n", 1)
+			services, skipped := findServices(map[string][]byte{"apps/hello/service.yaml": []byte(m)})
+			if len(services) != 1 {
+				t.Fatalf("fixture: %v", skipped)
+			}
+			ev := eventing.TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: "hello-aa11bb22cc", CandidateRevision: "hello-4444444444",
+				Step: tc.event.Step, Steps: 4, State: tc.event.String(),
+				Traffic: []eventing.TrafficTarget{{RevisionName: "hello-aa11bb22cc", Percent: 50, Tag: "stable"}, {RevisionName: "hello-4444444444", Percent: 50, Tag: "candidate"}}}
+			out := decideShifted(services, ev)
+			switch {
+			case tc.stale == "" && len(out.Changes) != 1:
+				t.Errorf("not written: %v", out.Skipped)
+			case tc.stale != "" && (len(out.Changes) != 0 || len(out.Skipped) != 1 || !strings.Contains(out.Skipped[0].Reason, tc.stale)):
+				t.Errorf("changes %d, skipped %v; want it skipped with %q", len(out.Changes), out.Skipped, tc.stale)
 			}
 		})
 	}
