@@ -19,6 +19,7 @@ const (
 	AnnotationAnalysisMinReqs   = "slipstream.dev/analysis-min-requests"
 	AnnotationAnalysisReqsQuery = "slipstream.dev/analysis-requests-query"
 	AnnotationAnalysisWaits     = "slipstream.dev/analysis-inconclusive-limit"
+	AnnotationAnalysisGiveUp    = "slipstream.dev/analysis-inconclusive-action"
 )
 
 // What slipstream writes: promote commits both; with the cluster traffic

@@ -18,7 +18,7 @@ func TestPolicyDoc(t *testing.T) {
 	for _, key := range []string{AnnotationTrack, AnnotationSteps, AnnotationPause, AnnotationTrafficWriter, AnnotationRollbackOn,
 		AnnotationBake, AnnotationProgressDeadline, AnnotationAllowDowngrade, AnnotationQuarantine, AnnotationAnalysisQuery,
 		AnnotationAnalysisMin, AnnotationAnalysisMax, AnnotationAnalysisInterval, AnnotationAnalysisFailures,
-		AnnotationAnalysisMinReqs, AnnotationAnalysisReqsQuery, AnnotationAnalysisWaits} {
+		AnnotationAnalysisMinReqs, AnnotationAnalysisReqsQuery, AnnotationAnalysisWaits, AnnotationAnalysisGiveUp} {
 		if !strings.Contains(doc, "| `"+key+"` |") {
 			t.Errorf("docs/policy.md has no row for %s", key)
 		}

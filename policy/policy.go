@@ -115,11 +115,27 @@ type Analysis struct {
 	// RequestsQuery is a PromQL template counting the candidate's requests; required with MinRequests.
 	RequestsQuery string
 	// InconclusiveLimit is how many inconclusive checks in a row are waited out
-	// before the rollout stops waiting and rolls back. Default 10.
+	// before the rollout stops waiting (InconclusiveAction). Default 10.
 	InconclusiveLimit int
+	// InconclusiveAction is what running out of inconclusive checks does:
+	// hold the rollout for a person (pause, the default, as Argo Rollouts
+	// does) or roll back.
+	InconclusiveAction InconclusiveAction
 
 	query, requests *template.Template
 }
+
+// InconclusiveAction is what a rollout does when its analysis stays
+// inconclusive (no data, too few requests) too long.
+type InconclusiveAction string
+
+// Inconclusive actions.
+const (
+	// InconclusivePause holds the rollout, Paused, until a person decides.
+	InconclusivePause InconclusiveAction = "pause"
+	// InconclusiveRollBack rolls the candidate back and quarantines it.
+	InconclusiveRollBack InconclusiveAction = "rollback"
+)
 
 // QueryVars are the values the analysis templates may use.
 type QueryVars struct {
@@ -359,7 +375,7 @@ func (pp *policyProblems) analysis(ann map[string]string, get func(key, def stri
 	q, ok := get(AnnotationAnalysisQuery, "")
 	if !ok {
 		for _, k := range []string{AnnotationAnalysisMin, AnnotationAnalysisMax, AnnotationAnalysisInterval, AnnotationAnalysisFailures,
-			AnnotationAnalysisMinReqs, AnnotationAnalysisReqsQuery, AnnotationAnalysisWaits} {
+			AnnotationAnalysisMinReqs, AnnotationAnalysisReqsQuery, AnnotationAnalysisWaits, AnnotationAnalysisGiveUp} {
 			if v, set := ann[k]; set {
 				pp.add(k, v, "only valid together with "+AnnotationAnalysisQuery)
 			}
@@ -380,6 +396,15 @@ func (pp *policyProblems) analysis(ann map[string]string, get func(key, def stri
 	a.FailureLimit = pp.count(ann, AnnotationAnalysisFailures, DefaultFailureLimit)
 	a.MinRequests = pp.count(ann, AnnotationAnalysisMinReqs, 0)
 	a.InconclusiveLimit = pp.count(ann, AnnotationAnalysisWaits, DefaultInconclusive)
+	a.InconclusiveAction = InconclusivePause
+	if v, ok := get(AnnotationAnalysisGiveUp, ""); ok {
+		switch InconclusiveAction(v) {
+		case InconclusivePause, InconclusiveRollBack:
+			a.InconclusiveAction = InconclusiveAction(v)
+		default:
+			pp.add(AnnotationAnalysisGiveUp, v, "pause or rollback")
+		}
+	}
 	if rq, ok := get(AnnotationAnalysisReqsQuery, ""); ok {
 		a.RequestsQuery = rq
 		a.requests = pp.template(AnnotationAnalysisReqsQuery, rq)

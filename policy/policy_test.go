@@ -34,7 +34,7 @@ func TestParse(t *testing.T) {
 			AnnotationAnalysisQuery: `sum(rate(revision_app_request_count{namespace_name="{{.Namespace}}",revision_name="{{.Revision}}",response_code_class="5xx"}[1m]))`,
 			AnnotationAnalysisMax:   "0.01", AnnotationAnalysisInterval: "30s", AnnotationAnalysisFailures: "0",
 			AnnotationAnalysisMinReqs: "20", AnnotationAnalysisReqsQuery: `sum(increase(revision_app_request_count{revision_name="{{.Revision}}"}[1m]))`,
-			AnnotationAnalysisWaits: "3",
+			AnnotationAnalysisWaits: "3", AnnotationAnalysisGiveUp: "rollback",
 		},
 		want: Policy{Track: Track{Kind: TrackSemver, Expr: "^1.0.0"}, Steps: []int{5, 50, 100},
 			Pauses: []time.Duration{30 * time.Second, 2 * m, 0}, Writer: WriterCluster, Bake: time.Hour, ProgressDeadline: 2 * m,
@@ -42,6 +42,7 @@ func TestParse(t *testing.T) {
 			Analysis: &Analysis{
 				Query: `sum(rate(revision_app_request_count{namespace_name="{{.Namespace}}",revision_name="{{.Revision}}",response_code_class="5xx"}[1m]))`,
 				Max:   ptr(0.01), Interval: 30 * time.Second, FailureLimit: 0, MinRequests: 20, InconclusiveLimit: 3,
+				InconclusiveAction: InconclusiveRollBack,
 				RequestsQuery: `sum(increase(revision_app_request_count{revision_name="{{.Revision}}"}[1m]))`,
 			}},
 	}, {
@@ -84,6 +85,17 @@ func TestParseErrors(t *testing.T) {
 		ann  map[string]string
 		errs []string // each problem names annotation and value
 	}{
+		{
+			name: "unknown inconclusive action",
+			ann: map[string]string{AnnotationTrack: "any", AnnotationAnalysisQuery: "errors", AnnotationAnalysisMax: "1",
+				AnnotationAnalysisGiveUp: "shrug"},
+			errs: []string{`slipstream.dev/analysis-inconclusive-action: "shrug": pause or rollback`},
+		},
+		{
+			name: "inconclusive action without a query",
+			ann:  map[string]string{AnnotationTrack: "any", AnnotationAnalysisGiveUp: "pause"},
+			errs: []string{`slipstream.dev/analysis-inconclusive-action: "pause": only valid together with slipstream.dev/analysis-query`},
+		},
 		{
 			name: "track without kind",
 			ann:  map[string]string{AnnotationTrack: "1.0.0"},

@@ -67,6 +67,10 @@ type State struct {
 	FailedChecks int `json:"failedChecks,omitempty"`
 	// Inconclusive counts analysis checks in a row that had no data or too few requests.
 	Inconclusive int `json:"inconclusive,omitempty"`
+	// HeldByAnalysis is true while the rollout is Paused because its analysis
+	// stayed inconclusive: it waits for a person (slipstream.dev/paused:
+	// "false" resumes it), not for the paused annotation to go.
+	HeldByAnalysis bool `json:"heldByAnalysis,omitempty"`
 	// CheckedAt is when the last analysis check ran.
 	CheckedAt *time.Time `json:"checkedAt,omitempty"`
 	// Reason says why the rollout is in its phase, for people.

@@ -22,7 +22,7 @@ func TestRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(s, back); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if z, err := ParseState(""); err != nil || z != (State{}) {
+	if z, err := ParseState(""); err != nil || !cmp.Equal(z, State{}) {
 		t.Errorf("ParseState(\"\") = %v, %v", z, err)
 	}
 	if _, err := ParseState("{phase"); err == nil {

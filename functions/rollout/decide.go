@@ -172,11 +172,13 @@ func Decide(in Input) Plan {
 		return write(in, nil, &st, "paused")
 	case paused:
 		return wait("paused by "+policy.AnnotationPaused, nil)
+	case s.Phase == policy.Paused && s.HeldByAnalysis && ann[policy.AnnotationPaused] != "false":
+		return wait(s.Reason, nil)
 	case s.Phase == policy.Paused && stepsChanged(in):
 		return restartSteps(in)
 	case s.Phase == policy.Paused:
 		st := s
-		st.Phase, st.Reason = policy.Pending, "resumed"
+		st.Phase, st.Reason, st.HeldByAnalysis, st.Inconclusive = policy.Pending, "resumed", false, 0
 		if st.Step > 0 {
 			st.Phase = policy.Progressing
 			st.StepStartedAt = at(in.Now) // the pause of the step starts again
@@ -277,16 +279,28 @@ func progressing(in Input) Plan {
 		return write(in, want, &st, st.Reason)
 	}
 	end := s.StepStartedAt.Add(pol.Pauses[s.Step-1])
-	if in.Now.Before(end) {
-		return wait(fmt.Sprintf("step %d pausing until %s", s.Step, end.Format(time.RFC3339)), at(end))
-	}
+	pausing := in.Now.Before(end)
+	pauseWait := wait(fmt.Sprintf("step %d pausing until %s", s.Step, end.Format(time.RFC3339)), at(end))
 	if !in.Revision.Ready {
+		if pausing {
+			return pauseWait
+		}
 		return notReady(in, "candidate not Ready; holding the step")
 	}
 	if a := pol.Analysis; a != nil {
+		// Checks run every interval throughout the step, not only at its
+		// end (Flagger does the same), so a spike during the pause fails
+		// the rollout early; the step ends on a passing check.
 		checkedThisStep := s.CheckedAt != nil && !s.CheckedAt.Before(*s.StepStartedAt)
-		if checkedThisStep && in.Now.Before(s.CheckedAt.Add(a.Interval)) {
-			return wait("next analysis check", at(s.CheckedAt.Add(a.Interval)))
+		due := s.StepStartedAt.Add(a.Interval)
+		if checkedThisStep {
+			due = s.CheckedAt.Add(a.Interval)
+		}
+		if pausing && in.Now.Before(due) {
+			return wait(fmt.Sprintf("step %d pausing until %s, next analysis check %s", s.Step, end.Format(time.RFC3339), due.Format(time.RFC3339)), at(earliest(end, due)))
+		}
+		if !pausing && checkedThisStep && in.Now.Before(due) {
+			return wait("next analysis check", at(due))
 		}
 		if in.Check == nil {
 			return Plan{RunCheck: true, Reason: "analysis due"}
@@ -296,6 +310,7 @@ func progressing(in Input) Plan {
 		switch in.Check.Outcome {
 		case Fail:
 			st.FailedChecks++
+			st.Inconclusive = 0 // inconclusive checks count in a row
 			if st.FailedChecks > a.FailureLimit {
 				in.State = st
 				return rollBack(in, fmt.Sprintf("analysis failed %d times (limit %d): %s", st.FailedChecks, a.FailureLimit, in.Check.Reason))
@@ -305,19 +320,48 @@ func progressing(in Input) Plan {
 		case Inconclusive:
 			st.Inconclusive++
 			if st.Inconclusive > a.InconclusiveLimit {
-				in.State = st
-				return rollBack(in, fmt.Sprintf("analysis inconclusive %d times in a row (limit %d): %s", st.Inconclusive, a.InconclusiveLimit, in.Check.Reason))
+				reason := fmt.Sprintf("analysis inconclusive %d times in a row (limit %d): %s", st.Inconclusive, a.InconclusiveLimit, in.Check.Reason)
+				if a.InconclusiveAction == policy.InconclusiveRollBack {
+					in.State = st
+					return rollBack(in, reason)
+				}
+				// Hold for a person, as Argo Rollouts does: nothing proves the
+				// candidate bad, so its digest is not quarantined.
+				st.Phase, st.HeldByAnalysis = policy.Paused, true
+				st.Reason = reason + `; held for a person: slipstream.dev/paused: "false" resumes, promote: now or abort ends it`
+				return write(in, want, &st, st.Reason)
 			}
 			st.Reason = "analysis inconclusive, waiting: " + in.Check.Reason
 			return write(in, want, &st, st.Reason)
 		}
+		st.Inconclusive = 0
+		if pausing {
+			// A pass mid-step changes nothing to record: remembered (not a
+			// commit with the git writer), and the next check is an interval on.
+			st.Reason = fmt.Sprintf("step %d: analysis passed (%s)", s.Step, in.Check.Reason)
+			p := wait(st.Reason, at(earliest(end, st.CheckedAt.Add(a.Interval))))
+			p.State = &st
+			if !gitOwnsState(in) {
+				p.Patch, p.Change = true, kservice.Change{State: &st}
+			}
+			return p
+		}
 		in.State.Inconclusive = 0
 		in.State.CheckedAt = st.CheckedAt
+	} else if pausing {
+		return pauseWait
 	}
 	if s.Step == len(pol.Steps) {
 		return promote(in, fmt.Sprintf("all %d steps passed", len(pol.Steps)))
 	}
 	return shift(in, s.Step+1)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // stepsChanged reports whether the policy's steps are no longer the ones

@@ -94,9 +94,10 @@ func TestDecide(t *testing.T) {
 		removed  []string // annotations the patch removes
 	}
 	tests := []struct {
-		name string
-		in   Input
-		want want
+		name  string
+		in    Input
+		want  want
+		check func(t *testing.T, p Plan) // more, where a row needs it
 	}{
 		{
 			name: "promoted: nothing to do",
@@ -265,10 +266,78 @@ func TestDecide(t *testing.T) {
 			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "inconclusive, waiting"},
 		},
 		{
-			name: "analysis inconclusive too long: rolled back",
+			name: "analysis inconclusive too long: held for a person (the default), the digest not quarantined",
 			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(2*time.Minute)), time.Minute, 0, 2), Revision: ready, Check: &Verdict{Outcome: Inconclusive, Reason: "no data"}},
+			want: want{patch: true, phase: policy.Paused, step: 1, reason: "held for a person"},
+		},
+		{
+			name: "analysis inconclusive too long with analysis-inconclusive-action rollback: rolled back",
+			in: Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, append(analysis, policy.AnnotationAnalysisGiveUp, "rollback")...),
+				State: checked(state(policy.Progressing, 1, started(2*time.Minute)), time.Minute, 0, 2), Revision: ready, Check: &Verdict{Outcome: Inconclusive, Reason: "no data"}},
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "inconclusive 3 times"},
 		},
+		{
+			name: "held by analysis: stays paused until a person decides",
+			in: Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...),
+				State: func() policy.State {
+					st := state(policy.Paused, 1, started(time.Hour))
+					st.HeldByAnalysis, st.Reason = true, "held"
+					return st
+				}(), Revision: ready},
+			want: want{reason: "held"},
+		},
+		{
+			name: `held by analysis: slipstream.dev/paused: "false" resumes, the count starts again`,
+			in: Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPaused, "false")), Policy: cluster(t, analysis...),
+				State: func() policy.State {
+					st := state(policy.Paused, 1, started(time.Hour))
+					st.HeldByAnalysis, st.Inconclusive = true, 3
+					return st
+				}(), Revision: ready},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "resumed"},
+			check: func(t *testing.T, p Plan) {
+				if p.State.HeldByAnalysis || p.State.Inconclusive != 0 {
+					t.Errorf("resumed state still held or counting: %s", p.State)
+				}
+			},
+		},
+		{
+			name: "analysis due during the pause: checks run every interval, not only at the end",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(40*time.Second)), Revision: ready},
+			want: want{runCheck: true},
+		},
+		{
+			name: "not due yet during the pause: wait for the check or the end of the pause",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(40*time.Second)), 25*time.Second, 0, 0), Revision: ready},
+			want: want{waitFor: 5 * time.Second, reason: "next analysis check"},
+		},
+		{
+			name: "a failed check during the pause, beyond the limit: rolled back early",
+			in: Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(40*time.Second)), 35*time.Second, 1, 0),
+				Revision: ready, Check: &Verdict{Outcome: Fail, Reason: "errors = 0.3, above the maximum 0.01"}},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "analysis failed 2 times"},
+		},
+		{
+			name: "a passing check during the pause: recorded, the step goes on",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: state(policy.Progressing, 1, started(40*time.Second)), Revision: ready, Check: &Verdict{Outcome: Pass, Reason: "ok"}},
+			want: want{patch: true, phase: policy.Progressing, step: 1, waitFor: 20 * time.Second, reason: "analysis passed"},
+		},
+		{
+			name: "a passing check during the pause (git writer): remembered, no commit",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: gitPolicy(t, analysis...), State: state(policy.Progressing, 1, started(40*time.Second)), Revision: ready, Check: &Verdict{Outcome: Pass, Reason: "ok"}},
+			want: want{phase: policy.Progressing, step: 1, waitFor: 20 * time.Second, reason: "analysis passed"},
+		},
+		{
+			name: "a failed check ends a run of inconclusive ones: the run starts again",
+			in:   Input{Now: t0, Service: live(showing(tt(90))), Policy: cluster(t, analysis...), State: checked(state(policy.Progressing, 1, started(time.Minute)), 40*time.Second, 0, 2), Revision: ready, Check: &Verdict{Outcome: Fail, Reason: "errors = 0.2"}},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "analysis failed (1 of 1 allowed)"},
+			check: func(t *testing.T, p Plan) {
+				if p.State.Inconclusive != 0 {
+					t.Errorf("inconclusive %d after a conclusive check, want 0", p.State.Inconclusive)
+				}
+			},
+		},
+
 		{
 			name: "the steps shrank while paused (git writer): still paused, no index past the end",
 			in: Input{Now: t0, Service: live(showing(tt(50)), ann(policy.AnnotationPaused, "true")), Policy: gitPolicy(t, policy.AnnotationSteps, "50,100"),
@@ -284,7 +353,11 @@ func TestDecide(t *testing.T) {
 		{
 			name: "the steps changed mid-rollout: start over at step 1 of the new steps",
 			in: Input{Now: t0, Service: live(showing(tt(75))), Policy: cluster(t, policy.AnnotationSteps, "5,50,100"),
-				State: func() policy.State { st := state(policy.Progressing, 2, started(time.Minute)); st.Steps = []int{10, 25, 50, 100}; return st }(), Revision: ready},
+				State: func() policy.State {
+					st := state(policy.Progressing, 2, started(time.Minute))
+					st.Steps = []int{10, 25, 50, 100}
+					return st
+				}(), Revision: ready},
 			want: want{patch: true, traffic: tt(95), phase: policy.Progressing, step: 1, reply: eventing.TypeTrafficShifted, reason: "the steps changed (10,25,50,100, now 5,50,100)"},
 		},
 		{
@@ -393,6 +466,9 @@ func TestDecide(t *testing.T) {
 			}
 			if diff := cmp.Diff(w.removed, p.Change.Remove); diff != "" {
 				t.Errorf("annotations removed (-want +got):\n%s", diff)
+			}
+			if tc.check != nil {
+				tc.check(t, p)
 			}
 			checkInvariants(t, tc.in, p)
 		})

@@ -304,7 +304,7 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 			return Plan{}, err
 		}
 	}
-	if plan.State != nil && plan.Reply != nil && plan.Change.State == nil {
+	if plan.State != nil && plan.Change.State == nil { // the git writer: promote records it, or nobody (a pass mid-step)
 		r.mu.Lock()
 		r.written[key] = writtenState{base: liveAnn, state: *plan.State}
 		r.mu.Unlock()
