@@ -138,6 +138,16 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 		if act.Kind != RollBack {
 			return nil
 		}
+		// Knative does not route to a revision it no longer has: a patch
+		// would leave the traffic where it is and claim a rollback.
+		good, err := r.cluster.GetRevision(ctx, t.Namespace, act.State.Stable)
+		if err != nil {
+			return err
+		}
+		if !good.Found {
+			return fmt.Errorf("cannot roll back %s: stable revision %s no longer exists in the cluster (garbage-collected?); traffic stays as it is until a person acts",
+				act.State.Candidate, act.State.Stable)
+		}
 		live, err = r.cluster.Patch(ctx, live, act.Change) // a conflict: read it again and decide again
 		return err
 	})

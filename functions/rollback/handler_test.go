@@ -72,10 +72,31 @@ type env struct {
 	patches atomic.Int64
 }
 
-func newEnv(t *testing.T, objects ...runtime.Object) *env { return newEnvTB(t, objects...) }
+// newEnv runs rollback over a cluster holding objects and the revisions
+// their rollout states name as stable.
+func newEnv(t *testing.T, objects ...runtime.Object) *env { return newEnvTB(t, withRevisions(objects)...) }
 
 // newEnvB is newEnv for benchmarks, with the Service mid-rollout.
-func newEnvB(b *testing.B) *env { return newEnvTB(b, midRollout("shop", "checkout")) }
+func newEnvB(b *testing.B) *env { return newEnvTB(b, withRevisions([]runtime.Object{midRollout("shop", "checkout")})...) }
+
+// withRevisions adds the Revisions the Services' states name as stable.
+func withRevisions(objects []runtime.Object) []runtime.Object {
+	out := append([]runtime.Object(nil), objects...)
+	for _, o := range objects {
+		svc, ok := o.(*servingv1.Service)
+		if !ok {
+			continue
+		}
+		st, _ := policy.LiveState(svc.Annotations)
+		for _, name := range []string{st.Stable, st.PreviousStable} {
+			if name != "" {
+				out = append(out, &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: name,
+					Labels: map[string]string{"serving.knative.dev/service": svc.Name}}})
+			}
+		}
+	}
+	return out
+}
 
 func newEnvTB(t testing.TB, objects ...runtime.Object) *env {
 	e := &env{t: t, cs: fake.NewSimpleClientset(objects...), sink: testutil.NewSink(t)}
@@ -595,5 +616,22 @@ func TestAnAlertAboutOneRevisionActsOnThatRevisionOnly(t *testing.T) {
 				t.Errorf("answer %q does not say why", msg)
 			}
 		})
+	}
+}
+
+// TestRollbackToARevisionThatIsGone: the stable revision was
+// garbage-collected; Knative would not route to it, so the rollback is
+// reported as failed (503) and nothing is patched or announced.
+func TestRollbackToARevisionThatIsGone(t *testing.T) {
+	e := newEnvTB(t, midRollout("shop", "checkout")) // no Revision objects
+	code, msg := e.post(sample(t, "alertmanager-firing.json"), bearer())
+	if code != http.StatusServiceUnavailable || !strings.Contains(msg, "stable revision checkout-aa11bb22cc no longer exists") {
+		t.Errorf("%d %s; want 503 naming the missing revision", code, msg)
+	}
+	if n := e.patches.Load(); n != 0 {
+		t.Errorf("%d patches: a rollback that cannot route must not claim one", n)
+	}
+	if n := len(e.sink.Events()); n != 0 {
+		t.Errorf("%d events sent", n)
 	}
 }

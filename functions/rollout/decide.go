@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -58,6 +59,10 @@ type Input struct {
 	// Revision is the readiness of the revision the phase waits on: the
 	// candidate, or the stable revision while adopting.
 	Revision kservice.Revision
+	// Stable is the stable revision as the cluster has it, read while a
+	// rollout is active: a rollback to a revision that no longer exists
+	// (garbage-collected) cannot put traffic anywhere.
+	Stable kservice.Revision
 	// Check is the analysis verdict, when the caller ran it (after a RunCheck plan).
 	Check *Verdict
 	// Committed is the manifest.committed event being handled, if any.
@@ -272,6 +277,11 @@ func progressing(in Input) Plan {
 		}
 		return wait(fmt.Sprintf("waiting for the cluster to show step %d", s.Step), nil)
 	}
+	if why := routed(in.Service); why != "" {
+		// status.traffic is written before the ingress is programmed; the
+		// step is live only once the Route says so, for this generation.
+		return wait(fmt.Sprintf("step %d is in the route's status, but %s", s.Step, why), nil)
+	}
 	if s.StepStartedAt == nil {
 		st := s
 		st.StepStartedAt = at(in.Now)
@@ -400,6 +410,24 @@ func stepTraffic(s policy.State, percent int) []eventing.TrafficTarget {
 	}
 }
 
+// routed says why the live Service's traffic is not yet served as its
+// status says, or "": the Service must be Ready with RoutesReady True, as
+// Knative reports once the ingress is programmed for the generation it
+// observed (Decide already waits for observedGeneration).
+func routed(live *servingv1.Service) string {
+	for _, c := range []apis.ConditionType{servingv1.ServiceConditionRoutesReady, servingv1.ServiceConditionReady} {
+		cond := live.Status.GetCondition(c)
+		if cond == nil || !cond.IsTrue() {
+			why := fmt.Sprintf("%s is not True", c)
+			if cond != nil && cond.Reason != "" {
+				why += " (" + cond.Reason + ")"
+			}
+			return why
+		}
+	}
+	return ""
+}
+
 // shows reports whether a traffic block gives every target of want its percent.
 func shows(got []servingv1.TrafficTarget, want []eventing.TrafficTarget) bool {
 	for _, w := range want {
@@ -506,6 +534,11 @@ func rollBack(in Input, reason string) Plan {
 			return wait(st.Reason, nil)
 		}
 		return patchState(nil, &st, st.Reason)
+	}
+	if !in.Stable.Found {
+		// Knative would not route to a revision it no longer has: the patch
+		// would leave traffic where it is and claim a rollback. Say so.
+		return wait(fmt.Sprintf("cannot roll back (%s): stable revision %s no longer exists in the cluster (garbage-collected?); traffic stays as it is until a person acts", reason, s.Stable), nil)
 	}
 	st := policy.State{Phase: policy.RolledBack, Stable: s.Stable, StableImage: s.StableImage, Candidate: s.Candidate, CandidateImage: s.CandidateImage,
 		FailedChecks: s.FailedChecks, Reason: reason}

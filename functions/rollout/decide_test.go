@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/google/go-cmp/cmp"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -44,6 +46,7 @@ func live(opts ...testutil.ServiceOption) *servingv1.Service {
 		testutil.WithGeneration(4, 4),
 		testutil.WithLatest(cand, ""),
 		testutil.WithTraffic(tt(100)...),
+		testutil.WithRouted(),
 	}, opts...)...)
 }
 
@@ -94,11 +97,19 @@ func TestDecide(t *testing.T) {
 		removed  []string // annotations the patch removes
 	}
 	tests := []struct {
-		name  string
-		in    Input
-		want  want
-		check func(t *testing.T, p Plan) // more, where a row needs it
+		name       string
+		in         Input
+		want       want
+		check      func(t *testing.T, p Plan) // more, where a row needs it
+		stableGone bool                       // the stable revision is no longer in the cluster
 	}{
+		{
+			name: "a rollback to a stable revision that no longer exists: reported, nothing patched",
+			in: Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: cluster(t),
+				State: state(policy.Progressing, 2, started(time.Second)), Revision: ready},
+			stableGone: true,
+			want:       want{reason: "cannot roll back (aborted by slipstream.dev/abort: bad smell): stable revision hello-aa11bb22cc no longer exists"},
+		},
 		{
 			name: "promoted: nothing to do",
 			in:   Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Promoted}},
@@ -192,6 +203,12 @@ func TestDecide(t *testing.T) {
 			name: "step not in Git's manifest yet (git): said again",
 			in:   Input{Service: live(), Policy: gitPolicy(t), State: state(policy.Progressing, 1, nil), Revision: ready},
 			want: want{reply: eventing.TypeTrafficShifted, reason: "reach the cluster"},
+		},
+		{
+			name: "the route's status shows the step, but the ingress is not programmed yet: not live",
+			in: Input{Now: t0, Service: live(spec(tt(90)), showing(tt(90)), testutil.WithConditions(corev1.ConditionUnknown, "IngressNotConfigured")),
+				Policy: cluster(t), State: state(policy.Progressing, 1, nil), Revision: ready},
+			want: want{reason: "RoutesReady is not True (IngressNotConfigured)"},
 		},
 		{
 			name: "step shown: the pause starts (cluster)",
@@ -441,6 +458,9 @@ func TestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.in.Now.IsZero() {
 				tc.in.Now = t0
+			}
+			if !tc.stableGone {
+				tc.in.Stable = ready
 			}
 			p := Decide(tc.in)
 			w := tc.want

@@ -291,6 +291,11 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 		if in.Revision, err = r.cluster.GetRevision(ctx, namespace, waitsOn); err != nil {
 			return Plan{}, err
 		}
+		if st.Stable != "" {
+			if in.Stable, err = r.cluster.GetRevision(ctx, namespace, st.Stable); err != nil {
+				return Plan{}, err
+			}
+		}
 	}
 	plan := Decide(in)
 	if plan.RunCheck {

@@ -55,7 +55,7 @@ func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world
 		ann[k] = v
 	}
 	opts := []testutil.ServiceOption{testutil.WithGeneration(2, 2), testutil.WithResourceVersion("1"), testutil.WithTemplateName(cand),
-		testutil.WithImage(st.CandidateImage), testutil.WithLatest(cand, ""), testutil.WithTraffic(tt(100)...)}
+		testutil.WithImage(st.CandidateImage), testutil.WithLatest(cand, ""), testutil.WithTraffic(tt(100)...), testutil.WithRouted()}
 	for k, v := range ann {
 		opts = append(opts, testutil.WithAnnotation(k, v))
 	}
@@ -63,7 +63,9 @@ func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world
 	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Name: cand, Namespace: "demo", CreationTimestamp: metav1.NewTime(t0),
 		Labels: map[string]string{"serving.knative.dev/service": "hello"}}}
 	rev.Status.SetConditions(apis.Conditions{{Type: servingv1.RevisionConditionReady, Status: corev1.ConditionTrue}})
-	w.cs = fake.NewSimpleClientset(svc, rev)
+	stableRev := rev.DeepCopy()
+	stableRev.Name = stable
+	w.cs = fake.NewSimpleClientset(svc, rev, stableRev)
 
 	ropts := []Option{WithMaxWait(0), WithClock(func() time.Time { return w.now }), WithWait(func(ctx context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil })}
 	if withProm {

@@ -3,6 +3,7 @@ package testutil
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -59,6 +60,24 @@ func WithResourceVersion(v string) ServiceOption {
 func WithLatest(created, ready string) ServiceOption {
 	return func(s *servingv1.Service) {
 		s.Status.LatestCreatedRevisionName, s.Status.LatestReadyRevisionName = created, ready
+	}
+}
+
+// WithRouted sets the Service's Ready, ConfigurationsReady and RoutesReady
+// conditions True: Knative has programmed its route.
+func WithRouted() ServiceOption {
+	return WithConditions(corev1.ConditionTrue, "")
+}
+
+// WithConditions sets the Service's Ready, ConfigurationsReady and
+// RoutesReady conditions to status, with reason.
+func WithConditions(status corev1.ConditionStatus, reason string) ServiceOption {
+	return func(s *servingv1.Service) {
+		conds := apis.Conditions{}
+		for _, c := range []apis.ConditionType{servingv1.ServiceConditionReady, servingv1.ServiceConditionConfigurationsReady, servingv1.ServiceConditionRoutesReady} {
+			conds = append(conds, apis.Condition{Type: c, Status: status, Reason: reason})
+		}
+		s.Status.SetConditions(conds)
 	}
 }
 

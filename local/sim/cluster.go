@@ -142,11 +142,21 @@ func (c *Cluster) fillStatus(ctx context.Context, svc *servingv1.Service, latest
 	if routable {
 		st.Traffic = traffic
 	}
-	cond := apis.Condition{Type: apis.ConditionReady, Status: corev1.ConditionTrue}
-	if !routable || st.LatestReadyRevisionName != latest.Name {
-		cond.Status, cond.Reason = corev1.ConditionUnknown, "RevisionMissingOrNotReady"
+	// Knative's conditions: the configuration is ready when its latest
+	// revision is; the route when every target it names is Ready (the
+	// simulated ingress is programmed at once); the Service when both are.
+	condition := func(t apis.ConditionType, ok bool, reason string) apis.Condition {
+		if ok {
+			return apis.Condition{Type: t, Status: corev1.ConditionTrue}
+		}
+		return apis.Condition{Type: t, Status: corev1.ConditionUnknown, Reason: reason}
 	}
-	st.SetConditions(apis.Conditions{cond})
+	configured := st.LatestReadyRevisionName == latest.Name
+	st.SetConditions(apis.Conditions{
+		condition(servingv1.ServiceConditionConfigurationsReady, configured, "RevisionNotReady"),
+		condition(servingv1.ServiceConditionRoutesReady, routable, "RevisionMissingOrNotReady"),
+		condition(apis.ConditionReady, configured && routable, "NotReady"),
+	})
 	if equalStatus(&svc.Status, st) {
 		return nil
 	}
