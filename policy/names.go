@@ -61,3 +61,18 @@ func AddQuarantine(value, digest string) (string, bool) {
 	}
 	return value + "," + digest, true
 }
+
+// The traffic tags slipstream gives the revisions it routes to.
+const (
+	TagStable    = "stable"
+	TagCandidate = "candidate"
+)
+
+// OwnsTarget reports whether a traffic target is slipstream's to rewrite:
+// slipstream owns every percent of a managed Service's traffic and the tags
+// stable and candidate. A target with 0% under any other tag (a preview
+// route, a latestRevision route for testing) belongs to whoever wrote it and
+// is kept as it is.
+func OwnsTarget(tag string, percent int) bool {
+	return percent != 0 || tag == TagStable || tag == TagCandidate
+}

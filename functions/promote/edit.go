@@ -69,11 +69,15 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 		}
 	}
 	if rewriteTraffic {
-		entries := make([]trafficEntry, len(d.Traffic))
-		for i, t := range d.Traffic {
-			entries[i] = trafficEntry{RevisionName: t.RevisionName, Percent: t.Percent, Tag: t.Tag}
+		entries := make([]any, 0, len(d.Traffic)+len(s.Kept))
+		for _, t := range d.Traffic {
+			entries = append(entries, trafficEntry{RevisionName: t.RevisionName, Percent: t.Percent, Tag: t.Tag})
 		}
-		if k, v := yamlpatch.Lookup(doc, "spec", "traffic"); k != nil {
+		k, v := yamlpatch.Lookup(doc, "spec", "traffic")
+		for _, i := range s.Kept {
+			entries = append(entries, v.Content[i]) // someone else's route, as written
+		}
+		if k != nil {
 			err = f.SetBlock(k, v, entries)
 		} else {
 			_, spec := yamlpatch.Lookup(doc, "spec")

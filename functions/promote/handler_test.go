@@ -414,3 +414,27 @@ func TestNewRefusesWhatCannotWork(t *testing.T) {
 		})
 	}
 }
+
+// TestRoutesPeopleAddedAreKept: targets slipstream does not own — 0% under
+// another tag, a latestRevision route for testing — survive every commit,
+// and a latestRevision route with 0% does not make promote think nothing is
+// pinned.
+func TestRoutesPeopleAddedAreKept(t *testing.T) {
+	hello := strings.Replace(manifest("demo", "hello", "registry.example.com/team/hello:1.0.0@"+digestA, ""), "      tag: stable\n",
+		"      tag: stable\n    - revisionName: hello-0000000001\n      percent: 0\n      tag: preview # Ada's preview route\n    - latestRevision: true\n      percent: 0\n      tag: latest\n", 1)
+	s := newServer(t, map[string]string{"apps/hello/service.yaml": hello}, nil)
+	status, reply := s.deliver(t, pushed(t, "team/hello", "1.4.0", digestB))
+	if status != 200 || reply == nil {
+		t.Fatalf("push: %d %v", status, reply)
+	}
+	c, _ := eventing.Decode[eventing.ManifestCommitted](*reply)
+	if c.StableRevision != "hello-aa11bb22cc" {
+		t.Errorf("stable %q: the latest route made promote adopt instead of keeping the pinned stable revision", c.StableRevision)
+	}
+	got := testutil.Tree(t, s.bare)["apps/hello/service.yaml"]
+	for _, want := range []string{"tag: preview # Ada's preview route", "revisionName: hello-0000000001", "latestRevision: true", "tag: latest", "tag: candidate"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after the push the manifest lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -27,7 +27,10 @@ type service struct {
 	// TemplateJSON is spec.template as JSON, to name its revisions.
 	TemplateJSON []byte
 	Traffic     []eventing.TrafficTarget
-	Latest      bool // a traffic target follows the latest revision
+	Latest      bool // a traffic target with a share follows the latest revision
+	// Kept are the indexes of the traffic targets slipstream does not own
+	// (policy.OwnsTarget): rewritten traffic keeps them as they are.
+	Kept []int
 	State       policy.State
 	// Kustomization is the path of the kustomization.yaml whose images entry
 	// sets Image, or "".
@@ -177,16 +180,19 @@ func toService(files map[string][]byte, p string, doc int, m manifestShape) (ser
 	if s.Namespace == "" {
 		s.Namespace = "default"
 	}
-	for _, t := range m.Spec.Traffic {
-		if t.LatestRevision != nil && *t.LatestRevision {
-			s.Latest = true
-			continue
-		}
+	for i, t := range m.Spec.Traffic {
 		pct := 0
 		if t.Percent != nil {
 			pct = *t.Percent
 		}
-		s.Traffic = append(s.Traffic, eventing.TrafficTarget{RevisionName: t.RevisionName, Percent: pct, Tag: t.Tag})
+		switch {
+		case !policy.OwnsTarget(t.Tag, pct):
+			s.Kept = append(s.Kept, i) // someone else's route: kept as written
+		case t.LatestRevision != nil && *t.LatestRevision:
+			s.Latest = true
+		default:
+			s.Traffic = append(s.Traffic, eventing.TrafficTarget{RevisionName: t.RevisionName, Percent: pct, Tag: t.Tag})
+		}
 	}
 	st, err := policy.ParseState(s.Annotations[policy.AnnotationRollout])
 	if err != nil {

@@ -91,8 +91,10 @@ func (c *Client) GetRevision(ctx context.Context, namespace, name string) (Revis
 
 // Change is what one patch writes to a live Service.
 type Change struct {
-	// Traffic, when not nil, replaces spec.traffic: a JSON merge patch
-	// replaces the whole list, so it must be complete.
+	// Traffic, when not nil, replaces the traffic targets slipstream owns
+	// (policy.OwnsTarget); the Service's other targets, as it was read, are
+	// kept (a JSON merge patch replaces the whole list, so Patch sends them
+	// too).
 	Traffic []eventing.TrafficTarget
 	// State, when set, is written to slipstream.dev/rollout.
 	State *policy.State
@@ -133,9 +135,15 @@ func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, ch Change) (
 		}
 	}
 	if ch.Traffic != nil {
+		traffic := ToKnative(ch.Traffic)
+		for _, t := range svc.Spec.Traffic {
+			if pct := t.Percent; !policy.OwnsTarget(t.Tag, int(ptrValue(pct))) {
+				traffic = append(traffic, t)
+			}
+		}
 		p.Spec = &struct {
 			Traffic []servingv1.TrafficTarget `json:"traffic"`
-		}{Traffic: ToKnative(ch.Traffic)}
+		}{Traffic: traffic}
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -146,6 +154,13 @@ func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, ch Change) (
 		return nil, fmt.Errorf("patching Service %s/%s: %w", svc.Namespace, svc.Name, classify(err))
 	}
 	return out, nil
+}
+
+func ptrValue(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // ToKnative converts traffic targets to Knative's type, every one pinned by

@@ -3,6 +3,7 @@ package kservice_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"knative.dev/serving/pkg/client/clientset/versioned/fake"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
@@ -74,5 +76,26 @@ func TestErrorsAreClassified(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%v classified as %v, want %v", tc.err, err, tc.want)
 		}
+	}
+}
+
+// TestPatchKeepsRoutesItDoesNotOwn: a traffic patch replaces slipstream's
+// targets and keeps a person's 0% preview route.
+func TestPatchKeepsRoutesItDoesNotOwn(t *testing.T) {
+	svc := testutil.Service("demo", "hello", testutil.WithSpecTraffic(
+		eventing.TrafficTarget{RevisionName: "hello-a", Percent: 90, Tag: "stable"},
+		eventing.TrafficTarget{RevisionName: "hello-b", Percent: 10, Tag: "candidate"},
+		eventing.TrafficTarget{RevisionName: "hello-p", Percent: 0, Tag: "preview"}))
+	c := kservice.New(fake.NewSimpleClientset(svc), 0)
+	out, err := c.Patch(context.Background(), svc, kservice.Change{Traffic: []eventing.TrafficTarget{{RevisionName: "hello-a", Percent: 100, Tag: "stable"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tr := range out.Spec.Traffic {
+		got = append(got, fmt.Sprintf("%s %d%% %s", tr.RevisionName, *tr.Percent, tr.Tag))
+	}
+	if diff := cmp.Diff([]string{"hello-a 100% stable", "hello-p 0% preview"}, got); diff != "" {
+		t.Errorf("traffic (-want +got):\n%s", diff)
 	}
 }
