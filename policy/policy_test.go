@@ -43,7 +43,7 @@ func TestParse(t *testing.T) {
 				Query: `sum(rate(revision_app_request_count{namespace_name="{{.Namespace}}",revision_name="{{.Revision}}",response_code_class="5xx"}[1m]))`,
 				Max:   ptr(0.01), Interval: 30 * time.Second, FailureLimit: 0, MinRequests: 20, InconclusiveLimit: 3,
 				InconclusiveAction: InconclusiveRollBack,
-				RequestsQuery: `sum(increase(revision_app_request_count{revision_name="{{.Revision}}"}[1m]))`,
+				RequestsQuery:      `sum(increase(revision_app_request_count{revision_name="{{.Revision}}"}[1m]))`,
 			}},
 	}, {
 		name: "one step",

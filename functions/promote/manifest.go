@@ -26,12 +26,12 @@ type service struct {
 	Template    string // spec.template.metadata.name
 	// TemplateJSON is spec.template as JSON, to name its revisions.
 	TemplateJSON []byte
-	Traffic     []eventing.TrafficTarget
-	Latest      bool // a traffic target with a share follows the latest revision
+	Traffic      []eventing.TrafficTarget
+	Latest       bool // a traffic target with a share follows the latest revision
 	// Kept are the indexes of the traffic targets slipstream does not own
 	// (policy.OwnsTarget): rewritten traffic keeps them as they are.
-	Kept []int
-	State       policy.State
+	Kept  []int
+	State policy.State
 	// Kustomization is the path of the kustomization.yaml whose images entry
 	// sets Image, or "".
 	Kustomization string

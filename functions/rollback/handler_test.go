@@ -74,10 +74,14 @@ type env struct {
 
 // newEnv runs rollback over a cluster holding objects and the revisions
 // their rollout states name as stable.
-func newEnv(t *testing.T, objects ...runtime.Object) *env { return newEnvTB(t, withRevisions(objects)...) }
+func newEnv(t *testing.T, objects ...runtime.Object) *env {
+	return newEnvTB(t, withRevisions(objects)...)
+}
 
 // newEnvB is newEnv for benchmarks, with the Service mid-rollout.
-func newEnvB(b *testing.B) *env { return newEnvTB(b, withRevisions([]runtime.Object{midRollout("shop", "checkout")})...) }
+func newEnvB(b *testing.B) *env {
+	return newEnvTB(b, withRevisions([]runtime.Object{midRollout("shop", "checkout")})...)
+}
 
 // withRevisions adds the Revisions the Services' states name as stable.
 func withRevisions(objects []runtime.Object) []runtime.Object {
