@@ -131,7 +131,13 @@ func Decide(in Input) Plan {
 		if c.StableRevision != "" {
 			traffic = []eventing.TrafficTarget{{RevisionName: c.StableRevision, Percent: 100, Tag: "stable"}, {RevisionName: c.CandidateRevision, Percent: 0, Tag: "candidate"}}
 		}
-		return patchState(traffic, &st, st.Reason)
+		return clearControls(in, patchState(traffic, &st, st.Reason))
+	}
+	if c := in.Committed; c != nil && startsCandidate(c) && len(manualControls(in)) > 0 {
+		// A new candidate starts a new rollout: controls meant for the one
+		// before must not act on it (git writer; the cluster writer above).
+		p := wait("a new candidate was committed; clearing "+strings.Join(manualControls(in), ", ")+": they acted on the rollout before", nil)
+		return clearControls(in, p)
 	}
 	if p, ok := guard(in); ok {
 		return p
@@ -170,6 +176,12 @@ func Decide(in Input) Plan {
 		return rollBack(in, "aborted by "+policy.AnnotationAbort+": "+reason)
 	}
 	paused := ann[policy.AnnotationPaused] == "true"
+	if ann[policy.AnnotationPromote] == "now" && !paused {
+		if !in.Revision.Ready {
+			return wait("promotion requested; candidate not Ready yet", nil)
+		}
+		return promote(in, "promoted by "+policy.AnnotationPromote)
+	}
 	switch {
 	case paused && s.Phase != policy.Paused:
 		st := s
@@ -188,13 +200,14 @@ func Decide(in Input) Plan {
 			st.Phase = policy.Progressing
 			st.StepStartedAt = at(in.Now) // the pause of the step starts again
 		}
-		return write(in, nil, &st, "resumed")
-	}
-	if ann[policy.AnnotationPromote] == "now" {
-		if !in.Revision.Ready {
-			return wait("promotion requested; candidate not Ready yet", nil)
+		p := write(in, nil, &st, "resumed")
+		if _, ok := ann[policy.AnnotationPaused]; ok {
+			// paused: "false" resumed a hold; it has done its work, and a
+			// later hold of this rollout must wait for a person again.
+			p.Patch = true
+			p.Change.Remove = append(p.Change.Remove, policy.AnnotationPaused)
 		}
-		return promote(in, "promoted by "+policy.AnnotationPromote)
+		return p
 	}
 	if s.Phase == policy.Pending {
 		return pending(in)
@@ -277,6 +290,12 @@ func progressing(in Input) Plan {
 		}
 		return wait(fmt.Sprintf("waiting for the cluster to show step %d", s.Step), nil)
 	}
+	if !in.Revision.Ready {
+		// Before the route's conditions: a candidate that is not Ready makes
+		// Knative report the Service not Ready too, and the hold must still
+		// end at the progress deadline.
+		return notReady(in, "candidate not Ready; holding the step")
+	}
 	if why := routed(in.Service); why != "" {
 		// status.traffic is written before the ingress is programmed; the
 		// step is live only once the Route says so, for this generation.
@@ -291,12 +310,6 @@ func progressing(in Input) Plan {
 	end := s.StepStartedAt.Add(pol.Pauses[s.Step-1])
 	pausing := in.Now.Before(end)
 	pauseWait := wait(fmt.Sprintf("step %d pausing until %s", s.Step, end.Format(time.RFC3339)), at(end))
-	if !in.Revision.Ready {
-		if pausing {
-			return pauseWait
-		}
-		return notReady(in, "candidate not Ready; holding the step")
-	}
 	if a := pol.Analysis; a != nil {
 		// Checks run every interval throughout the step, not only at its
 		// end (Flagger does the same), so a spike during the pause fails
@@ -496,6 +509,12 @@ func promote(in Input, reason string) Plan {
 		p.Patch, p.Change = true, kservice.Change{Traffic: traffic, State: &st}
 	}
 	return clearControls(in, p)
+}
+
+// startsCandidate reports whether a commit put a new candidate in: an image
+// push, or the end of an adoption that puts the waiting image in.
+func startsCandidate(c *eventing.ManifestCommitted) bool {
+	return c.CandidateRevision != "" && (c.CauseType == eventing.TypeImagePushed || c.CauseType == eventing.TypeRolloutPromoted)
 }
 
 // manualControls lists the manual controls set on the live Service.

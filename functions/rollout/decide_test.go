@@ -311,12 +311,33 @@ func TestDecide(t *testing.T) {
 					st.HeldByAnalysis, st.Inconclusive = true, 3
 					return st
 				}(), Revision: ready},
-			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "resumed"},
+			want: want{patch: true, phase: policy.Progressing, step: 1, reason: "resumed", removed: []string{policy.AnnotationPaused}},
 			check: func(t *testing.T, p Plan) {
 				if p.State.HeldByAnalysis || p.State.Inconclusive != 0 {
 					t.Errorf("resumed state still held or counting: %s", p.State)
 				}
 			},
+		},
+		{
+			name: "held by analysis: promote: now ends the hold",
+			in: Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: cluster(t, analysis...),
+				State: func() policy.State { st := state(policy.Paused, 1, started(time.Hour)); st.HeldByAnalysis = true; return st }(), Revision: ready},
+			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted,
+				reply: eventing.TypeRolloutPromoted, removed: []string{policy.AnnotationPromote}},
+		},
+		{
+			name: "mid-rollout the candidate turns Ready=False and Knative marks the Service not Ready: held only until the deadline",
+			in: Input{Now: t0, Service: live(showing(tt(90)), testutil.WithConditions(corev1.ConditionFalse, "RevisionFailed")), Policy: cluster(t),
+				State: state(policy.Progressing, 1, started(time.Hour)),
+				Revision: kservice.Revision{Found: true, Failed: true, Created: t0.Add(-2 * time.Hour), Since: t0.Add(-11 * time.Minute), Reason: "ContainerCrashing"}},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "not Ready for the progress deadline"},
+		},
+		{
+			name: "a new candidate committed (git writer): a promote: now left for the rollout before is cleared",
+			in: Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: gitPolicy(t), State: state(policy.Progressing, 2, started(time.Second)),
+				Committed: &eventing.ManifestCommitted{Namespace: "demo", Service: "hello", Commit: strings.Repeat("c", 40), Path: "apps/hello.yaml",
+					Image: "r.example.com/hello:1.5.0@sha256:" + strings.Repeat("c", 64), StableRevision: stable, CandidateRevision: "hello-cccccccccc", CauseType: eventing.TypeImagePushed}},
+			want: want{patch: true, reason: "a new candidate was committed", removed: []string{policy.AnnotationPromote}},
 		},
 		{
 			name: "analysis due during the pause: checks run every interval, not only at the end",
