@@ -321,14 +321,18 @@ func TestDecide(t *testing.T) {
 		{
 			name: "held by analysis: promote: now ends the hold",
 			in: Input{Now: t0, Service: live(showing(tt(90)), ann(policy.AnnotationPromote, "now")), Policy: cluster(t, analysis...),
-				State: func() policy.State { st := state(policy.Paused, 1, started(time.Hour)); st.HeldByAnalysis = true; return st }(), Revision: ready},
+				State: func() policy.State {
+					st := state(policy.Paused, 1, started(time.Hour))
+					st.HeldByAnalysis = true
+					return st
+				}(), Revision: ready},
 			want: want{patch: true, traffic: []eventing.TrafficTarget{{RevisionName: cand, Percent: 100, Tag: "stable"}}, phase: policy.Promoted,
 				reply: eventing.TypeRolloutPromoted, removed: []string{policy.AnnotationPromote}},
 		},
 		{
 			name: "mid-rollout the candidate turns Ready=False and Knative marks the Service not Ready: held only until the deadline",
 			in: Input{Now: t0, Service: live(showing(tt(90)), testutil.WithConditions(corev1.ConditionFalse, "RevisionFailed")), Policy: cluster(t),
-				State: state(policy.Progressing, 1, started(time.Hour)),
+				State:    state(policy.Progressing, 1, started(time.Hour)),
 				Revision: kservice.Revision{Found: true, Failed: true, Created: t0.Add(-2 * time.Hour), Since: t0.Add(-11 * time.Minute), Reason: "ContainerCrashing"}},
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "not Ready for the progress deadline"},
 		},
