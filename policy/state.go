@@ -105,11 +105,19 @@ func (s State) RollsBack(st State) bool {
 	}
 	switch st.Phase {
 	case Pending, Progressing, Paused:
-		return st.Candidate == s.Candidate && st.Stable == s.Stable
+		return st.Candidate == s.Candidate && st.Stable == s.Stable && sameTime(st.StartedAt, s.StartedAt)
 	case Promoted:
-		return st.Stable == s.Candidate && st.PreviousStable == s.Stable
+		return st.Stable == s.Candidate && st.PreviousStable == s.Stable && sameTime(st.PromotedAt, s.PromotedAt)
 	}
 	return false
+}
+
+// sameTime reports whether two recorded times name the same moment; a time
+// that was not recorded (state written before the field existed) matches any.
+// It binds a rollback to one rollout: the same candidate rolled out again
+// later is a new rollout, and an old rollback record must not end it.
+func sameTime(a, b *time.Time) bool {
+	return a == nil || b == nil || a.Equal(*b)
 }
 
 // ParseState reads an annotation value; an empty value is the zero State.

@@ -34,6 +34,13 @@ func TestLiveState(t *testing.T) {
 	progressing := State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 1}
 	promoted := State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a"}
 	rollback := State{Phase: RolledBack, Stable: "hello-a", Candidate: "hello-b", Reason: "alert"}
+	t1 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Hour)
+	bound := func(at State) State { // rollback, bound to one rollout by at's times
+		rb := rollback
+		rb.StartedAt, rb.PromotedAt = at.StartedAt, at.PromotedAt
+		return rb
+	}
 	tests := []struct {
 		name     string
 		rollout  State
@@ -62,6 +69,24 @@ func TestLiveState(t *testing.T) {
 			rollout:  State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-c", Step: 1},
 			rollback: rollback.String(),
 			want:     State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-c", Step: 1},
+		},
+		{
+			name:     "the same candidate rolled out again later: an old record bound to the earlier rollout does not end it",
+			rollout:  State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 1, StartedAt: &t2},
+			rollback: bound(State{StartedAt: &t1}).String(),
+			want:     State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 1, StartedAt: &t2},
+		},
+		{
+			name:     "the rollback of this rollout, bound to its start",
+			rollout:  State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 1, StartedAt: &t1},
+			rollback: bound(State{StartedAt: &t1}).String(),
+			want:     bound(State{StartedAt: &t1}),
+		},
+		{
+			name:     "promoted again later: a record bound to the earlier promotion does not end the bake",
+			rollout:  State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a", PromotedAt: &t2},
+			rollback: bound(State{PromotedAt: &t1}).String(),
+			want:     State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a", PromotedAt: &t2},
 		},
 		{
 			name:     "Git caught up (the revert): the rollout state",

@@ -46,7 +46,7 @@ var now = time.Date(2026, 8, 20, 10, 1, 0, 0, time.UTC)
 // midRollout is a live Service at step 2 of 4 of a rollout.
 func midRollout(ns, name string, extra ...testutil.ServiceOption) *servingv1.Service {
 	st := policy.State{Phase: policy.Progressing, Stable: name + "-aa11bb22cc", StableImage: "registry.example.com/" + name + ":1.0.0@" + digestA,
-		Candidate: name + "-00007", CandidateImage: "registry.example.com/" + name + ":1.4.0@" + digestB, Step: 2}
+		Candidate: name + "-00007", CandidateImage: "registry.example.com/" + name + ":1.4.0@" + digestB, Step: 2, StartedAt: &started}
 	return testutil.Service(ns, name, append([]testutil.ServiceOption{
 		testutil.WithAnnotation(policy.AnnotationTrack, "any"),
 		testutil.WithState(st),
@@ -55,6 +55,9 @@ func midRollout(ns, name string, extra ...testutil.ServiceOption) *servingv1.Ser
 		testutil.WithSpecTraffic(eventing.TrafficTarget{RevisionName: st.Stable, Percent: 75, Tag: "stable"}, eventing.TrafficTarget{RevisionName: st.Candidate, Percent: 25, Tag: "candidate"}),
 	}, extra...)...)
 }
+
+// started is when midRollout's rollout started.
+var started = now.Add(-time.Hour)
 
 // promoted is a live Service promoted `ago` before now.
 func promoted(ns, name string, ago time.Duration) *servingv1.Service {
@@ -341,6 +344,8 @@ func TestBakeWindow(t *testing.T) {
 	}
 	if s, st := e.svc("shop", "checkout"); traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != policy.RolledBack {
 		t.Errorf("within the bake window: %s %s", traffic(s), st.Phase)
+	} else if want := now.Add(-10 * time.Minute); st.PromotedAt == nil || !st.PromotedAt.Equal(want) {
+		t.Errorf("bake rollback bound to promotion %v, want %v", st.PromotedAt, want)
 	}
 	if s, _ := e.svc("shop", "cart"); traffic(s) != "cart-00007=100" || !strings.Contains(msg, "outside the bake window") {
 		t.Errorf("after the bake window: %s (%s)", traffic(s), msg)
@@ -551,6 +556,9 @@ func TestRollbackIsRecordedWhereNoSyncUndoesIt(t *testing.T) {
 			}
 			if record.Phase != policy.RolledBack || record.Candidate != "checkout-00007" || record.Announced != tc.wantAnnounced {
 				t.Errorf("%s = %+v, want the rollback of checkout-00007, announced", policy.AnnotationRollback, record)
+			}
+			if record.StartedAt == nil || !record.StartedAt.Equal(started) {
+				t.Errorf("%s started %v, want bound to the rollout started %v", policy.AnnotationRollback, record.StartedAt, started)
 			}
 			if _, ok := s.Annotations[policy.AnnotationPaused]; ok {
 				t.Errorf("%s outlived the rollout it paused", policy.AnnotationPaused)

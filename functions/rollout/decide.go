@@ -559,8 +559,9 @@ func rollBack(in Input, reason string) Plan {
 		// would leave traffic where it is and claim a rollback. Say so.
 		return wait(fmt.Sprintf("cannot roll back (%s): stable revision %s no longer exists in the cluster (garbage-collected?); traffic stays as it is until a person acts", reason, s.Stable), nil)
 	}
+	// StartedAt binds the record to this rollout (policy.State.RollsBack).
 	st := policy.State{Phase: policy.RolledBack, Stable: s.Stable, StableImage: s.StableImage, Candidate: s.Candidate, CandidateImage: s.CandidateImage,
-		FailedChecks: s.FailedChecks, Reason: reason}
+		StartedAt: s.StartedAt, FailedChecks: s.FailedChecks, Reason: reason}
 	traffic := []eventing.TrafficTarget{{RevisionName: s.Stable, Percent: 100, Tag: "stable"}}
 	change := kservice.Change{Traffic: traffic, Rollback: &st}
 	if !gitOwnsState(in) {

@@ -419,9 +419,19 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "abort",
-			in:   Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: gitPolicy(t), State: state(policy.Progressing, 2, started(time.Second)), Revision: ready},
+			in: Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: gitPolicy(t),
+				State: func() policy.State {
+					st := state(policy.Progressing, 2, started(time.Second))
+					st.StartedAt = started(time.Hour)
+					return st
+				}(), Revision: ready},
 			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "bad smell",
 				removed: []string{policy.AnnotationAbort}},
+			check: func(t *testing.T, p Plan) {
+				if rb := p.Change.Rollback; rb == nil || rb.StartedAt == nil || !rb.StartedAt.Equal(*started(time.Hour)) {
+					t.Errorf("rollback record %v is not bound to the rollout that started %v", rb, started(time.Hour))
+				}
+			},
 		},
 		{
 			name: "rolled back (git writer, Git not reverted yet): a sync gave the candidate its share back, it goes back to stable",
