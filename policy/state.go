@@ -3,6 +3,9 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -118,6 +121,26 @@ func (s State) RollsBack(st State) bool {
 // later is a new rollout, and an old rollback record must not end it.
 func sameTime(a, b *time.Time) bool {
 	return a == nil || b == nil || a.Equal(*b)
+}
+
+// StepsChanged reports whether steps, the policy's, are no longer the ones
+// the rollout s started with (or no longer have its step): its steps start
+// over at step 1, as in Argo Rollouts, rather than guess where the old step
+// falls. Rollout decides the restart by it, promote accepts it by it.
+func (s State) StepsChanged(steps []int) bool {
+	return s.Step > len(steps) || (s.Steps != nil && !slices.Equal(s.Steps, steps))
+}
+
+// StepsText renders steps for people: 10,25,50,100.
+func StepsText(steps []int) string {
+	if steps == nil {
+		return "not recorded"
+	}
+	parts := make([]string, len(steps))
+	for i, p := range steps {
+		parts[i] = strconv.Itoa(p)
+	}
+	return strings.Join(parts, ",")
 }
 
 // ParseState reads an annotation value; an empty value is the zero State.

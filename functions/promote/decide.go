@@ -264,7 +264,8 @@ func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 	if why != nil {
 		return skipping(*why)
 	}
-	if pol, err := s.policy(); err == nil && pol.Writer == policy.WriterCluster {
+	pol, perr := s.policy()
+	if perr == nil && pol.Writer == policy.WriterCluster {
 		return skipping(skipped(s, "traffic writer is cluster: steps live in the cluster, Git records only outcomes"))
 	}
 	if s.Template != ev.CandidateRevision {
@@ -279,7 +280,7 @@ func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 		}
 		st = parsed
 	}
-	if why := behind(s.State, st); why != "" {
+	if why := behind(s.State, st, pol.Steps); why != "" {
 		return skipping(skipped(s, "a late traffic.shifted (step %d): %s", ev.Step, why))
 	}
 	return only(desired{svc: s, Traffic: ev.Traffic, State: &st,
@@ -289,18 +290,29 @@ func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 
 // behind says why next, a step's state, would move Git's state cur
 // backwards, or "": the state written to Git never moves backwards, so a
-// redelivered or late traffic.shifted changes nothing. It is behind when
-// it belongs to the same rollout and Git is past it: a later phase, a later
-// step, the same step already live, or a later analysis check. A restart
-// of the steps (they changed) is not behind.
-func behind(cur, next policy.State) string {
-	if cur.Candidate != next.Candidate || cur.Stable != next.Stable {
-		return ""
+// redelivered or late traffic.shifted changes nothing. steps are the steps
+// of the policy in Git (nil when it does not parse). It is behind when Git
+// already records the end of its rollout (promoted or rolled back), when it
+// walks steps the policy in Git no longer has, or when it belongs to the
+// same rollout and Git is past it: a later step, the same step already
+// live, or a later analysis check. A restart of the steps because the
+// policy's steps changed (policy.State.StepsChanged) is not behind.
+func behind(cur, next policy.State, steps []int) string {
+	if steps == nil {
+		steps = next.Steps
 	}
 	switch {
+	case next.Candidate != "" && cur.Phase == policy.Promoted && cur.Stable == next.Candidate:
+		return fmt.Sprintf("Git already records %s promoted", cur.Stable)
+	case next.Candidate != "" && cur.Phase == policy.RolledBack && cur.Candidate == next.Candidate:
+		return fmt.Sprintf("Git already records %s rolled back", cur.Candidate)
+	case cur.Candidate != next.Candidate || cur.Stable != next.Stable:
+		return ""
 	case cur.Phase != policy.Progressing && cur.Phase != policy.Paused:
 		return ""
-	case cur.Steps != nil && next.Steps != nil && !slices.Equal(cur.Steps, next.Steps):
+	case next.Steps != nil && !slices.Equal(next.Steps, steps):
+		return fmt.Sprintf("it walks steps %s, the policy in Git has %s now", policy.StepsText(next.Steps), policy.StepsText(steps))
+	case cur.StepsChanged(steps):
 		return "" // the steps start over
 	case cur.Step > next.Step:
 		return fmt.Sprintf("Git already records step %d", cur.Step)

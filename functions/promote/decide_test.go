@@ -243,10 +243,11 @@ func TestStateInGitNeverMovesBackwards(t *testing.T) {
 		return policy.State{Phase: policy.Progressing, Stable: "hello-aa11bb22cc", Candidate: "hello-4444444444", Step: step, StepStartedAt: live, CheckedAt: checked, Steps: s}
 	}
 	tests := []struct {
-		name  string
-		git   policy.State
-		event policy.State
-		stale string // what the skip says; "" when the step is written
+		name   string
+		policy string // slipstream.dev/steps in Git; "" for the default
+		git    policy.State
+		event  policy.State
+		stale  string // what the skip says; "" when the step is written
 	}{
 		{
 			name:  "the next step",
@@ -283,14 +284,50 @@ func TestStateInGitNeverMovesBackwards(t *testing.T) {
 			stale: "analysis check",
 		},
 		{
-			name:  "the steps started over (they changed)",
-			git:   state(3, &t1, nil, steps),
-			event: state(1, nil, nil, []int{5, 50, 100}),
+			name:   "the steps started over (they changed in Git)",
+			policy: "5,50,100",
+			git:    state(3, &t1, nil, steps),
+			event:  state(1, nil, nil, []int{5, 50, 100}),
+		},
+		{
+			name:   "the steps started over from a state that did not record them",
+			policy: "50,100",
+			git:    state(3, &t1, nil, nil),
+			event:  state(1, nil, nil, []int{50, 100}),
+		},
+		{
+			name:  "a late event of an earlier step, Git's state not recording its steps",
+			git:   state(3, &t1, nil, nil),
+			event: state(2, &t1, nil, steps),
+			stale: "Git already records step 3",
+		},
+		{
+			name:   "an event walking the old steps after they changed in Git",
+			policy: "5,50,100",
+			git:    state(1, nil, nil, []int{5, 50, 100}),
+			event:  state(3, nil, nil, steps),
+			stale:  "it walks steps 10,25,50,100, the policy in Git has 5,50,100 now",
+		},
+		{
+			name:  "a late step after the promotion",
+			git:   policy.State{Phase: policy.Promoted, Stable: "hello-4444444444", PreviousStable: "hello-aa11bb22cc", PromotedAt: &t2},
+			event: state(4, &t1, nil, steps),
+			stale: "Git already records hello-4444444444 promoted",
+		},
+		{
+			name:  "a late step after the rollback",
+			git:   policy.State{Phase: policy.RolledBack, Stable: "hello-aa11bb22cc", Candidate: "hello-4444444444", Reason: "alert"},
+			event: state(2, &t1, nil, steps),
+			stale: "Git already records hello-4444444444 rolled back",
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := strings.Replace(manifest("demo", "hello", "registry.example.com/team/hello:1.4.0@"+digestB, "\n    slipstream.dev/rollout: '"+tc.git.String()+"'"),
+			extra := "\n    slipstream.dev/rollout: '" + tc.git.String() + "'"
+			if tc.policy != "" {
+				extra += "\n    " + policy.AnnotationSteps + ": '" + tc.policy + "'"
+			}
+			m := strings.Replace(manifest("demo", "hello", "registry.example.com/team/hello:1.4.0@"+digestB, extra),
 				"      name: hello-aa11bb22cc\n", "      name: hello-4444444444\n", 1)
 			services, skipped := findServices(map[string][]byte{"apps/hello/service.yaml": []byte(m)})
 			if len(services) != 1 {

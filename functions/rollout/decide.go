@@ -2,8 +2,6 @@ package rollout
 
 import (
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -388,30 +386,15 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // stepsChanged reports whether the policy's steps are no longer the ones
-// the rollout started with (or no longer have its step).
-func stepsChanged(in Input) bool {
-	s := in.State
-	return s.Step > len(in.Policy.Steps) || (s.Steps != nil && !slices.Equal(s.Steps, in.Policy.Steps))
-}
+// the rollout started with (policy.State.StepsChanged).
+func stepsChanged(in Input) bool { return in.State.StepsChanged(in.Policy.Steps) }
 
 // restartSteps starts the steps over at step 1 when they changed under the
 // rollout, as Argo Rollouts does, rather than guess where the old step falls.
 func restartSteps(in Input) Plan {
 	p := shift(in, 1)
-	p.Reason = fmt.Sprintf("the steps changed (%s, now %s): starting over at step 1", stepsText(in.State.Steps), stepsText(in.Policy.Steps))
+	p.Reason = fmt.Sprintf("the steps changed (%s, now %s): starting over at step 1", policy.StepsText(in.State.Steps), policy.StepsText(in.Policy.Steps))
 	return p
-}
-
-// stepsText renders steps for people: 10,25,50,100.
-func stepsText(steps []int) string {
-	if steps == nil {
-		return "not recorded"
-	}
-	parts := make([]string, len(steps))
-	for i, p := range steps {
-		parts[i] = strconv.Itoa(p)
-	}
-	return strings.Join(parts, ",")
 }
 
 // stepTraffic is the traffic of a step: the candidate's percent, the stable
