@@ -43,7 +43,7 @@ type Rollout struct {
 }
 
 type writtenState struct {
-	base  string // the live annotation the state was decided on
+	base  string // the live annotations the state was decided on
 	state policy.State
 }
 
@@ -265,14 +265,17 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 	if err != nil {
 		return Plan{}, err
 	}
-	liveAnn := live.Annotations[policy.AnnotationRollout]
+	// The memory below is valid while the cluster shows what it was decided
+	// on: the rollout annotation (Git's) and the rollback record, which a
+	// rollback in the cluster writes while Git still shows the step.
+	base := live.Annotations[policy.AnnotationRollout] + "\n" + live.Annotations[policy.AnnotationRollback]
 	st, err := policy.LiveState(live.Annotations)
 	if err != nil || (st.Phase == "" && committed == nil) {
 		return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
 	}
 	key := namespace + "/" + name
 	r.mu.Lock()
-	if w, ok := r.written[key]; ok && w.base == liveAnn {
+	if w, ok := r.written[key]; ok && w.base == base {
 		st = w.state // Git has it; the cluster does not show it yet
 	} else {
 		delete(r.written, key)
@@ -311,7 +314,7 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 	}
 	if plan.State != nil && plan.Change.State == nil { // the git writer: promote records it, or nobody (a pass mid-step)
 		r.mu.Lock()
-		r.written[key] = writtenState{base: liveAnn, state: *plan.State}
+		r.written[key] = writtenState{base: base, state: *plan.State}
 		r.mu.Unlock()
 	}
 	log.Info("decided", "phase", st.Phase, "reason", plan.Reason, "patched", plan.Patch, "reply", replyType(plan.Reply))

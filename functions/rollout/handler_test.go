@@ -407,6 +407,42 @@ func TestGitWriterRecordsAStepOnce(t *testing.T) {
 	}
 }
 
+// TestGitWriterMemoryYieldsToARollback: the state remembered for Git must
+// not outlive a rollback recorded in the cluster (slipstream.dev/rollback)
+// while the rollout annotation, Git's, still shows the step.
+func TestGitWriterMemoryYieldsToARollback(t *testing.T) {
+	w := newWorld(t, map[string]string{policy.AnnotationTrafficWriter: "git"}, false)
+	_, reply := w.send(eventing.TypeManifestCommitted, committed)
+	d, _ := eventing.Decode[eventing.TrafficShifted](*reply)
+	s := w.svc()
+	s.Spec.Traffic = kservice.ToKnative(d.Traffic)
+	s.Annotations[policy.AnnotationRollout] = d.State
+	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.reconcile()
+	if _, record := w.tick(); record == nil {
+		t.Fatal("the live step was not recorded")
+	}
+	// The rollback function rolls back in the cluster; Git still shows step 1.
+	st, _ := policy.ParseState(d.State)
+	rb := policy.State{Phase: policy.RolledBack, Stable: st.Stable, Candidate: st.Candidate, StartedAt: st.StartedAt, Reason: "alert", Announced: true}
+	s = w.svc()
+	s.Annotations[policy.AnnotationRollback] = rb.String()
+	s.Spec.Traffic = kservice.ToKnative([]eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: "stable"}})
+	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.reconcile()
+	w.now = w.now.Add(2 * time.Minute) // past step 1's pause
+	if _, next := w.tick(); next != nil {
+		t.Errorf("after the rollback the rollout went on from its memory: %s %s", next.Type(), next.Data())
+	}
+	if l := w.live(); l != "stable=100" {
+		t.Errorf("traffic %s, want stable=100", l)
+	}
+}
+
 // TestClusterWriterLearnsTheCandidateFromTheEvent: with the cluster writer
 // the GitOps tool leaves the state annotation alone, so the live Service
 // still says Promoted when a new candidate is committed; the event starts it.
