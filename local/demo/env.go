@@ -402,7 +402,8 @@ func (e *Env) startSimulation(ctx context.Context) error {
 	}
 	e.Cluster.MarkBroken(e.Registry + "/team/hello") // the seed names an image nobody has pushed yet
 	sync := sim.NewSync(e.Bare, "apps", e.Cluster)
-	sync.Ignore = []string{"/spec/traffic"} // Argo CD as docs/gitops.md sets it up for the git writer
+	// Argo CD as docs/gitops.md sets it up for the git writer.
+	sync.Ignore, sync.ApplyOutOfSyncOnly = []string{"/spec/traffic"}, true
 	if _, err := sync.Once(ctx); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/jsonmergepatch"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned/typed/serving/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -29,17 +30,51 @@ import (
 // nothing is sent; when anything else differs the whole manifest is applied,
 // ignored fields included (Argo CD without RespectIgnoreDifferences).
 func (c *Cluster) Apply(ctx context.Context, manifest []byte, ignore ...string) (bool, error) {
+	a, err := c.prepare(ctx, manifest)
+	if err != nil {
+		return false, err
+	}
+	if drifted, err := a.differs(ignore); err != nil || !drifted {
+		return false, err
+	}
+	if err := a.send(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// OutOfSync reports whether applying manifest would change the live object
+// at anything but the ignore pointers: Argo CD's OutOfSync status.
+func (c *Cluster) OutOfSync(ctx context.Context, manifest []byte, ignore ...string) (bool, error) {
+	a, err := c.prepare(ctx, manifest)
+	if err != nil {
+		return false, err
+	}
+	return a.differs(ignore)
+}
+
+// apply is one prepared client-side apply: a create, or a patch.
+type apply struct {
+	svcs     servingclient.ServiceInterface
+	name     string
+	modified []byte // the manifest with its last-applied annotation
+	create   bool
+	patch    []byte // the three-way merge patch, when not create
+}
+
+// prepare computes what applying manifest sends.
+func (c *Cluster) prepare(ctx context.Context, manifest []byte) (*apply, error) {
 	modified, err := sigsyaml.YAMLToJSON(manifest)
 	if err != nil {
-		return false, fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(modified, &obj); err != nil {
-		return false, fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	meta, _ := obj["metadata"].(map[string]any)
 	if meta == nil {
-		return false, fmt.Errorf("manifest has no metadata")
+		return nil, fmt.Errorf("manifest has no metadata")
 	}
 	name, _ := meta["name"].(string)
 	namespace, _ := meta["namespace"].(string)
@@ -58,40 +93,53 @@ func (c *Cluster) Apply(ctx context.Context, manifest []byte, ignore ...string) 
 	}
 	lastApplied, err := json.Marshal(obj)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	annotations[corev1.LastAppliedConfigAnnotation] = string(lastApplied)
 	meta["annotations"] = annotations
 	if modified, err = json.Marshal(obj); err != nil {
-		return false, err
+		return nil, err
 	}
 
-	svcs := c.Serving.ServingV1().Services(namespace)
-	live, err := svcs.Get(ctx, name, metav1.GetOptions{})
+	a := &apply{svcs: c.Serving.ServingV1().Services(namespace), name: name, modified: modified}
+	live, err := a.svcs.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		var svc servingv1.Service
-		if err := json.Unmarshal(modified, &svc); err != nil {
-			return false, fmt.Errorf("manifest: %w", err)
-		}
-		_, err = svcs.Create(ctx, &svc, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"})
-		return err == nil, err
+		a.create = true
+		return a, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	current, err := json.Marshal(live)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	patch, err := jsonmergepatch.CreateThreeWayJSONMergePatch([]byte(live.Annotations[corev1.LastAppliedConfigAnnotation]), modified, current)
-	if err != nil {
-		return false, fmt.Errorf("computing the apply patch: %w", err)
+	if a.patch, err = jsonmergepatch.CreateThreeWayJSONMergePatch([]byte(live.Annotations[corev1.LastAppliedConfigAnnotation]), modified, current); err != nil {
+		return nil, fmt.Errorf("computing the apply patch: %w", err)
 	}
-	if drifted, err := differs(patch, ignore); err != nil || !drifted {
-		return false, err
+	return a, nil
+}
+
+// differs reports whether the apply changes anything but the ignore pointers.
+func (a *apply) differs(ignore []string) (bool, error) {
+	if a.create {
+		return true, nil
 	}
-	_, err = svcs.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-client-side-apply"})
-	return err == nil, err
+	return differs(a.patch, ignore)
+}
+
+// send creates or patches the live object.
+func (a *apply) send(ctx context.Context) error {
+	if a.create {
+		var svc servingv1.Service
+		if err := json.Unmarshal(a.modified, &svc); err != nil {
+			return fmt.Errorf("manifest: %w", err)
+		}
+		_, err := a.svcs.Create(ctx, &svc, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"})
+		return err
+	}
+	_, err := a.svcs.Patch(ctx, a.name, types.MergePatchType, a.patch, metav1.PatchOptions{FieldManager: "kubectl-client-side-apply"})
+	return err
 }
 
 // differs reports whether a merge patch changes anything but the ignored

@@ -313,3 +313,61 @@ func TestSyncIgnoresDifferencesLikeArgoCD(t *testing.T) {
 		t.Errorf("after a new commit: traffic tag %q, state %s; want Git's whole manifest", tag, live.Annotations["slipstream.dev/rollout"])
 	}
 }
+
+// TestSyncAppliesTheWholeApplication: a sync that one OutOfSync object
+// starts applies every object of the application (Argo CD's default), so
+// traffic held in the cluster alone goes back to Git's — unless
+// ApplyOutOfSyncOnly, which docs/gitops.md asks for with the git writer.
+func TestSyncAppliesTheWholeApplication(t *testing.T) {
+	const image = "registry.example.com/team/hello:1"
+	hello := string(withDefaults(desired(image, "hello-a", target("hello-a", 100, "stable")), image))
+	world := func(note string) string {
+		m := strings.ReplaceAll(hello, "hello", "world")
+		return strings.Replace(m, "  namespace: demo\n", "  namespace: demo\n  annotations:\n    note: "+note+"\n", 1)
+	}
+	tests := []struct {
+		name               string
+		applyOutOfSyncOnly bool
+		wantTag            string // hello's traffic tag after world's commit is synced
+	}{
+		{
+			name:    "default: hello is applied with world, its held traffic undone",
+			wantTag: "stable",
+		},
+		{
+			name:               "ApplyOutOfSyncOnly: only world is applied, hello's traffic stays held",
+			applyOutOfSyncOnly: true,
+			wantTag:            "held",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url, bare := testutil.NewGitRepo(t, map[string]string{"apps/hello.yaml": hello, "apps/world.yaml": world("one")})
+			c := NewCluster(0, nil)
+			ctx := context.Background()
+			s := NewSync(bare, "apps", c)
+			s.Ignore, s.ApplyOutOfSyncOnly = []string{"/spec/traffic"}, tc.applyOutOfSyncOnly
+			if _, err := s.Once(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Serving.ServingV1().Services("demo").Patch(ctx, "hello", types.MergePatchType,
+				[]byte(`{"spec":{"traffic":[{"revisionName":"hello-a","percent":100,"tag":"held"}]}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := testutil.Commit(url, t.TempDir(), map[string]string{"apps/world.yaml": world("two")}, "world changes", false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Once(ctx); err != nil {
+				t.Fatal(err)
+			}
+			w, _ := c.Serving.ServingV1().Services("demo").Get(ctx, "world", metav1.GetOptions{})
+			if w.Annotations["note"] != "two" {
+				t.Fatalf("world's commit was not applied: note %q", w.Annotations["note"])
+			}
+			h, _ := c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{})
+			if tag := h.Spec.Traffic[0].Tag; tag != tc.wantTag {
+				t.Errorf("hello's traffic tag %q, want %q", tag, tc.wantTag)
+			}
+		})
+	}
+}

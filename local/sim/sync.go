@@ -13,15 +13,20 @@ import (
 )
 
 // Sync applies the Knative Services committed under a folder of a local
-// bare repository to a Cluster, as Argo CD does with automated sync and
-// selfHeal: every Once applies the head commit's manifests with kubectl's
-// client-side apply (Cluster.Apply), so a new commit is applied, and so is
-// any drift of the live objects from Git — at once (Argo CD waits its
-// self-heal timeout first; this is the harsher case). Differences at the
-// Ignore pointers do not count, as Argo CD's ignoreDifferences.
+// bare repository to a Cluster, as an Argo CD Application with automated
+// sync and selfHeal: every Once compares the head commit's manifests with
+// the live objects, and when any is OutOfSync it syncs — at once (Argo CD
+// waits its self-heal timeout first; this is the harsher case). A sync
+// applies every object of the application with kubectl's client-side apply
+// (Cluster.Apply), as Argo CD does, or only the OutOfSync ones with
+// ApplyOutOfSyncOnly. Differences at the Ignore pointers do not make an
+// object OutOfSync (ignoreDifferences), but an object that is applied is
+// applied whole, ignored fields included (no RespectIgnoreDifferences).
 type Sync struct {
 	// Ignore lists JSON pointers whose differences do not count (see Cluster.Apply).
 	Ignore []string
+	// ApplyOutOfSyncOnly is Argo CD's sync option of that name.
+	ApplyOutOfSyncOnly bool
 
 	bare    string
 	dir     string
@@ -31,28 +36,63 @@ type Sync struct {
 // NewSync watches branch main of the bare repository at path bare, folder dir.
 func NewSync(bare, dir string, c *Cluster) *Sync { return &Sync{bare: bare, dir: dir, cluster: c} }
 
-// Once applies the head commit's manifests; it returns the head's hash.
-// An apply the cluster refuses is an error naming the file, as a sync
-// failure is in Argo CD; the other files are applied all the same.
+// appObject is one Service manifest of the application.
+type appObject struct {
+	file     string
+	manifest []byte
+}
+
+// Once syncs the head commit's manifests when any is OutOfSync; it returns
+// the head's hash. An apply the cluster refuses is an error naming the
+// file, as a sync failure is in Argo CD; the other objects are applied all
+// the same.
 func (s *Sync) Once(ctx context.Context) (string, error) {
-	repo, err := git.PlainOpen(s.bare)
+	head, objects, err := s.read()
 	if err != nil {
 		return "", err
+	}
+	outOfSync := make([]bool, len(objects))
+	syncing := false
+	for i, o := range objects {
+		if outOfSync[i], err = s.cluster.OutOfSync(ctx, o.manifest, s.Ignore...); err != nil {
+			outOfSync[i] = true // applying it reports why
+		}
+		syncing = syncing || outOfSync[i]
+	}
+	if !syncing {
+		return head, nil
+	}
+	var errs []error
+	for i, o := range objects {
+		if s.ApplyOutOfSyncOnly && !outOfSync[i] {
+			continue
+		}
+		if _, err := s.cluster.Apply(ctx, o.manifest); err != nil {
+			errs = append(errs, fmt.Errorf("applying a Service from %s: %w", o.file, err))
+		}
+	}
+	return head, errors.Join(errs...)
+}
+
+// read returns the head commit's hash and the Knative Services under dir.
+func (s *Sync) read() (string, []appObject, error) {
+	repo, err := git.PlainOpen(s.bare)
+	if err != nil {
+		return "", nil, err
 	}
 	ref, err := repo.Reference("refs/heads/main", true)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	head := ref.Hash().String()
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	tree, err := commit.Tree()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	var errs []error
+	var objects []appObject
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if !strings.HasPrefix(f.Name, s.dir+"/") || (path.Ext(f.Name) != ".yaml" && path.Ext(f.Name) != ".yml") {
 			return nil
@@ -61,33 +101,29 @@ func (s *Sync) Once(ctx context.Context) (string, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.apply(ctx, f.Name, content); err != nil {
-			errs = append(errs, err)
-		}
-		return nil
+		services, err := services(f.Name, content)
+		objects = append(objects, services...)
+		return err
 	})
-	if err != nil {
-		return "", err
-	}
-	return head, errors.Join(errs...)
+	return ref.Hash().String(), objects, err
 }
 
-func (s *Sync) apply(ctx context.Context, file, content string) error {
+// services are the Knative Services of one file.
+func services(file, content string) ([]appObject, error) {
+	var out []appObject
 	dec := yaml.NewDecoder(strings.NewReader(content))
 	for {
 		var doc map[string]any
 		if err := dec.Decode(&doc); err != nil {
-			return nil // end of the stream (or a file that is not YAML: skipped, as a GitOps tool reports and goes on)
+			return out, nil // end of the stream (or a file that is not YAML: skipped, as a GitOps tool reports and goes on)
 		}
 		if doc["kind"] != "Service" || doc["apiVersion"] != "serving.knative.dev/v1" {
 			continue
 		}
 		raw, err := yaml.Marshal(doc)
 		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
+			return out, fmt.Errorf("%s: %w", file, err)
 		}
-		if _, err := s.cluster.Apply(ctx, raw, s.Ignore...); err != nil {
-			return fmt.Errorf("applying a Service from %s: %w", file, err)
-		}
+		out = append(out, appObject{file: file, manifest: raw})
 	}
 }
