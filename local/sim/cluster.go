@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -76,6 +77,12 @@ func (c *Cluster) reconcileService(ctx context.Context, svc *servingv1.Service) 
 	}
 	revs := c.Serving.ServingV1().Revisions(svc.Namespace)
 	rev, err := revs.Get(ctx, revName, metav1.GetOptions{})
+	if err == nil && svc.Spec.Template.Name != "" && !equality.Semantic.DeepEqual(rev.Spec, svc.Spec.Template.Spec) {
+		// Knative's CheckNameAvailability: a name already taken by a
+		// Revision of another spec is refused, and the Service's traffic
+		// is not migrated while it stands (RoutesReady False).
+		return c.nameTaken(ctx, svc)
+	}
 	if err != nil {
 		rev = &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Name: revName, Namespace: svc.Namespace, CreationTimestamp: metav1.NewTime(c.now()),
 			Labels: map[string]string{"serving.knative.dev/service": svc.Name, "serving.knative.dev/configuration": svc.Name}}}
@@ -156,6 +163,31 @@ func (c *Cluster) fillStatus(ctx context.Context, svc *servingv1.Service, latest
 		condition(servingv1.ServiceConditionConfigurationsReady, configured, "RevisionNotReady"),
 		condition(servingv1.ServiceConditionRoutesReady, routable, "RevisionMissingOrNotReady"),
 		condition(apis.ConditionReady, configured && routable, "NotReady"),
+	})
+	if equalStatus(&svc.Status, st) {
+		return nil
+	}
+	svc.Status = *st
+	up, err := c.Serving.ServingV1().Services(svc.Namespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{})
+	if err != nil {
+		return err
+	}
+	c.report("Service", up)
+	return nil
+}
+
+// nameTaken reports what Knative's Service reconciler does when the
+// template's revision name is taken by a Revision of another spec
+// (MarkRevisionNameTaken): RoutesReady and Ready False, reason
+// RevisionNameTaken, and nothing else reconciled — status.traffic stays.
+func (c *Cluster) nameTaken(ctx context.Context, svc *servingv1.Service) error {
+	st := svc.Status.DeepCopy()
+	st.ObservedGeneration = svc.Generation
+	msg := fmt.Sprintf("The revision name %q is taken by a conflicting Revision, so traffic will not be migrated", svc.Spec.Template.Name)
+	st.SetConditions(apis.Conditions{
+		{Type: servingv1.ServiceConditionConfigurationsReady, Status: corev1.ConditionUnknown, Reason: "RevisionNameTaken", Message: msg},
+		{Type: servingv1.ServiceConditionRoutesReady, Status: corev1.ConditionFalse, Reason: "RevisionNameTaken", Message: msg},
+		{Type: apis.ConditionReady, Status: corev1.ConditionFalse, Reason: "RevisionNameTaken", Message: msg},
 	})
 	if equalStatus(&svc.Status, st) {
 		return nil

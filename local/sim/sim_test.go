@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
@@ -369,5 +370,39 @@ func TestSyncAppliesTheWholeApplication(t *testing.T) {
 				t.Errorf("hello's traffic tag %q, want %q", tag, tc.wantTag)
 			}
 		})
+	}
+}
+
+// TestARevisionNameTakenByAnotherSpec: as Knative's CheckNameAvailability, a
+// template naming an existing Revision with that Revision's spec reuses it;
+// with another spec it creates nothing and migrates no traffic
+// (RevisionNameTaken).
+func TestARevisionNameTakenByAnotherSpec(t *testing.T) {
+	c := NewCluster(0, nil)
+	ctx := context.Background()
+	get := func() *servingv1.Service {
+		s, err := c.Serving.ServingV1().Services("demo").Get(ctx, "hello", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	mustApply(t, c, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable")))
+	c.Reconcile(ctx)
+	mustApply(t, c, desired("r.example.com/hello:2", "hello-b", target("hello-b", 100, "stable")))
+	c.Reconcile(ctx)
+	// Back to hello-a with the template that made it: the Revision is reused.
+	mustApply(t, c, desired("r.example.com/hello:1", "hello-a", target("hello-a", 100, "stable")))
+	c.Reconcile(ctx)
+	if s := get(); !s.IsReady() || TrafficOf(s) != "hello-a 100% (stable)" {
+		t.Errorf("hello-a's own template: ready %v, traffic %s", s.IsReady(), TrafficOf(s))
+	}
+	// hello-b again, but with hello-a's image: a name taken by another spec.
+	mustApply(t, c, desired("r.example.com/hello:1", "hello-b", target("hello-b", 100, "stable")))
+	c.Reconcile(ctx)
+	s := get()
+	routes := s.Status.GetCondition(servingv1.ServiceConditionRoutesReady)
+	if routes == nil || routes.Reason != "RevisionNameTaken" || s.IsReady() || TrafficOf(s) != "hello-a 100% (stable)" {
+		t.Errorf("a taken name: routes %+v, ready %v, traffic %s; want RevisionNameTaken and the traffic not migrated", routes, s.IsReady(), TrafficOf(s))
 	}
 }

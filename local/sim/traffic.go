@@ -9,12 +9,13 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Traffic sends simulated requests to every Service by its live
-// status.traffic, counts errors per revision (an image marked bad answers
-// 5xx), and posts Alertmanager notifications when a revision's error ratio
+// status.traffic, counts errors per revision (an image, or an environment
+// variable, marked bad answers 5xx), and posts Alertmanager notifications when a revision's error ratio
 // is above the threshold — like a Prometheus rule on
 // revision_app_request_count and Alertmanager's webhook.
 type Traffic struct {
@@ -26,7 +27,7 @@ type Traffic struct {
 	minReqs   int
 
 	mu     sync.Mutex
-	bad    map[string]bool           // image → answers errors
+	bad    map[string]bool           // image, or env:NAME=value → answers errors
 	counts map[string]*[2]int        // revision → requests, errors in the current window
 	firing map[string]map[string]any // revision → the alert being sent
 }
@@ -42,6 +43,28 @@ func (t *Traffic) MarkBad(image string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.bad[image] = true
+}
+
+// MarkBadEnv makes every Revision whose first container sets the
+// environment variable name to value answer with errors: a bad
+// configuration rather than a bad image.
+func (t *Traffic) MarkBadEnv(name, value string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.bad["env:"+name+"="+value] = true
+}
+
+// answersErrors reports whether a Revision's first container is marked bad.
+func (t *Traffic) answersErrors(c corev1.Container) bool {
+	if t.bad[c.Image] {
+		return true
+	}
+	for _, e := range c.Env {
+		if t.bad["env:"+e.Name+"="+e.Value] {
+			return true
+		}
+	}
+	return false
 }
 
 // Step sends n requests to every Service, then evaluates the rule over them
@@ -66,7 +89,7 @@ func (t *Traffic) Step(ctx context.Context, n int) error {
 				continue
 			}
 			c := &[2]int{reqs, 0}
-			if t.bad[rev.Spec.Containers[0].Image] {
+			if t.answersErrors(rev.Spec.Containers[0]) {
 				c[1] = reqs // every request fails
 			}
 			t.counts[s.Namespace+"/"+tt.RevisionName] = c
