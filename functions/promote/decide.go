@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -34,9 +35,13 @@ type Lives map[string]Live
 
 // desired is the outcome one event wants for one Service; empty fields stay.
 type desired struct {
-	svc        service
-	Image      string
-	Template   string
+	svc      service
+	Image    string
+	Template string
+	// Restore, when set, replaces the whole template: a rollback to a
+	// revision whose template was changed since (by a person) writes the
+	// template that made it, or Knative refuses the name (RevisionNameTaken).
+	Restore    *servingv1.RevisionTemplateSpec
 	Traffic    []eventing.TrafficTarget
 	State      *policy.State
 	Quarantine string
@@ -69,6 +74,30 @@ type outcome struct {
 	// NeedLive lists the Services (namespace/name) whose live state decides
 	// the outcome and which the Lives given do not hold: read them, decide again.
 	NeedLive []string
+	// NeedTemplates lists the revisions (namespace/revision) whose template
+	// decides the outcome and which the Templates given do not hold.
+	NeedTemplates []string
+}
+
+// Template is the cluster's answer for the template that made a revision
+// (read from the Revision: kservice.Client.RevisionTemplate).
+type Template struct {
+	// Found is false when the cluster no longer has the revision.
+	Found bool
+	Spec  servingv1.RevisionTemplateSpec
+	// Err is set when the cluster could not be read (or promote has no
+	// cluster access).
+	Err error
+}
+
+// Templates are the cluster's answers by namespace/revision.
+type Templates map[string]Template
+
+// answers are what the cluster said, read between two edits so that the
+// decision stays a pure function of the files, the event and these.
+type answers struct {
+	lives     Lives
+	templates Templates
 }
 
 // plan is the outcome of one event applied to the files: what to write and what changed.
@@ -268,9 +297,6 @@ func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 	if perr == nil && pol.Writer == policy.WriterCluster {
 		return skipping(skipped(s, "traffic writer is cluster: steps live in the cluster, Git records only outcomes"))
 	}
-	if s.Template != ev.CandidateRevision {
-		return skipping(skipped(s, "step %d is for candidate %s, the manifest runs %s", ev.Step, ev.CandidateRevision, s.Template))
-	}
 	st := s.State
 	st.Phase, st.Step, st.Stable, st.Candidate = policy.Progressing, ev.Step, ev.StableRevision, ev.CandidateRevision
 	if ev.State != "" {
@@ -280,12 +306,33 @@ func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 		}
 		st = parsed
 	}
+	pin := unnamed(s, ev.CandidateRevision, st.CandidateImage)
+	if s.Template != ev.CandidateRevision && pin == "" {
+		return skipping(skipped(s, "step %d is for candidate %s, the manifest runs %s", ev.Step, ev.CandidateRevision, s.Template))
+	}
 	if why := behind(s.State, st, pol.Steps); why != "" {
 		return skipping(skipped(s, "a late traffic.shifted (step %d): %s", ev.Step, why))
 	}
-	return only(desired{svc: s, Traffic: ev.Traffic, State: &st,
-		Summary:   fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, trafficLine(ev.Traffic)),
+	summary := fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, trafficLine(ev.Traffic))
+	if pin != "" {
+		summary += "; " + pin
+	}
+	return only(desired{svc: s, Template: ev.CandidateRevision, Traffic: ev.Traffic, State: &st, Summary: summary,
 		Committed: withCause(committed(s, s.Image, ev.StableRevision, ev.CandidateRevision), ev)})
+}
+
+// unnamed says why the manifest's template may be pinned to revision, a
+// name Knative gave it, or "": a person who changed the template deleted
+// its name, Knative named the revision (<service>-<generation>), and
+// rollout rolls it out as a candidate. Pinning that name in Git keeps the
+// traffic, which names revisions, true to the template; Knative reuses the
+// revision, whose spec is the template's. It takes a template without a
+// name that runs image, the candidate's.
+func unnamed(s service, revision, image string) string {
+	if s.Template != "" || revision == "" || image == "" || !(s.Image == image || sameDigest(s.Image, image)) {
+		return ""
+	}
+	return "template named " + revision + ", the name Knative gave it"
 }
 
 // behind says why next, a step's state, would move Git's state cur
@@ -353,7 +400,8 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 		d.svc = s
 		return only(d)
 	}
-	if s.Template != ev.Revision && s.pinnedStable() != ev.Revision {
+	pin := unnamed(s, ev.Revision, ev.Image)
+	if s.Template != ev.Revision && s.pinnedStable() != ev.Revision && pin == "" {
 		return skipping(skipped(s, "promoted %s is not the manifest's candidate (%s)", ev.Revision, s.Template))
 	}
 	image := knownImage(s, ev.Revision)
@@ -370,14 +418,23 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 	if ev.PreviousRevision != "" {
 		st.Reason = "promoted over " + ev.PreviousRevision
 	}
-	return only(desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}, State: &st,
+	d := desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}, State: &st,
 		Summary:   fmt.Sprintf("promote %s to stable at 100%%", ev.Revision),
-		Committed: withCause(committed(s, image, ev.Revision, ""), ev)})
+		Committed: withCause(committed(s, image, ev.Revision, ""), ev)}
+	if pin != "" {
+		d.Template, d.Summary = ev.Revision, d.Summary+"; "+pin
+	}
+	return only(d)
 }
 
-// decideRolledBack reverts the image to the stable one, sends all traffic to
-// stable and quarantines the bad digest.
-func decideRolledBack(services []service, ev eventing.RolloutRolledBack) outcome {
+// decideRolledBack puts the template back to the one that made the stable
+// revision, sends all traffic to stable and quarantines the bad digest.
+// When only the image changed since, the stable image and name are enough;
+// when the template changed too (a person's edit rolled out as a
+// candidate), the whole template is read back from the stable Revision in
+// the cluster: a template that names a Revision with another spec is
+// refused (RevisionNameTaken) and freezes the Service's traffic.
+func decideRolledBack(services []service, ev eventing.RolloutRolledBack, templates Templates) outcome {
 	s, why := find(services, ev.Namespace, ev.Service)
 	if why != nil {
 		return skipping(*why)
@@ -385,14 +442,96 @@ func decideRolledBack(services []service, ev eventing.RolloutRolledBack) outcome
 	stableImage := knownImage(s, ev.StableRevision)
 	d := desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.StableRevision, Percent: 100, Tag: "stable"}}, Quarantine: digestOf(ev.Image)}
 	image := s.Image
-	if stableImage != "" {
+	var notes []string
+	switch restore, why, need := stableTemplate(s, ev.StableRevision, stableImage, templates); {
+	case need:
+		return outcome{NeedTemplates: []string{ev.Namespace + "/" + ev.StableRevision}}
+	case restore != nil:
+		d.Restore, d.Template = restore, ev.StableRevision
+		if img := firstImage(restore); img != "" {
+			d.Image, image = img, img
+		}
+		notes = append(notes, "template restored from revision "+ev.StableRevision+": it was changed since")
+	case why != "":
+		notes = append(notes, why)
+	case stableImage != "":
 		d.Image, d.Template, image = stableImage, ev.StableRevision, stableImage
 	}
-	st := policy.State{Phase: policy.RolledBack, Stable: ev.StableRevision, StableImage: stableImage, Reason: ev.Reason}
+	if d.Restore != nil {
+		stableImage = image
+	}
+	if d.Quarantine != "" && sameDigest(ev.Image, stableImage) {
+		// The template changed, not the image: the digest is the stable one's.
+		d.Quarantine = ""
+		notes = append(notes, "digest not quarantined: the stable revision runs it too")
+	}
+	// The candidate is recorded: it is what was rolled back, not a template
+	// change to roll out (rollout starts a candidate for a revision the
+	// state does not name), and the rollback has been announced — here.
+	st := policy.State{Phase: policy.RolledBack, Stable: ev.StableRevision, StableImage: stableImage, Candidate: ev.CandidateRevision,
+		CandidateImage: ev.Image, Announced: true, Reason: ev.Reason}
 	d.State = &st
-	d.Summary = fmt.Sprintf("roll back %s to %s, quarantine %s (%s)", ev.CandidateRevision, ev.StableRevision, digestOf(ev.Image), ev.Reason)
+	d.Summary = fmt.Sprintf("roll back %s to %s", ev.CandidateRevision, ev.StableRevision)
+	if d.Quarantine != "" {
+		d.Summary += ", quarantine " + d.Quarantine
+	}
+	d.Summary += " (" + ev.Reason + ")"
+	for _, n := range notes {
+		d.Summary += "; " + n
+	}
 	d.Committed = withCause(committed(s, image, ev.StableRevision, ""), ev)
 	return only(d)
+}
+
+// stableTemplate decides how a rollback brings the template back to the
+// stable revision. The manifest's template with the stable image is enough
+// when it still names that revision (slipstream names revisions after their
+// template), and for a revision named before that rule (after its digest),
+// when the cluster cannot say. Otherwise the template that made the
+// revision is restored from the cluster (need: read it first); when the
+// cluster cannot give it, the template is left as it is, and why says so —
+// the stable name over another template would be refused.
+func stableTemplate(s service, stable, stableImage string, templates Templates) (restore *servingv1.RevisionTemplateSpec, why string, need bool) {
+	if stableImage != "" {
+		if name, err := revisionFor(s, stableImage); err == nil && name == stable {
+			return nil, "", false
+		}
+	}
+	t, asked := templates[s.Namespace+"/"+stable]
+	switch {
+	case !asked:
+		return nil, "", true
+	case t.Err == nil && t.Found:
+		return t.Spec.DeepCopy(), "", false
+	case stableImage != "" && stable == digestName(s.Name, stableImage):
+		return nil, "", false // named after its digest: the image is what made it
+	}
+	changed := "it was changed since " + stable + " was made"
+	if stableImage == "" {
+		changed = "the image of " + stable + " is not recorded"
+	}
+	if t.Err != nil {
+		return nil, fmt.Sprintf("template left as it is: %s, and that revision's template could not be read (%v); restore it by hand", changed, t.Err), false
+	}
+	return nil, fmt.Sprintf("template left as it is: %s, and the cluster no longer has that revision; restore it by hand", changed), false
+}
+
+// digestName is how revisions were named before they were named after their
+// template: <service>-<the first 10 hex digits of the digest>.
+func digestName(service, image string) string {
+	_, hex, ok := strings.Cut(digestOf(image), ":")
+	if !ok || len(hex) < 10 {
+		return ""
+	}
+	return service + "-" + hex[:10]
+}
+
+// firstImage is the image of a template's first container.
+func firstImage(t *servingv1.RevisionTemplateSpec) string {
+	if len(t.Spec.Containers) == 0 {
+		return ""
+	}
+	return t.Spec.Containers[0].Image
 }
 
 func withCause(c eventing.ManifestCommitted, ev eventing.Data) eventing.ManifestCommitted {

@@ -346,3 +346,87 @@ func TestStateInGitNeverMovesBackwards(t *testing.T) {
 		})
 	}
 }
+
+// TestAPersonsTemplateChangeIsRecorded: rollout rolls out a template a
+// person changed as a candidate; promote records its steps and promotion.
+// A template the person renamed is recorded as it is; one whose name they
+// deleted is pinned to the name Knative gave its revision, so the traffic
+// in Git names what the template makes.
+func TestAPersonsTemplateChangeIsRecorded(t *testing.T) {
+	const stable = "hello-aa11bb22cc"
+	image := "registry.example.com/team/hello:1.0.0@" + digestA
+	promoted := policy.State{Phase: policy.Promoted, Stable: stable, StableImage: image}
+	git := func(templateName string) map[string][]byte {
+		m := manifest("demo", "hello", image, "\n    slipstream.dev/rollout: '"+promoted.String()+"'")
+		return map[string][]byte{"apps/hello/service.yaml": []byte(strings.Replace(m, "      name: hello-aa11bb22cc\n", templateName, 1))}
+	}
+	renamed, deleted := "      name: hello-greeting\n", "      labels: {team: checkout}\n"
+	step1 := func(candidate, candidateImage string) eventing.TrafficShifted {
+		st := policy.State{Phase: policy.Progressing, Stable: stable, StableImage: image, Candidate: candidate, CandidateImage: candidateImage, Step: 1, Steps: []int{10, 25, 50, 100}}
+		return eventing.TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: stable, CandidateRevision: candidate, Step: 1, Steps: 4, State: st.String(),
+			Traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 90, Tag: "stable"}, {RevisionName: candidate, Percent: 10, Tag: "candidate"}}}
+	}
+	tests := []struct {
+		name     string
+		files    map[string][]byte
+		decide   func([]service) outcome
+		template string // the template name written; "" when skipped
+		skip     string // what the skip says
+	}{
+		{
+			name:     "step 1 of a renamed template",
+			files:    git(renamed),
+			decide:   func(s []service) outcome { return decideShifted(s, step1("hello-greeting", image)) },
+			template: "hello-greeting",
+		},
+		{
+			name:     "step 1 of a template whose name was deleted: pinned to Knative's name",
+			files:    git(deleted),
+			decide:   func(s []service) outcome { return decideShifted(s, step1("hello-00005", image)) },
+			template: "hello-00005",
+		},
+		{
+			name:  "the promotion of a template whose name was deleted: pinned to Knative's name",
+			files: git(deleted),
+			decide: func(s []service) outcome {
+				return decidePromoted(s, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-00005", Image: image, PreviousRevision: stable}, now)
+			},
+			template: "hello-00005",
+		},
+		{
+			name:  "a step for an image the unnamed template does not run: not pinned",
+			files: git(deleted),
+			decide: func(s []service) outcome {
+				return decideShifted(s, step1("hello-00005", "registry.example.com/team/hello:1.4.0@"+digestB))
+			},
+			skip: "step 1 is for candidate hello-00005, the manifest runs ",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			services, skipped := findServices(tc.files)
+			if len(services) != 1 {
+				t.Fatalf("fixture: %v", skipped)
+			}
+			out := tc.decide(services)
+			if tc.template == "" {
+				if len(out.Changes) != 0 || len(out.Skipped) != 1 || !strings.Contains(out.Skipped[0].Reason, tc.skip) {
+					t.Fatalf("changes %d, skipped %v; want it skipped with %q", len(out.Changes), out.Skipped, tc.skip)
+				}
+				return
+			}
+			if len(out.Changes) != 1 {
+				t.Fatalf("not recorded: %v", out.Skipped)
+			}
+			s := services[0]
+			files, err := apply(tc.files, s, out.Changes[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := findServices(files)
+			if len(got) != 1 || got[0].Template != tc.template {
+				t.Errorf("template %q after the commit, want %q:\n%s", got[0].Template, tc.template, files[s.Path])
+			}
+		})
+	}
+}

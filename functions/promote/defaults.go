@@ -23,9 +23,10 @@ import (
 // change of it; a containers list without the defaults is such a change.
 // With the defaults in Git, the lists Git holds are the lists the cluster
 // holds, so a commit that only moves traffic or records state applies.
-// Keys already written are left as they are; skipTraffic leaves the traffic
-// list alone (it is being rewritten whole, defaults included).
-func writeKnativeDefaults(f *yamlpatch.File, doc *yaml.Node, skipTraffic bool) error {
+// Keys already written are left as they are; skipTemplate and skipTraffic
+// leave the template's lists and the traffic list alone (they are being
+// rewritten whole, defaults included).
+func writeKnativeDefaults(f *yamlpatch.File, doc *yaml.Node, skipTemplate, skipTraffic bool) error {
 	var obj map[string]any
 	if err := doc.Decode(&obj); err != nil {
 		return err
@@ -41,18 +42,17 @@ func writeKnativeDefaults(f *yamlpatch.File, doc *yaml.Node, skipTraffic bool) e
 	defaulted := svc.DeepCopy()
 	defaulted.SetDefaults(context.Background())
 
-	lists := []struct {
+	type list struct {
 		path []string
 		want any
-	}{
-		{[]string{"spec", "template", "spec", "containers"}, defaulted.Spec.Template.Spec.Containers},
-		{[]string{"spec", "template", "spec", "initContainers"}, defaulted.Spec.Template.Spec.InitContainers},
+	}
+	var lists []list
+	if !skipTemplate {
+		lists = append(lists, list{[]string{"spec", "template", "spec", "containers"}, defaulted.Spec.Template.Spec.Containers},
+			list{[]string{"spec", "template", "spec", "initContainers"}, defaulted.Spec.Template.Spec.InitContainers})
 	}
 	if !skipTraffic && len(svc.Spec.Traffic) > 0 {
-		lists = append(lists, struct {
-			path []string
-			want any
-		}{[]string{"spec", "traffic"}, defaulted.Spec.Traffic})
+		lists = append(lists, list{[]string{"spec", "traffic"}, defaulted.Spec.Traffic})
 	}
 	for _, l := range lists {
 		_, node := yamlpatch.Lookup(doc, l.path...)

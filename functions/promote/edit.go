@@ -39,33 +39,38 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 	rewriteTraffic := d.Traffic != nil && !sameTraffic(s, d.Traffic)
 	quarantine, addQuarantine := policy.AddQuarantine(s.Annotations[policy.AnnotationQuarantine], d.Quarantine)
 	addQuarantine = addQuarantine && d.Quarantine != ""
-	if !(d.Image != "" && d.Image != s.Image) && !(d.Template != "" && d.Template != s.Template) && !rewriteTraffic &&
+	if d.Restore == nil && !(d.Image != "" && d.Image != s.Image) && !(d.Template != "" && d.Template != s.Template) && !rewriteTraffic &&
 		!(d.State != nil && d.State.String() != s.Annotations[policy.AnnotationRollout]) && !addQuarantine {
 		return out, nil // nothing to change: Knative's defaults wait for a real edit
 	}
 	// First, so that what it adds at the end of the template comes before
 	// anything the edits below add there.
-	if err := writeKnativeDefaults(f, doc, rewriteTraffic); err != nil {
+	if err := writeKnativeDefaults(f, doc, d.Restore != nil, rewriteTraffic); err != nil {
 		return nil, err
 	}
-	if d.Image != "" && d.Image != s.Image {
-		if s.Kustomization != "" {
-			k, err := setKustomizeImage(files[s.Kustomization], s.ImageName, d.Image)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %v", s.Kustomization, err)
-			}
-			out[s.Kustomization] = k
-		} else {
+	if d.Image != "" && d.Image != s.Image && s.Kustomization != "" {
+		k, err := setKustomizeImage(files[s.Kustomization], s.ImageName, d.Image)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", s.Kustomization, err)
+		}
+		out[s.Kustomization] = k
+	}
+	if d.Restore != nil {
+		if err := restoreTemplate(f, doc, s, *d.Restore); err != nil {
+			return nil, err
+		}
+	} else {
+		if d.Image != "" && d.Image != s.Image && s.Kustomization == "" {
 			_, containers := yamlpatch.Lookup(doc, "spec", "template", "spec", "containers")
 			_, img := yamlpatch.Lookup(containers.Content[0], "image")
 			if err := f.SetScalar(img, d.Image); err != nil {
 				return nil, err
 			}
 		}
-	}
-	if d.Template != "" && d.Template != s.Template {
-		if err := setKey(f, doc, d.Template, "spec", "template", "metadata", "name"); err != nil {
-			return nil, err
+		if d.Template != "" && d.Template != s.Template {
+			if err := setKey(f, doc, d.Template, "spec", "template", "metadata", "name"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if rewriteTraffic {
@@ -106,6 +111,38 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 	}
 	out[s.Path] = b
 	return out, nil
+}
+
+// restoreTemplate writes t as the Service's whole spec.template. With a
+// kustomization setting the image, the first container keeps the image
+// reference the manifest names (the kustomization is pointed at t's).
+func restoreTemplate(f *yamlpatch.File, doc *yaml.Node, s service, t servingv1.RevisionTemplateSpec) error {
+	if s.Kustomization != "" && len(t.Spec.Containers) > 0 {
+		var current struct {
+			Spec struct {
+				Containers []struct {
+					Image string `json:"image"`
+				} `json:"containers"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(s.TemplateJSON, &current); err == nil && len(current.Spec.Containers) > 0 {
+			t.Spec.Containers[0].Image = current.Spec.Containers[0].Image
+		}
+	}
+	v, err := asJSON(t)
+	if err != nil {
+		return err
+	}
+	if m, ok := v.(map[string]any); ok {
+		if meta, ok := m["metadata"].(map[string]any); ok {
+			delete(meta, "creationTimestamp") // ObjectMeta's null, not part of a template
+		}
+	}
+	k, node := yamlpatch.Lookup(doc, "spec", "template")
+	if k == nil {
+		return fmt.Errorf("no spec.template to restore")
+	}
+	return f.SetBlock(k, node, v)
 }
 
 // setKey sets a scalar at a path of mappings, creating the missing ones.

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clienttesting "k8s.io/client-go/testing"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"knative.dev/serving/pkg/client/clientset/versioned/fake"
 
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -39,12 +40,14 @@ type caseEvent struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// caseLive is testdata/<case>/live.json: what the cluster holds.
+// caseLive is testdata/<case>/live.json: what the cluster holds — the
+// Service hello serving revision (when found), and Revision objects.
 type caseLive struct {
-	Found    bool   `json:"found"`
-	Revision string `json:"revision"`
-	Image    string `json:"image"`
-	Err      string `json:"err"`
+	Found     bool                 `json:"found"`
+	Revision  string               `json:"revision"`
+	Image     string               `json:"image"`
+	Err       string               `json:"err"`
+	Revisions []servingv1.Revision `json:"revisions"`
 }
 
 // loadEvent builds the CloudEvent of a case, as the broker would deliver it.
@@ -91,13 +94,17 @@ func liveCluster(t *testing.T, file string) LiveReader {
 	if err := json.Unmarshal(raw, &l); err != nil {
 		t.Fatal(err)
 	}
-	cs := fake.NewSimpleClientset()
+	var objects []runtime.Object
 	if l.Found {
 		s := testutil.Service("demo", "hello", testutil.WithImage(l.Image), testutil.WithLatest(l.Revision, l.Revision),
 			testutil.WithStatusTraffic(eventing.TrafficTarget{RevisionName: l.Revision, Percent: 100}))
 		s.Status.Traffic[0].LatestRevision = ptr(true) // the route follows the latest revision: nothing is pinned
-		cs = fake.NewSimpleClientset(s)
+		objects = append(objects, s)
 	}
+	for i := range l.Revisions {
+		objects = append(objects, &l.Revisions[i])
+	}
+	cs := fake.NewSimpleClientset(objects...)
 	if l.Err != "" {
 		cs.PrependReactor("get", "services", func(clienttesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}, "hello", errors.New(l.Err))
@@ -240,6 +247,18 @@ func TestGolden(t *testing.T) {
 			status:  200,
 			subject: "slipstream: roll back demo/hello to hello-aa11bb22cc (HighErrorRate)",
 			reply:   wantRevisions("hello-aa11bb22cc", ""),
+		},
+		{
+			name:    "rollback-template-changed",
+			status:  200,
+			subject: "slipstream: roll back demo/hello to hello-00003 (HighErrorRate)",
+			reply:   wantRevisions("hello-00003", ""),
+		},
+		{
+			name:    "rollback-template-gone",
+			status:  200,
+			subject: "slipstream: roll back demo/hello to hello-00003 (HighErrorRate)",
+			reply:   wantRevisions("hello-00003", ""),
 		},
 	}
 	for _, tc := range tests {

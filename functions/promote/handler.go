@@ -32,8 +32,10 @@ type Promote struct {
 // Option configures Promote.
 type Option func(*Promote)
 
-// WithLive lets adoption read the live Service. Default: no cluster access,
-// so adoption pins the running template by a commit of its own first.
+// WithLive lets promote read the cluster: the live Service for adoption, a
+// Revision's template for a rollback over a template a person changed.
+// Default: no cluster access, so adoption pins the running template by a
+// commit of its own first, and such a rollback leaves the template as it is.
 func WithLive(l LiveReader) Option { return func(p *Promote) { p.live = l } }
 
 // WithSender sends the manifest.committed events beyond the first (the reply)
@@ -66,27 +68,27 @@ func New(repo Repo, opts ...Option) (*Promote, error) {
 // Function returns the broker-facing handlers for the host.
 func (p *Promote) Function() host.Function {
 	return host.Function{Name: Name, Events: map[string]host.EventHandler{
-		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, lives Lives, at time.Time) outcome {
-			return decideImagePushed(services, ev, lives, at)
+		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, known answers, at time.Time) outcome {
+			return decideImagePushed(services, ev, known.lives, at)
 		}),
-		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ Lives, _ time.Time) outcome {
+		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ answers, _ time.Time) outcome {
 			return decideShifted(services, ev)
 		}),
-		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, _ Lives, at time.Time) outcome {
+		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, _ answers, at time.Time) outcome {
 			return decidePromoted(services, ev, at)
 		}),
-		eventing.TypeRolloutRolledBack: handle(p, func(ev eventing.RolloutRolledBack, services []service, _ Lives, _ time.Time) outcome {
-			return decideRolledBack(services, ev)
+		eventing.TypeRolloutRolledBack: handle(p, func(ev eventing.RolloutRolledBack, services []service, known answers, _ time.Time) outcome {
+			return decideRolledBack(services, ev, known.templates)
 		}),
 	}}
 }
 
-// errNeedLive ends an edit whose decision depends on live Services not read
+// errNeedLive ends an edit whose decision depends on live objects not read
 // yet; the handler reads them and edits again.
 var errNeedLive = errors.New("the decision needs the live Services")
 
-// maxLiveRounds bounds how often one event reads live Services: each round
-// answers every Service the decision asked for, so only a repository that
+// maxLiveRounds bounds how often one event reads live objects: each round
+// answers every one the decision asked for, so only a repository that
 // keeps gaining Services in between needs another.
 const maxLiveRounds = 3
 
@@ -96,7 +98,7 @@ const maxLiveRounds = 3
 func handle[T any, P interface {
 	*T
 	eventing.Data
-}](p *Promote, decide func(T, []service, Lives, time.Time) outcome) host.EventHandler {
+}](p *Promote, decide func(T, []service, answers, time.Time) outcome) host.EventHandler {
 	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 		ev, err := eventing.Decode[T, P](e)
 		if err != nil {
@@ -104,23 +106,23 @@ func handle[T any, P interface {
 		}
 		data := P(&ev)
 		log := host.Logger(ctx)
-		lives := Lives{}
+		known := answers{lives: Lives{}, templates: Templates{}}
 		var last plan
 		var hash string
 		for round := 1; ; round++ {
-			var need []string
+			var need outcome
 			hash, err = p.repo.Update(ctx, func(files gitrepo.Files) (gitrepo.Change, error) {
 				snapshot, err := load(files, p.paths)
 				if err != nil {
 					return gitrepo.Change{}, err
 				}
 				services, skipped := findServices(snapshot)
-				out := decide(ev, services, lives, e.Time().UTC())
-				if len(out.NeedLive) > 0 && p.live == nil { // nothing to read: answer at once
-					p.answer(ctx, out.NeedLive, lives)
-					out = decide(ev, services, lives, e.Time().UTC())
+				out := decide(ev, services, known, e.Time().UTC())
+				if needs(out) && p.live == nil { // nothing to read: answer at once
+					p.answer(ctx, out, known)
+					out = decide(ev, services, known, e.Time().UTC())
 				}
-				if need = out.NeedLive; len(need) > 0 {
+				if need = out; needs(out) {
 					return gitrepo.Change{}, errNeedLive
 				}
 				last = build(snapshot, out.Changes, append(skipped, out.Skipped...))
@@ -129,7 +131,7 @@ func handle[T any, P interface {
 			if !errors.Is(err, errNeedLive) || round == maxLiveRounds {
 				break
 			}
-			p.answer(ctx, need, lives)
+			p.answer(ctx, need, known)
 		}
 		for _, s := range last.Skipped {
 			log.Warn("service skipped", "subject", s.Subject, "reason", s.Reason)
@@ -166,18 +168,32 @@ func orNone(skipped []skip) string {
 // errNoCluster is the live answer when promote has no cluster access.
 var errNoCluster = errors.New("promote has no cluster access configured")
 
-// answer reads, with one get each, which revision the named Services serve.
-// A failed read is an answer too (Err), and so is having no cluster access:
-// adoption then pins the running template by a commit first.
-func (p *Promote) answer(ctx context.Context, keys []string, lives Lives) {
-	for _, key := range keys {
+// needs reports whether a decision asked for live objects.
+func needs(out outcome) bool { return len(out.NeedLive) > 0 || len(out.NeedTemplates) > 0 }
+
+// answer reads, with one get each, which revision the Services the decision
+// named serve, and the templates of the revisions it named. A failed read
+// is an answer too (Err), and so is having no cluster access: adoption then
+// pins the running template by a commit first, and a rollback restores what
+// it can without.
+func (p *Promote) answer(ctx context.Context, out outcome, known answers) {
+	for _, key := range out.NeedLive {
 		if p.live == nil {
-			lives[key] = Live{Err: errNoCluster}
+			known.lives[key] = Live{Err: errNoCluster}
 			continue
 		}
 		namespace, name, _ := strings.Cut(key, "/")
 		rev, img, found, err := p.live.ServingRevision(ctx, namespace, name)
-		lives[key] = Live{Found: found, Revision: rev, Image: img, Err: err}
+		known.lives[key] = Live{Found: found, Revision: rev, Image: img, Err: err}
+	}
+	for _, key := range out.NeedTemplates {
+		if p.live == nil {
+			known.templates[key] = Template{Err: errNoCluster}
+			continue
+		}
+		namespace, revision, _ := strings.Cut(key, "/")
+		spec, found, err := p.live.RevisionTemplate(ctx, namespace, revision)
+		known.templates[key] = Template{Found: found, Spec: spec, Err: err}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/gitrepo"
@@ -317,8 +318,12 @@ func TestStory(t *testing.T) {
 			t.Errorf("final manifest lacks %q:\n%s", line, final)
 		}
 	}
-	if strings.Contains(final, r15) {
-		t.Errorf("the rolled-back revision is still referenced:\n%s", final)
+	if st := stateOf(t, final); st.Phase != policy.RolledBack || st.Candidate != r15 {
+		t.Errorf("state %+v, want RolledBack recording %s as the candidate rolled back", st, r15)
+	}
+	_, spec, _ := strings.Cut(final, "\nspec:\n")
+	if strings.Contains(spec, r15) {
+		t.Errorf("the rolled-back revision is still in the template or the traffic:\n%s", final)
 	}
 }
 
@@ -345,6 +350,10 @@ func (c *countingLive) ServingRevision(_ context.Context, _, _ string) (string, 
 	defer c.mu.Unlock()
 	c.reads++
 	return "hello-00001", "registry.example.com/team/hello:1.0.0", true, nil
+}
+
+func (c *countingLive) RevisionTemplate(_ context.Context, _, _ string) (servingv1.RevisionTemplateSpec, bool, error) {
+	return servingv1.RevisionTemplateSpec{}, false, nil
 }
 
 // TestLiveIsReadOncePerServiceOutsideTheEdit: adoption reads the live

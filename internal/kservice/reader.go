@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/serving/pkg/apis/serving"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 )
 
@@ -61,6 +65,55 @@ func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (r
 		image = svc.Spec.Template.Spec.Containers[0].Image
 	}
 	return revision, image, true, nil
+}
+
+// knativeLabels and knativeAnnotations are what Knative's controllers put on
+// a Revision beside what its template gave it (configuration/resources
+// MakeRevision, the route's labeler, the garbage collector).
+var (
+	knativeLabels = []string{serving.ConfigurationLabelKey, serving.ConfigurationGenerationLabelKey, serving.ConfigurationUIDLabelKey,
+		serving.ServiceLabelKey, serving.ServiceUIDLabelKey, serving.RoutingStateLabelKey}
+	knativeAnnotations = []string{serving.CreatorAnnotation, serving.UpdaterAnnotation, serving.RoutesAnnotationKey,
+		serving.RoutingStateModifiedAnnotationKey, serving.RevisionLastPinnedAnnotationKey}
+)
+
+// RevisionTemplate reads a Revision and returns the template that makes it
+// again: its name, its spec as stored (Knative-defaulted), and the labels
+// and annotations its template gave it — without those Knative's
+// controllers add. Knative reuses a Revision for a template that names it
+// only when the specs are equal (CheckNameAvailability), so this is what a
+// rollback must write to go back to it. found is false when the cluster no
+// longer has the Revision.
+func (c *Client) RevisionTemplate(ctx context.Context, namespace, name string) (tmpl servingv1.RevisionTemplateSpec, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	r, err := c.serving.ServingV1().Revisions(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if err := classify(err); isNotFound(err) {
+			return tmpl, false, nil
+		}
+		return tmpl, false, fmt.Errorf("reading Revision %s/%s: %w", namespace, name, classify(err))
+	}
+	tmpl.Name = r.Name
+	tmpl.Labels = without(r.Labels, knativeLabels)
+	tmpl.Annotations = without(r.Annotations, knativeAnnotations)
+	tmpl.Spec = *r.Spec.DeepCopy()
+	return tmpl, true, nil
+}
+
+// without is m less keys, nil when nothing is left.
+func without(m map[string]string, keys []string) map[string]string {
+	var out map[string]string
+	for k, v := range m {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

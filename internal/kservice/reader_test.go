@@ -4,16 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clienttesting "k8s.io/client-go/testing"
+	"knative.dev/serving/pkg/apis/serving"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"knative.dev/serving/pkg/client/clientset/versioned/fake"
+	"knative.dev/serving/pkg/reconciler/configuration/resources"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
@@ -97,5 +104,40 @@ func TestPatchKeepsRoutesItDoesNotOwn(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"hello-a 100% stable", "hello-p 0% preview"}, got); diff != "" {
 		t.Errorf("traffic (-want +got):\n%s", diff)
+	}
+}
+
+// TestRevisionTemplateIsTheTemplateThatMadeIt: a Revision made by Knative's
+// own MakeRevision (the labels and annotations its controllers add
+// included) gives back the template it was made from.
+func TestRevisionTemplateIsTheTemplateThatMadeIt(t *testing.T) {
+	ctx := context.Background()
+	tmpl := servingv1.RevisionTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello-2f13892484", Labels: map[string]string{"team": "checkout"},
+			Annotations: map[string]string{"autoscaling.knative.dev/min-scale": "1"}},
+		Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "registry.example.com/team/hello:1.4.0@sha256:" + strings.Repeat("3", 64),
+			Env: []corev1.EnvVar{{Name: "GREETING", Value: "hi"}}}}}},
+	}
+	tmpl.SetDefaults(ctx)
+	config := &servingv1.Configuration{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo", Generation: 4, UID: "c-uid",
+			Labels:      map[string]string{serving.ServiceLabelKey: "hello", serving.ServiceUIDLabelKey: "s-uid"},
+			Annotations: map[string]string{serving.UpdaterAnnotation: "argocd", serving.RoutesAnnotationKey: "hello"}},
+		Spec: servingv1.ConfigurationSpec{Template: *tmpl.DeepCopy()},
+	}
+	rev := resources.MakeRevision(ctx, config, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
+	if len(rev.Labels) <= len(tmpl.Labels) || len(rev.Annotations) <= len(tmpl.Annotations) {
+		t.Fatalf("fixture: Knative added nothing to the Revision: %v %v", rev.Labels, rev.Annotations)
+	}
+	c := kservice.New(fake.NewSimpleClientset(rev), 0)
+	got, found, err := c.RevisionTemplate(ctx, "demo", "hello-2f13892484")
+	if err != nil || !found {
+		t.Fatalf("found %v, err %v", found, err)
+	}
+	if diff := cmp.Diff(tmpl, got); diff != "" {
+		t.Errorf("template (-made from +read back):\n%s", diff)
+	}
+	if _, found, err := c.RevisionTemplate(ctx, "demo", "hello-gone"); err != nil || found {
+		t.Errorf("a Revision the cluster no longer has: found %v, err %v", found, err)
 	}
 }
