@@ -140,6 +140,11 @@ func Decide(in Input) Plan {
 	if p, ok := guard(in); ok {
 		return p
 	}
+	if in.PolicyErr == nil {
+		if l := templateCandidate(live, s, in.Policy.Writer); l != "" {
+			return templateChanged(in, l)
+		}
+	}
 	if !active(s.Phase) {
 		p := wait(fmt.Sprintf("no active rollout (phase %q)", s.Phase), nil)
 		if controls := manualControls(in); len(controls) > 0 {
@@ -492,6 +497,86 @@ func promote(in Input, reason string) Plan {
 		p.Patch, p.Change = true, kservice.Change{Traffic: traffic, State: &st}
 	}
 	return clearControls(in, p)
+}
+
+// templateCandidate names the revision Knative created from a template
+// slipstream did not write — a person changed the template in Git — or "":
+// the latest created revision of the reconciled Service, when the state
+// names it neither as the stable revision nor as the candidate and no
+// rollback record has rolled it back. Flagger starts a canary on any change
+// of the template; so does slipstream. While Pending with the cluster
+// writer, the candidate the commit event announced may not be applied yet,
+// so the latest revision is an older one: nothing is started then.
+func templateCandidate(live *servingv1.Service, s policy.State, writer policy.Writer) string {
+	if live == nil || live.Generation != live.Status.ObservedGeneration {
+		return ""
+	}
+	switch {
+	case s.Phase == policy.Pending && writer == policy.WriterCluster:
+		return ""
+	case s.Phase == policy.Pending, s.Phase == policy.Progressing, s.Phase == policy.Paused, s.Phase == policy.Promoted, s.Phase == policy.RolledBack:
+	default:
+		return ""
+	}
+	l := live.Status.LatestCreatedRevisionName
+	if l == "" || l == s.Candidate || l == s.Stable {
+		return ""
+	}
+	if rb, err := policy.ParseState(live.Annotations[policy.AnnotationRollback]); err == nil && rb.Phase == policy.RolledBack && rb.Candidate == l {
+		return ""
+	}
+	return l
+}
+
+// templateChanged starts a rollout of revision l, made from a template a
+// person changed, as a push starts one: a Pending candidate beside the
+// stable revision, all traffic on stable (a rollout in progress starts
+// over), the manual controls of the rollout before cleared. With the
+// cluster writer the state is patched; with the git writer it lives in
+// this decision until the first step is committed (promote records the
+// step, and pins the name when the person deleted it).
+func templateChanged(in Input, l string) Plan {
+	s, live := in.State, in.Service
+	image := ""
+	if cs := live.Spec.Template.Spec.Containers; len(cs) > 0 {
+		image = cs[0].Image
+	}
+	started := in.Now
+	if in.Revision.Found && !in.Revision.Created.IsZero() {
+		started = in.Revision.Created // the same on every pass: the git writer decides it again until a step is committed
+	}
+	st := policy.State{Phase: policy.Pending, Stable: s.Stable, StableImage: s.StableImage, Candidate: l, CandidateImage: image, StartedAt: &started,
+		Reason: fmt.Sprintf("the template changed outside slipstream (revision %s): rolling it out as a candidate", l)}
+	var traffic []eventing.TrafficTarget
+	if st.Stable != "" {
+		traffic = []eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: policy.TagStable}, {RevisionName: l, Percent: 0, Tag: policy.TagCandidate}}
+	}
+	if !gitOwnsState(in) {
+		return clearControls(in, patchState(traffic, &st, st.Reason))
+	}
+	if controls := manualControls(in); len(controls) > 0 {
+		return clearControls(in, wait(st.Reason+"; clearing "+strings.Join(controls, ", ")+": they acted on the rollout before", nil))
+	}
+	if st.Stable != "" && sharesBeside(live.Spec.Traffic, st.Stable) {
+		// A rollout in progress starts over: its candidate's share goes at
+		// once, in the cluster (a sync of a commit puts Git's traffic back,
+		// and the next commit is the new candidate's first step).
+		back := traffic[:1]
+		return Plan{Patch: true, Traffic: back, Change: kservice.Change{Traffic: back}, Reason: st.Reason + "; traffic back on stable first"}
+	}
+	next := in
+	next.State, next.Committed = st, nil
+	return Decide(next)
+}
+
+// sharesBeside reports whether traffic gives a share to anything but stable.
+func sharesBeside(traffic []servingv1.TrafficTarget, stable string) bool {
+	for _, t := range traffic {
+		if t.Percent != nil && *t.Percent > 0 && t.RevisionName != stable {
+			return true
+		}
+	}
+	return false
 }
 
 // startsCandidate reports whether a commit put a new candidate in: an image

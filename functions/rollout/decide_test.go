@@ -35,6 +35,11 @@ var (
 )
 
 func created(name string) testutil.ServiceOption { return testutil.WithLatest(name, "") }
+
+// personImage is the image of a template a person changed (the stable
+// one's: they changed the configuration).
+var personImage = testutil.WithImage("r.example.com/hello:1.0.0@sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66")
+
 func showing(ts []eventing.TrafficTarget) testutil.ServiceOption {
 	return testutil.WithStatusTraffic(ts...)
 }
@@ -112,7 +117,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "promoted: nothing to do",
-			in:   Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Promoted}},
+			in:   Input{Service: live(), Policy: cluster(t), State: policy.State{Phase: policy.Promoted, Stable: cand}},
 			want: want{reason: "no active rollout"},
 		},
 		{
@@ -470,13 +475,73 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "promote now set with no rollout in progress: cleared, so it cannot skip the next push's steps",
-			in:   Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: policy.State{Phase: policy.RolledBack, Stable: stable}},
+			in:   Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: policy.State{Phase: policy.RolledBack, Stable: stable, Candidate: cand}},
 			want: want{patch: true, reason: "clearing " + policy.AnnotationPromote, removed: []string{policy.AnnotationPromote}},
 		},
 		{
 			name: "promote now, candidate not ready",
 			in:   Input{Now: t0, Service: live(ann(policy.AnnotationPromote, "now")), Policy: cluster(t), State: state(policy.Pending, 0, nil), Revision: starting},
 			want: want{reason: "not Ready yet"},
+		},
+		{
+			name: "a template a person changed (cluster writer): its revision becomes the candidate, at 0% beside stable",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: cluster(t), State: policy.State{Phase: policy.Promoted, Stable: stable},
+				Revision: kservice.Revision{Found: true, Created: t0.Add(-time.Second)}},
+			want: want{patch: true, phase: policy.Pending, reason: "the template changed outside slipstream (revision hello-greeting)",
+				traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: "hello-greeting", Percent: 0, Tag: "candidate"}}},
+			check: func(t *testing.T, p Plan) {
+				if p.State.Candidate != "hello-greeting" || p.State.Stable != stable || p.State.CandidateImage == "" || p.Change.State == nil {
+					t.Errorf("state %s (written: %v), want hello-greeting the candidate beside %s, with its image", p.State, p.Change.State != nil, stable)
+				}
+			},
+		},
+		{
+			name: "a template a person changed (git writer), its revision Ready: step 1 goes to promote, no patch",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: gitPolicy(t), State: policy.State{Phase: policy.Promoted, Stable: stable},
+				Revision: kservice.Revision{Found: true, Ready: true, Created: t0.Add(-time.Second)}},
+			want: want{reply: eventing.TypeTrafficShifted, phase: policy.Progressing, step: 1,
+				traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 90, Tag: "stable"}, {RevisionName: "hello-greeting", Percent: 10, Tag: "candidate"}}},
+			check: func(t *testing.T, p Plan) {
+				if d := p.Reply.(eventing.TrafficShifted); d.CandidateRevision != "hello-greeting" || p.State.StartedAt == nil || !p.State.StartedAt.Equal(t0.Add(-time.Second)) {
+					t.Errorf("step 1 for %s, started %v; want hello-greeting, started when Knative created it", d.CandidateRevision, p.State.StartedAt)
+				}
+			},
+		},
+		{
+			name: "a template a person changed mid-rollout (git writer): the old candidate's share goes at once",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage, spec(tt(75)), showing(tt(75))), Policy: gitPolicy(t),
+				State: state(policy.Progressing, 2, started(time.Minute)), Revision: kservice.Revision{Found: true, Ready: true, Created: t0.Add(-time.Second)}},
+			want: want{patch: true, traffic: tt(100)[:1], reason: "traffic back on stable first"},
+		},
+		{
+			name: "a template a person changed (git writer), its revision failing past the progress deadline: rolled back",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: gitPolicy(t), State: policy.State{Phase: policy.Promoted, Stable: stable},
+				Revision: kservice.Revision{Found: true, Failed: true, Created: t0.Add(-time.Hour), Since: t0.Add(-time.Hour), Reason: "ContainerCrashing"}},
+			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"},
+			check: func(t *testing.T, p Plan) {
+				if rb := p.Change.Rollback; rb == nil || rb.Candidate != "hello-greeting" {
+					t.Errorf("rollback record %v, want the rollback of hello-greeting", rb)
+				}
+			},
+		},
+		{
+			name: "a template a person changed (git writer) while a promote: now waits: the control is cleared first",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage, ann(policy.AnnotationPromote, "now")), Policy: gitPolicy(t),
+				State: policy.State{Phase: policy.Promoted, Stable: stable}, Revision: kservice.Revision{Found: true, Ready: true, Created: t0.Add(-time.Second)}},
+			want: want{patch: true, reason: "clearing " + policy.AnnotationPromote, removed: []string{policy.AnnotationPromote}},
+		},
+		{
+			name: "the revision a rollback record rolled back is not a new template",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage, ann(policy.AnnotationRollback,
+				policy.State{Phase: policy.RolledBack, Stable: stable, Candidate: "hello-greeting", Reason: "alert"}.String())), Policy: gitPolicy(t),
+				State: policy.State{Phase: policy.Promoted, Stable: stable}},
+			want: want{reason: "no active rollout"},
+		},
+		{
+			name: "cluster writer, Pending on a commit not applied yet: the older latest revision is not a new template",
+			in: Input{Now: t0, Service: live(created("hello-0ld0ld0ld0")), Policy: cluster(t),
+				State: policy.State{Phase: policy.Pending, Stable: stable, Candidate: cand, StartedAt: started(time.Second)}},
+			want: want{reason: "not candidate " + cand + " yet"},
 		},
 		{
 			name: "adopting: stable not ready",

@@ -290,7 +290,13 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 	if st.Phase == policy.Adopting {
 		waitsOn = st.Stable
 	}
-	if waitsOn != "" && active(st.Phase) {
+	read := waitsOn != "" && active(st.Phase)
+	if in.PolicyErr == nil {
+		if l := templateCandidate(live, st, in.Policy.Writer); l != "" {
+			waitsOn, read = l, true // a template a person changed: its revision is the candidate
+		}
+	}
+	if read {
 		if in.Revision, err = r.cluster.GetRevision(ctx, namespace, waitsOn); err != nil {
 			return Plan{}, err
 		}

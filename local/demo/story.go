@@ -2,7 +2,10 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +39,9 @@ type Summary struct {
 
 // Story runs the scripted demo on a started Env and fails when the story did
 // not happen: first deploy, progressive rollout, bad release rolled back with
-// Git reverted and the digest quarantined, quarantined digest refused.
+// Git reverted and the digest quarantined, quarantined digest refused, and a
+// person's template change rolled out as a candidate, rolled back, and the
+// stable template restored in Git.
 func Story(ctx context.Context, e *Env) (Summary, error) {
 	if e.Cluster == nil || e.Bare == "" || e.Repo != "file://"+e.Bare {
 		return Summary{}, fmt.Errorf("the story runs on the simulated cluster and the local repository only")
@@ -160,9 +165,146 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	if v := violated(); v != "" {
 		return sum, fmt.Errorf("after the rollback the rolled-back candidate got traffic again: %s", v)
 	}
+	stopWatch()
+
+	// 5. A person changes the template in Git: a candidate like a push.
+	if err := e.templateChange(ctx, &sum, image+":1.1.0@"+d2, good); err != nil {
+		return sum, err
+	}
 	sum.GitLog, err = e.gitLog()
 	sum.Took = time.Since(start)
 	return sum, err
+}
+
+// The configuration a person adds in chapter 5: it breaks the app.
+const badEnvName, badEnvValue = "DATABASE_URL", "postgres://db.invalid/shop"
+
+// templateChange is chapter 5: a person adds an environment variable to the
+// template in Git and deletes its revision name, as docs/gitops.md allows.
+// Knative names the new revision; rollout rolls it out as a candidate (no
+// image was pushed), the configuration is bad, the alert rolls it back, and
+// promote restores the template that made the stable revision — with the
+// stable name over the person's template Knative would refuse it
+// (RevisionNameTaken) and the Service's traffic would freeze. The digest,
+// the stable one's, is not quarantined.
+func (e *Env) templateChange(ctx context.Context, sum *Summary, stableImage, good string) error {
+	e.note("▶ a person edits the template in Git (%s, revision name deleted)", badEnvName)
+	e.Traffic.MarkBadEnv(badEnvName, badEnvValue)
+	before, err := e.manifest()
+	if err != nil {
+		return err
+	}
+	edited := before
+	for _, r := range [][2]string{
+		{"      name: " + good + "\n", ""},
+		{"          name: user-container\n", "          name: user-container\n          env:\n            - name: " + badEnvName + "\n              value: " + badEnvValue + "\n"},
+	} {
+		if !strings.Contains(edited, r[0]) {
+			return fmt.Errorf("the manifest has no %q to edit:\n%s", strings.TrimSpace(r[0]), edited)
+		}
+		edited = strings.Replace(edited, r[0], r[1], 1)
+	}
+	t := time.Now()
+	if err := e.commitAsPerson(ctx, "apps/"+service+"/service.yaml", edited, "hello: connect to the new database"); err != nil {
+		return err
+	}
+	var person string // the revision Knative made of the person's template
+	var live10 time.Time
+	if err := e.waitState(ctx, "the person's template to be rolled out and rolled back", 30*time.Second, func(s policy.State, live *servingv1.Service) bool {
+		if person == "" && s.Candidate != "" && s.Candidate != good && live.Status.LatestCreatedRevisionName == s.Candidate {
+			person = s.Candidate
+		}
+		if live10.IsZero() && person != "" && strings.Contains(sim.TrafficOf(live), person+" 10%") {
+			live10 = time.Now()
+			sum.Hops = append(sum.Hops, Hop{"template edit: commit → candidate live at 10%", live10.Sub(t)})
+		}
+		return person != "" && s.Phase == policy.RolledBack && s.Candidate == person && onlyStable(live, good)
+	}); err != nil {
+		return err
+	}
+	if live10.IsZero() {
+		return fmt.Errorf("the person's revision %s was rolled back without getting its first step", person)
+	}
+	stopWatch, violated := e.watchNoTraffic(ctx, person)
+	defer stopWatch()
+	if err := e.waitFor(ctx, "Git to hold the template that made "+good+" again", 15*time.Second, func() bool {
+		m, err := e.manifest()
+		return err == nil && !strings.Contains(m, badEnvName) && strings.Contains(m, "name: "+good+"\n") && strings.Contains(m, "image: "+stableImage)
+	}); err != nil {
+		return err
+	}
+	if err := e.waitState(ctx, "the Service to be Ready on "+good+" (not RevisionNameTaken)", 15*time.Second, func(s policy.State, live *servingv1.Service) bool {
+		return live.IsReady() && live.Generation == live.Status.ObservedGeneration && live.Status.LatestCreatedRevisionName == good && onlyStable(live, good)
+	}); err != nil {
+		return err
+	}
+	sum.Hops = append(sum.Hops, Hop{"template edit: candidate live → rolled back, template restored in Git", time.Since(live10)})
+	m, err := e.manifest()
+	if err != nil {
+		return err
+	}
+	if _, digest, _ := strings.Cut(stableImage, "@"); strings.Contains(quarantineOf(m), digest) {
+		return fmt.Errorf("the stable digest was quarantined (%s): the template changed, not the image", quarantineOf(m))
+	}
+	if v := violated(); v != "" {
+		return fmt.Errorf("after the rollback the person's revision got traffic again: %s", v)
+	}
+	return nil
+}
+
+// quarantineOf is the slipstream.dev/quarantine line of a manifest.
+func quarantineOf(manifest string) string {
+	for _, line := range strings.Split(manifest, "\n") {
+		if strings.Contains(line, policy.AnnotationQuarantine+":") {
+			return line
+		}
+	}
+	return ""
+}
+
+// commitAsPerson commits one file to the config repository as a person
+// would, pushing again when promote pushed in between.
+func (e *Env) commitAsPerson(ctx context.Context, path, content, msg string) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = commitFile(e.Bare, path, content, msg); err == nil || !errors.Is(err, git.ErrNonFastForwardUpdate) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// commitFile clones bare, writes one file, commits and pushes.
+func commitFile(bare, path, content, msg string) error {
+	work, err := os.MkdirTemp("", "slipstream-person-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	repo, err := git.PlainClone(work, false, &git.CloneOptions{URL: bare, ReferenceName: "refs/heads/main"})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(work, path), []byte(content), 0o644); err != nil {
+		return err
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return err
+	}
+	if _, err := wt.Add(path); err != nil {
+		return err
+	}
+	sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: time.Now()}
+	if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		return err
+	}
+	return repo.Push(&git.PushOptions{RemoteName: "origin"})
 }
 
 // watchNoTraffic samples the live Service every few milliseconds until
