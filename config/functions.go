@@ -157,9 +157,10 @@ type Promote struct {
 	SigningKeyFile Secret `split_words:"true" desc:"file holding an armored OpenPGP private key to sign commits"`
 	// SigningPassphraseFile holds the signing key's passphrase, if it has one.
 	SigningPassphraseFile Secret `split_words:"true" desc:"file holding the signing key's passphrase"`
-	// Kubeconfig is used for adoption's read-only get of live Services. Empty:
-	// in-cluster credentials inside a pod, no cluster access elsewhere.
-	Kubeconfig string `desc:"kubeconfig for adoption's read-only get; empty: in-cluster inside a pod"`
+	// Kubeconfig is used for promote's read-only gets: live Services
+	// (adoption) and Revisions (a rollback over a template a person changed).
+	// Empty: in-cluster credentials inside a pod, no cluster access elsewhere.
+	Kubeconfig string `desc:"kubeconfig for promote's read-only gets; empty: in-cluster inside a pod"`
 }
 
 // Validate implements Validator.

@@ -57,7 +57,8 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	case kc != nil:
 		popts = append(popts, WithLive(kc))
 	default:
-		h.Logger().Warn("no cluster access: adoption pins the running template by a commit of its own first", "setting", prefix+"_KUBECONFIG")
+		h.Logger().Warn("no cluster access: adoption pins the running template by a commit of its own first, "+
+			"and a rollback over a template a person changed leaves the template as it is", "setting", prefix+"_KUBECONFIG")
 	}
 	p, err := New(repo, popts...)
 	if err != nil {
