@@ -222,9 +222,37 @@ func (r *Rollout) decideIsolated(ctx context.Context, namespace, name string) (p
 		if v := recover(); v != nil {
 			host.Logger(ctx).Error("decision panicked", "service", namespace+"/"+name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			plan, err = Plan{}, fmt.Errorf("deciding for %s/%s: panic: %v", namespace, name, v)
+			r.recordFailure(ctx, namespace, name, fmt.Sprintf("decision failed (a bug, logged with its stack): %v; other Services carry on", v))
 		}
 	}()
 	return r.decide(ctx, namespace, name)
+}
+
+// recordFailure writes why a decision failed into the reason of the
+// Service's rollout state, where `slipstream status` shows it — with the
+// cluster writer only: with the git writer the state is Git's, and the
+// failure is in the log. Best effort: it must not fail, or panic, again.
+func (r *Rollout) recordFailure(ctx context.Context, namespace, name, reason string) {
+	log := host.Logger(ctx).With("service", namespace+"/"+name)
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("recording the failed decision panicked too", "panic", fmt.Sprint(v))
+		}
+	}()
+	live, err := r.cluster.Get(ctx, namespace, name)
+	if err != nil {
+		log.Warn("cannot record the failed decision", "error", err)
+		return
+	}
+	pol, perr := policy.Parse(live.Annotations)
+	st, serr := policy.ParseState(live.Annotations[policy.AnnotationRollout])
+	if perr != nil || serr != nil || pol.Writer != policy.WriterCluster || st.Reason == reason {
+		return
+	}
+	st.Reason = reason
+	if _, err := r.cluster.Patch(ctx, live, kservice.Change{State: &st}); err != nil {
+		log.Warn("cannot record the failed decision", "error", err)
+	}
 }
 
 // decide reads the Service, decides and applies the plan, re-reading and

@@ -509,14 +509,16 @@ func TestNewRefusesWhatCannotWork(t *testing.T) {
 // (here: the API client blows up reading it) is that Service's error; the
 // tick still decides for the others.
 func TestOneServiceCannotStopTheTick(t *testing.T) {
-	w := newWorld(t, nil, false)
+	w := newWorld(t, map[string]string{policy.AnnotationTrafficWriter: "cluster"}, false)
 	broken := w.svc().DeepCopy()
 	broken.Name, broken.ResourceVersion = "aaa-broken", ""
 	if _, err := w.cs.ServingV1().Services("demo").Create(context.Background(), broken, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	panicked := false
 	w.cs.PrependReactor("get", "services", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		if a.(clienttesting.GetAction).GetName() == "aaa-broken" {
+		if a.(clienttesting.GetAction).GetName() == "aaa-broken" && !panicked {
+			panicked = true
 			panic("a bug that only this Service's state triggers")
 		}
 		return false, nil, nil
@@ -524,5 +526,13 @@ func TestOneServiceCannotStopTheTick(t *testing.T) {
 	status, reply := w.tick()
 	if status != http.StatusOK || reply == nil || reply.Type() != eventing.TypeTrafficShifted || reply.Subject() != "demo/hello" {
 		t.Fatalf("tick: %d %v; want demo/hello decided (step 1) despite the other Service", status, reply)
+	}
+	// The failure is recorded in the broken Service's state (cluster writer).
+	got, err := w.cs.ServingV1().Services("demo").Get(context.Background(), "aaa-broken", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := policy.ParseState(got.Annotations[policy.AnnotationRollout]); !strings.Contains(st.Reason, "decision failed") || !strings.Contains(st.Reason, "a bug that only") {
+		t.Errorf("state reason %q, want the failed decision recorded", st.Reason)
 	}
 }
