@@ -28,9 +28,6 @@ func seed(bare, registryHost string, pause time.Duration) error {
 	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{bare}}); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(work, "apps", service), 0o755); err != nil {
-		return err
-	}
 	manifest := fmt.Sprintf(`# The demo app: slipstream manages it through these annotations.
 apiVersion: serving.knative.dev/v1
 kind: Service
@@ -49,18 +46,27 @@ spec:
       containers:
         - image: %s/team/hello   # slipstream pins it by digest on the first push
 `, service, namespace, pause, registryHost)
-	if err := os.WriteFile(filepath.Join(work, "apps", service, "service.yaml"), []byte(manifest), 0o644); err != nil {
+	return commitAndPush(repo, work, "apps/"+service+"/service.yaml", manifest, "add the hello app")
+}
+
+// commitAndPush writes one file into the work tree of repo, commits it as a
+// person (Ada) and pushes main to origin.
+func commitAndPush(repo *git.Repository, work, path, content, msg string) error {
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(work, path)), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(work, path), []byte(content), 0o644); err != nil {
 		return err
 	}
 	wt, err := repo.Worktree()
 	if err != nil {
 		return err
 	}
-	if _, err := wt.Add("apps"); err != nil {
+	if _, err := wt.Add(path); err != nil {
 		return err
 	}
 	sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: time.Now()}
-	if _, err := wt.Commit("add the hello app", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+	if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
 		return err
 	}
 	return repo.Push(&git.PushOptions{RemoteName: "origin", RefSpecs: []gitconfig.RefSpec{"refs/heads/main:refs/heads/main"}})

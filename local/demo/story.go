@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -290,21 +289,7 @@ func commitFile(bare, path, content, msg string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(work, path), []byte(content), 0o644); err != nil {
-		return err
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		return err
-	}
-	if _, err := wt.Add(path); err != nil {
-		return err
-	}
-	sig := &object.Signature{Name: "Ada", Email: "ada@example.com", When: time.Now()}
-	if _, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
-		return err
-	}
-	return repo.Push(&git.PushOptions{RemoteName: "origin"})
+	return commitAndPush(repo, work, path, content, msg)
 }
 
 // watchNoTraffic samples the live Service every few milliseconds until

@@ -164,16 +164,7 @@ func (c *Cluster) fillStatus(ctx context.Context, svc *servingv1.Service, latest
 		condition(servingv1.ServiceConditionRoutesReady, routable, "RevisionMissingOrNotReady"),
 		condition(apis.ConditionReady, configured && routable, "NotReady"),
 	})
-	if equalStatus(&svc.Status, st) {
-		return nil
-	}
-	svc.Status = *st
-	up, err := c.Serving.ServingV1().Services(svc.Namespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{})
-	if err != nil {
-		return err
-	}
-	c.report("Service", up)
-	return nil
+	return c.setStatus(ctx, svc, st)
 }
 
 // nameTaken reports what Knative's Service reconciler does when the
@@ -189,6 +180,11 @@ func (c *Cluster) nameTaken(ctx context.Context, svc *servingv1.Service) error {
 		{Type: servingv1.ServiceConditionRoutesReady, Status: corev1.ConditionFalse, Reason: "RevisionNameTaken", Message: msg},
 		{Type: apis.ConditionReady, Status: corev1.ConditionFalse, Reason: "RevisionNameTaken", Message: msg},
 	})
+	return c.setStatus(ctx, svc, st)
+}
+
+// setStatus writes a Service's status when it changed, and reports it.
+func (c *Cluster) setStatus(ctx context.Context, svc *servingv1.Service, st *servingv1.ServiceStatus) error {
 	if equalStatus(&svc.Status, st) {
 		return nil
 	}
