@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"gopkg.in/yaml.v3"
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
 )
@@ -27,17 +26,9 @@ import (
 // leave the template's lists and the traffic list alone (they are being
 // rewritten whole, defaults included).
 func writeKnativeDefaults(f *yamlpatch.File, doc *yaml.Node, skipTemplate, skipTraffic bool) error {
-	var obj map[string]any
-	if err := doc.Decode(&obj); err != nil {
-		return err
-	}
-	raw, err := json.Marshal(obj)
+	svc, err := decodeService(doc)
 	if err != nil {
 		return err
-	}
-	var svc servingv1.Service
-	if err := json.Unmarshal(raw, &svc); err != nil {
-		return fmt.Errorf("not a Knative Service: %v", err)
 	}
 	defaulted := svc.DeepCopy()
 	defaulted.SetDefaults(context.Background())

@@ -205,6 +205,24 @@ func setKustomizeImage(src []byte, imageName, image string) ([]byte, error) {
 	return f.Bytes()
 }
 
+// decodeService reads a YAML document as a Knative Service (through JSON,
+// as the API server would).
+func decodeService(doc *yaml.Node) (*servingv1.Service, error) {
+	var obj map[string]any
+	if err := doc.Decode(&obj); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var svc servingv1.Service
+	if err := json.Unmarshal(raw, &svc); err != nil {
+		return nil, fmt.Errorf("not a Knative Service: %v", err)
+	}
+	return &svc, nil
+}
+
 // validate runs Knative's own defaulting and validation, as its admission
 // webhook would, on one document of a file. Warnings pass; errors refuse.
 func validate(file []byte, doc int) error {
@@ -212,17 +230,9 @@ func validate(file []byte, doc int) error {
 	if err != nil {
 		return fmt.Errorf("edited manifest does not parse: %v", err)
 	}
-	var obj map[string]any
-	if err := f.Docs()[doc].Decode(&obj); err != nil {
-		return err
-	}
-	raw, err := json.Marshal(obj)
+	svc, err := decodeService(f.Docs()[doc])
 	if err != nil {
 		return err
-	}
-	var svc servingv1.Service
-	if err := json.Unmarshal(raw, &svc); err != nil {
-		return fmt.Errorf("not a Knative Service: %v", err)
 	}
 	ctx := context.Background()
 	svc.SetDefaults(ctx)

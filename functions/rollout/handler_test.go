@@ -374,21 +374,28 @@ func TestShortPausesAreWaitedInRequest(t *testing.T) {
 	}
 }
 
+// step1Synced sends the candidate's commit (git writer); promote commits
+// step 1 and the GitOps tool applies it. It returns the step.
+func (w *world) step1Synced() eventing.TrafficShifted {
+	w.t.Helper()
+	_, reply := w.send(eventing.TypeManifestCommitted, committed)
+	d, _ := eventing.Decode[eventing.TrafficShifted](*reply)
+	s := w.svc()
+	s.Spec.Traffic = kservice.ToKnative(d.Traffic)
+	s.Annotations[policy.AnnotationRollout] = d.State
+	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.reconcile()
+	return d
+}
+
 // TestGitWriterRecordsAStepOnce: until the cluster shows the commit that
 // records a step's start, later decisions reuse that record instead of
 // writing a new start time at every tick.
 func TestGitWriterRecordsAStepOnce(t *testing.T) {
 	w := newWorld(t, map[string]string{policy.AnnotationTrafficWriter: "git"}, false)
-	_, reply := w.send(eventing.TypeManifestCommitted, committed)
-	d, _ := eventing.Decode[eventing.TrafficShifted](*reply)
-	// promote commits step 1 and the GitOps tool applies it.
-	s := w.svc()
-	s.Spec.Traffic = kservice.ToKnative(d.Traffic)
-	s.Annotations[policy.AnnotationRollout] = d.State
-	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	w.reconcile()
+	w.step1Synced()
 	_, record := w.tick()
 	if record == nil {
 		t.Fatal("the live step was not recorded")
@@ -412,22 +419,14 @@ func TestGitWriterRecordsAStepOnce(t *testing.T) {
 // while the rollout annotation, Git's, still shows the step.
 func TestGitWriterMemoryYieldsToARollback(t *testing.T) {
 	w := newWorld(t, map[string]string{policy.AnnotationTrafficWriter: "git"}, false)
-	_, reply := w.send(eventing.TypeManifestCommitted, committed)
-	d, _ := eventing.Decode[eventing.TrafficShifted](*reply)
-	s := w.svc()
-	s.Spec.Traffic = kservice.ToKnative(d.Traffic)
-	s.Annotations[policy.AnnotationRollout] = d.State
-	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	w.reconcile()
+	d := w.step1Synced()
 	if _, record := w.tick(); record == nil {
 		t.Fatal("the live step was not recorded")
 	}
 	// The rollback function rolls back in the cluster; Git still shows step 1.
 	st, _ := policy.ParseState(d.State)
 	rb := policy.State{Phase: policy.RolledBack, Stable: st.Stable, Candidate: st.Candidate, StartedAt: st.StartedAt, Reason: "alert", Announced: true}
-	s = w.svc()
+	s := w.svc()
 	s.Annotations[policy.AnnotationRollback] = rb.String()
 	s.Spec.Traffic = kservice.ToKnative([]eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: "stable"}})
 	if _, err := w.cs.ServingV1().Services("demo").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
