@@ -189,8 +189,13 @@ func TestValidate(t *testing.T) {
 		want: []string{"candidateRevision", "step", "traffic[0].revisionName", "traffic[0].percent", "traffic[1].percent", "traffic[1].tag"},
 	}, {
 		name: "shifted: no traffic, no steps",
-		data: TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: "hello-a", CandidateRevision: "hello-b"},
+		data: TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: "hello-a", CandidateRevision: "hello-b", Step: -1},
 		want: []string{"steps", "step", "traffic"},
+	}, {
+		name: "shifted: step 0 gives the candidate a share",
+		data: TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: "hello-a", CandidateRevision: "hello-b", Step: 0, Steps: 4,
+			Traffic: []TrafficTarget{{"hello-a", 90, "stable"}, {"hello-b", 10, "candidate"}}},
+		want: []string{"traffic"},
 	}, {
 		name: "promoted: revision equals previous",
 		data: RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-a", PreviousRevision: "hello-a", Image: "R.example.com/A b"},

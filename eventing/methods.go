@@ -120,10 +120,17 @@ func (d TrafficShifted) Validate() error {
 	if d.Steps < 1 {
 		p.add("steps", "%d: must be at least 1", d.Steps)
 	}
-	if d.Step < 1 || (d.Steps >= 1 && d.Step > d.Steps) {
-		p.add("step", "%d: must be between 1 and steps (%d)", d.Step, d.Steps)
+	if d.Step < 0 || (d.Steps >= 1 && d.Step > d.Steps) {
+		p.add("step", "%d: must be between 0 and steps (%d)", d.Step, d.Steps)
 	}
 	p.traffic("traffic", d.Traffic, d.StableRevision, d.CandidateRevision)
+	if d.Step == 0 {
+		for _, t := range d.Traffic {
+			if t.RevisionName == d.CandidateRevision && t.Percent != 0 {
+				p.add("traffic", "step 0 puts the candidate in at 0%%, not %d%%", t.Percent)
+			}
+		}
+	}
 	return p.err()
 }
 

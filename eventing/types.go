@@ -112,7 +112,8 @@ type TrafficShifted struct {
 	StableRevision string `json:"stableRevision"`
 	// CandidateRevision is the revision being rolled out.
 	CandidateRevision string `json:"candidateRevision"`
-	// Step is the step reached, counted from 1.
+	// Step is the step reached, counted from 1; 0 puts the candidate in at
+	// 0% before the first step (a template a person changed).
 	Step int `json:"step"`
 	// Steps is the number of steps of the policy.
 	Steps int `json:"steps"`

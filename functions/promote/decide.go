@@ -1,6 +1,8 @@
 package promote
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -8,24 +10,46 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"k8s.io/apimachinery/pkg/api/equality"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
-// Live is what the cluster says of a Service whose manifest pins no stable
-// revision (adoption).
+// Live is what the cluster says of a Service: which revision serves
+// (adoption, when the manifest pins no stable revision) and its live
+// rollout state (a late step or promotion after a rollback).
 type Live struct {
-	// Found is false when the cluster has no such Service (a first deploy).
+	// Found is false when the cluster has no such Service or it serves no
+	// revision yet (a first deploy: nothing to protect).
 	Found bool
 	// Revision is the revision serving traffic now.
 	Revision string
 	// Image is that revision's image, as the live template names it.
 	Image string
+	// State is the live rollout state (policy.LiveState), when it parses.
+	State policy.State
 	// Err is set when the cluster could not be read; adoption then pins the
 	// current template by a commit of its own first.
 	Err error
+}
+
+// rolledBackLive says why a step or a promotion of candidate must not be
+// committed — the cluster has rolled it back, and Git's revert has not been
+// committed yet: committing it would give the candidate traffic again at
+// the next sync — or asks for the live Service (ask). Without an answer
+// (no cluster access) it lets the commit go: rollout's guard then takes
+// the traffic back.
+func rolledBackLive(s service, candidate string, lives Lives) (why string, ask bool) {
+	l, asked := lives[s.key()]
+	switch {
+	case !asked:
+		return "", true
+	case l.Err == nil && l.State.Phase == policy.RolledBack && l.State.Candidate == candidate:
+		return fmt.Sprintf("the cluster has rolled back %s (%s); the event is late", candidate, l.State.Reason), false
+	}
+	return "", false
 }
 
 // Lives are the cluster's answers for Services whose manifests pin no stable
@@ -74,8 +98,8 @@ type outcome struct {
 	// NeedLive lists the Services (namespace/name) whose live state decides
 	// the outcome and which the Lives given do not hold: read them, decide again.
 	NeedLive []string
-	// NeedTemplates lists the revisions (namespace/revision) whose template
-	// decides the outcome and which the Templates given do not hold.
+	// NeedTemplates lists the revisions (templateKey) whose template decides
+	// the outcome and which the Templates given do not hold.
 	NeedTemplates []string
 }
 
@@ -90,8 +114,18 @@ type Template struct {
 	Err error
 }
 
-// Templates are the cluster's answers by namespace/revision.
+// Templates are the cluster's answers by templateKey.
 type Templates map[string]Template
+
+// templateKey names a revision of a Service: namespace/service/revision.
+func templateKey(s service, revision string) string {
+	return s.Namespace + "/" + s.Name + "/" + revision
+}
+
+// need asks for the template of a Service's revision.
+func need(s service, revision string) outcome {
+	return outcome{NeedTemplates: []string{templateKey(s, revision)}}
+}
 
 // answers are what the cluster said, read between two edits so that the
 // decision stays a pure function of the files, the event and these.
@@ -288,7 +322,7 @@ func only(d desired) outcome { return outcome{Changes: []desired{d}} }
 func skipping(s skip) outcome { return outcome{Skipped: []skip{s}} }
 
 // decideShifted writes a step's traffic and state (git traffic writer).
-func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
+func decideShifted(services []service, ev eventing.TrafficShifted, known answers) outcome {
 	s, why := find(services, ev.Namespace, ev.Service)
 	if why != nil {
 		return skipping(*why)
@@ -306,32 +340,83 @@ func decideShifted(services []service, ev eventing.TrafficShifted) outcome {
 		}
 		st = parsed
 	}
-	pin := unnamed(s, ev.CandidateRevision, st.CandidateImage)
-	if s.Template != ev.CandidateRevision && pin == "" {
-		return skipping(skipped(s, "step %d is for candidate %s, the manifest runs %s", ev.Step, ev.CandidateRevision, s.Template))
-	}
 	if why := behind(s.State, st, pol.Steps); why != "" {
 		return skipping(skipped(s, "a late traffic.shifted (step %d): %s", ev.Step, why))
 	}
+	switch why, ask := rolledBackLive(s, ev.CandidateRevision, known.lives); {
+	case ask:
+		return outcome{NeedLive: []string{s.key()}}
+	case why != "":
+		return skipping(skipped(s, "a late traffic.shifted (step %d): %s", ev.Step, why))
+	}
+	pin := false
+	if s.Template != ev.CandidateRevision {
+		var why string
+		var ask bool
+		switch pin, why, ask = pinName(s, ev.CandidateRevision, known.templates); {
+		case ask:
+			return need(s, ev.CandidateRevision)
+		case why != "":
+			return skipping(skipped(s, "step %d is for candidate %s: %s", ev.Step, ev.CandidateRevision, why))
+		case !pin:
+			return skipping(skipped(s, "step %d is for candidate %s, the manifest runs %s", ev.Step, ev.CandidateRevision, s.Template))
+		}
+	}
 	summary := fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, trafficLine(ev.Traffic))
-	if pin != "" {
-		summary += "; " + pin
+	if ev.Step == 0 {
+		summary = fmt.Sprintf("candidate %s at 0%% (the template changed outside slipstream), %s", ev.CandidateRevision, trafficLine(ev.Traffic))
+	}
+	if pin {
+		summary += "; " + pinnedNote(ev.CandidateRevision)
 	}
 	return only(desired{svc: s, Template: ev.CandidateRevision, Traffic: ev.Traffic, State: &st, Summary: summary,
 		Committed: withCause(committed(s, s.Image, ev.StableRevision, ev.CandidateRevision), ev)})
 }
 
-// unnamed says why the manifest's template may be pinned to revision, a
-// name Knative gave it, or "": a person who changed the template deleted
-// its name, Knative named the revision (<service>-<generation>), and
-// rollout rolls it out as a candidate. Pinning that name in Git keeps the
-// traffic, which names revisions, true to the template; Knative reuses the
-// revision, whose spec is the template's. It takes a template without a
-// name that runs image, the candidate's.
-func unnamed(s service, revision, image string) string {
-	if s.Template != "" || revision == "" || image == "" || !(s.Image == image || sameDigest(s.Image, image)) {
-		return ""
+// pinName decides whether the manifest's template may be pinned to
+// revision, a name Knative gave it: a person who changed the template
+// deleted its name, Knative named the revision (<service>-<generation>),
+// and rollout rolls it out as a candidate. Pinning the name keeps the
+// traffic in Git, which names revisions, true to the template; Knative
+// reuses the revision only if its spec is the template's, so the revision
+// is read and compared first (ask), and anything else is refused with why.
+func pinName(s service, revision string, templates Templates) (pin bool, why string, ask bool) {
+	if s.Template != "" {
+		return false, "", false
 	}
+	t, asked := templates[templateKey(s, revision)]
+	switch {
+	case !asked:
+		return false, "", true
+	case t.Err != nil:
+		return false, fmt.Sprintf("the manifest's template has no name, and revision %s could not be read to compare (%v)", revision, t.Err), false
+	case !t.Found:
+		return false, fmt.Sprintf("the manifest's template has no name, and the cluster has no revision %s", revision), false
+	case !madeFrom(s, t.Spec):
+		return false, fmt.Sprintf("the manifest's template has no name and is not the one that made %s (it changed again)", revision), false
+	}
+	return true, "", false
+}
+
+// madeFrom reports whether a revision's spec is what applying the manifest's
+// template makes: the template as Knative's webhook defaults it. One field
+// may differ: enableServiceLinks, which Knative sets only when a Service is
+// created, so the live object keeps it while Git never names it.
+func madeFrom(s service, t servingv1.RevisionTemplateSpec) bool {
+	var g servingv1.RevisionTemplateSpec
+	if err := json.Unmarshal(s.TemplateJSON, &g); err != nil || len(g.Spec.Containers) == 0 {
+		return false
+	}
+	g.Spec.Containers[0].Image = s.Image // the effective image (a kustomization may set it)
+	g.SetDefaults(context.Background())
+	if g.Spec.EnableServiceLinks == nil {
+		g.Spec.EnableServiceLinks = t.Spec.EnableServiceLinks
+	}
+	return equality.Semantic.DeepEqual(g.Spec, t.Spec)
+}
+
+// pinnedNote is what a commit line says of a pinned name.
+func pinnedNote(revision string) string {
 	return "template named " + revision + ", the name Knative gave it"
 }
 
@@ -378,7 +463,7 @@ func behind(cur, next policy.State, steps []int) string {
 // decidePromoted makes the promoted revision stable at 100%, remembering the
 // previous stable revision for the bake window; at is the event's time. When
 // it ends an adoption, the image that waited goes in as the candidate.
-func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Time) outcome {
+func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Time, known answers) outcome {
 	s, why := find(services, ev.Namespace, ev.Service)
 	if why != nil {
 		return skipping(*why)
@@ -400,9 +485,26 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 		d.svc = s
 		return only(d)
 	}
-	pin := unnamed(s, ev.Revision, ev.Image)
-	if s.Template != ev.Revision && s.pinnedStable() != ev.Revision && pin == "" {
-		return skipping(skipped(s, "promoted %s is not the manifest's candidate (%s)", ev.Revision, s.Template))
+	if !(s.State.Phase == policy.Promoted && s.State.Stable == ev.Revision) { // not a redelivery
+		switch why, ask := rolledBackLive(s, ev.Revision, known.lives); {
+		case ask:
+			return outcome{NeedLive: []string{s.key()}}
+		case why != "":
+			return skipping(skipped(s, "a late rollout.promoted: %s", why))
+		}
+	}
+	pin := false
+	if s.Template != ev.Revision && s.pinnedStable() != ev.Revision {
+		var why string
+		var ask bool
+		switch pin, why, ask = pinName(s, ev.Revision, known.templates); {
+		case ask:
+			return need(s, ev.Revision)
+		case why != "":
+			return skipping(skipped(s, "promoted %s: %s", ev.Revision, why))
+		case !pin:
+			return skipping(skipped(s, "promoted %s is not the manifest's candidate (%s)", ev.Revision, s.Template))
+		}
 	}
 	image := knownImage(s, ev.Revision)
 	if image == "" {
@@ -421,19 +523,15 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 	d := desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.Revision, Percent: 100, Tag: "stable"}}, State: &st,
 		Summary:   fmt.Sprintf("promote %s to stable at 100%%", ev.Revision),
 		Committed: withCause(committed(s, image, ev.Revision, ""), ev)}
-	if pin != "" {
-		d.Template, d.Summary = ev.Revision, d.Summary+"; "+pin
+	if pin {
+		d.Template, d.Summary = ev.Revision, d.Summary+"; "+pinnedNote(ev.Revision)
 	}
 	return only(d)
 }
 
 // decideRolledBack puts the template back to the one that made the stable
-// revision, sends all traffic to stable and quarantines the bad digest.
-// When only the image changed since, the stable image and name are enough;
-// when the template changed too (a person's edit rolled out as a
-// candidate), the whole template is read back from the stable Revision in
-// the cluster: a template that names a Revision with another spec is
-// refused (RevisionNameTaken) and freezes the Service's traffic.
+// revision, sends all traffic to stable and quarantines the bad digest
+// (stableTemplate says how the template goes back).
 func decideRolledBack(services []service, ev eventing.RolloutRolledBack, templates Templates) outcome {
 	s, why := find(services, ev.Namespace, ev.Service)
 	if why != nil {
@@ -443,22 +541,20 @@ func decideRolledBack(services []service, ev eventing.RolloutRolledBack, templat
 	d := desired{svc: s, Traffic: []eventing.TrafficTarget{{RevisionName: ev.StableRevision, Percent: 100, Tag: "stable"}}, Quarantine: digestOf(ev.Image)}
 	image := s.Image
 	var notes []string
-	switch restore, why, need := stableTemplate(s, ev.StableRevision, stableImage, templates); {
-	case need:
-		return outcome{NeedTemplates: []string{ev.Namespace + "/" + ev.StableRevision}}
-	case restore != nil:
-		d.Restore, d.Template = restore, ev.StableRevision
-		if img := firstImage(restore); img != "" {
-			d.Image, image = img, img
+	back, note, ask := stableTemplate(s, ev, stableImage, templates)
+	switch {
+	case ask:
+		return need(s, ev.StableRevision)
+	case back.restore != nil:
+		d.Restore, d.Template = back.restore, ev.StableRevision
+		if img := firstImage(back.restore); img != "" {
+			d.Image, image, stableImage = img, img, img
 		}
-		notes = append(notes, "template restored from revision "+ev.StableRevision+": it was changed since")
-	case why != "":
-		notes = append(notes, why)
-	case stableImage != "":
+	case back.imageAndName:
 		d.Image, d.Template, image = stableImage, ev.StableRevision, stableImage
 	}
-	if d.Restore != nil {
-		stableImage = image
+	if note != "" {
+		notes = append(notes, note)
 	}
 	if d.Quarantine != "" && sameDigest(ev.Image, stableImage) {
 		// The template changed, not the image: the digest is the stable one's.
@@ -483,47 +579,64 @@ func decideRolledBack(services []service, ev eventing.RolloutRolledBack, templat
 	return only(d)
 }
 
-// stableTemplate decides how a rollback brings the template back to the
-// stable revision. The manifest's template with the stable image is enough
-// when it still names that revision (slipstream names revisions after their
-// template), and for a revision named before that rule (after its digest),
-// when the cluster cannot say. Otherwise the template that made the
-// revision is restored from the cluster (need: read it first); when the
-// cluster cannot give it, the template is left as it is, and why says so —
-// the stable name over another template would be refused.
-func stableTemplate(s service, stable, stableImage string, templates Templates) (restore *servingv1.RevisionTemplateSpec, why string, need bool) {
-	if stableImage != "" {
-		if name, err := revisionFor(s, stableImage); err == nil && name == stable {
-			return nil, "", false
-		}
-	}
-	t, asked := templates[s.Namespace+"/"+stable]
-	switch {
-	case !asked:
-		return nil, "", true
-	case t.Err == nil && t.Found:
-		return t.Spec.DeepCopy(), "", false
-	case stableImage != "" && stable == digestName(s.Name, stableImage):
-		return nil, "", false // named after its digest: the image is what made it
-	}
-	changed := "it was changed since " + stable + " was made"
-	if stableImage == "" {
-		changed = "the image of " + stable + " is not recorded"
-	}
-	if t.Err != nil {
-		return nil, fmt.Sprintf("template left as it is: %s, and that revision's template could not be read (%v); restore it by hand", changed, t.Err), false
-	}
-	return nil, fmt.Sprintf("template left as it is: %s, and the cluster no longer has that revision; restore it by hand", changed), false
+// restoredNote is what a rollback's commit line says of a restored template.
+func restoredNote(stable string) string {
+	return "template restored from revision " + stable + ": it was changed since"
 }
 
-// digestName is how revisions were named before they were named after their
-// template: <service>-<the first 10 hex digits of the digest>.
-func digestName(service, image string) string {
-	_, hex, ok := strings.Cut(digestOf(image), ":")
-	if !ok || len(hex) < 10 {
-		return ""
+// templateBack is how a rollback brings the template back to the stable
+// revision: the whole template that made it, or its image and name over
+// the manifest's template, or neither (left as it is).
+type templateBack struct {
+	restore      *servingv1.RevisionTemplateSpec
+	imageAndName bool
+}
+
+// stableTemplate decides how a rollback brings the template back. Knative
+// reuses a revision for a template that names it only when the specs are
+// equal; the stable name over another spec is refused (RevisionNameTaken)
+// and freezes the Service's traffic. So:
+//   - when the manifest's template with the stable image still names the
+//     stable revision (slipstream names revisions after their template),
+//     only the image changed since: image and name;
+//   - otherwise the template that made the stable revision is read from the
+//     cluster (ask: read it first) and written whole — unless a
+//     kustomization sets the image: kustomize would apply its patches to
+//     the rendered template again;
+//   - when that cannot be, image and name if the rolled-back candidate ran
+//     another digest (a push: only the image changed, as far as anyone can
+//     tell), else the template is left as it is (a template change: the
+//     stable name over it would be refused) and note says so.
+func stableTemplate(s service, ev eventing.RolloutRolledBack, stableImage string, templates Templates) (back templateBack, note string, ask bool) {
+	stable := ev.StableRevision
+	if stableImage != "" {
+		if name, err := revisionFor(s, stableImage); err == nil && name == stable {
+			return templateBack{imageAndName: true}, "", false
+		}
 	}
-	return service + "-" + hex[:10]
+	var cannot string
+	if s.Kustomization != "" {
+		cannot = "a kustomization sets its image, and the rendered template is not written back into " + s.Path
+	} else {
+		t, asked := templates[templateKey(s, stable)]
+		switch {
+		case !asked:
+			return templateBack{}, "", true
+		case t.Err == nil && t.Found:
+			return templateBack{restore: t.Spec.DeepCopy()}, restoredNote(stable), false
+		case t.Err != nil:
+			cannot = fmt.Sprintf("the template of %s could not be read (%v)", stable, t.Err)
+		default:
+			cannot = "the cluster no longer has " + stable
+		}
+	}
+	switch {
+	case stableImage == "":
+		return templateBack{}, "template left as it is: the image of " + stable + " is not recorded, and " + cannot, false
+	case !sameDigest(ev.Image, stableImage):
+		return templateBack{imageAndName: true}, "", false
+	}
+	return templateBack{}, fmt.Sprintf("template left as it is: it was changed since %s was made (same image), and %s; restore it by hand", stable, cannot), false
 }
 
 // firstImage is the image of a template's first container.

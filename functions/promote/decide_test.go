@@ -1,12 +1,15 @@
 package promote
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -336,7 +339,7 @@ func TestStateInGitNeverMovesBackwards(t *testing.T) {
 			ev := eventing.TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: "hello-aa11bb22cc", CandidateRevision: "hello-4444444444",
 				Step: tc.event.Step, Steps: 4, State: tc.event.String(),
 				Traffic: []eventing.TrafficTarget{{RevisionName: "hello-aa11bb22cc", Percent: 50, Tag: "stable"}, {RevisionName: "hello-4444444444", Percent: 50, Tag: "candidate"}}}
-			out := decideShifted(services, ev)
+			out := decideShifted(services, ev, answers{lives: Lives{"demo/hello": {Err: errNoCluster}}})
 			switch {
 			case tc.stale == "" && len(out.Changes) != 1:
 				t.Errorf("not written: %v", out.Skipped)
@@ -350,8 +353,9 @@ func TestStateInGitNeverMovesBackwards(t *testing.T) {
 // TestAPersonsTemplateChangeIsRecorded: rollout rolls out a template a
 // person changed as a candidate; promote records its steps and promotion.
 // A template the person renamed is recorded as it is; one whose name they
-// deleted is pinned to the name Knative gave its revision, so the traffic
-// in Git names what the template makes.
+// deleted is pinned to the name Knative gave its revision — only when that
+// revision is the template's (Knative reuses it for an equal spec only) —
+// so the traffic in Git names what the template makes.
 func TestAPersonsTemplateChangeIsRecorded(t *testing.T) {
 	const stable = "hello-aa11bb22cc"
 	image := "registry.example.com/team/hello:1.0.0@" + digestA
@@ -361,45 +365,67 @@ func TestAPersonsTemplateChangeIsRecorded(t *testing.T) {
 		return map[string][]byte{"apps/hello/service.yaml": []byte(strings.Replace(m, "      name: hello-aa11bb22cc\n", templateName, 1))}
 	}
 	renamed, deleted := "      name: hello-greeting\n", "      labels: {team: checkout}\n"
-	step1 := func(candidate, candidateImage string) eventing.TrafficShifted {
-		st := policy.State{Phase: policy.Progressing, Stable: stable, StableImage: image, Candidate: candidate, CandidateImage: candidateImage, Step: 1, Steps: []int{10, 25, 50, 100}}
+	// made is the template Knative made hello-00005 from: the unnamed one,
+	// with env when the person changed it again since.
+	made := func(env ...corev1.EnvVar) Template {
+		tmpl := servingv1.RevisionTemplateSpec{Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: image, Env: env}}}}}
+		tmpl.SetDefaults(context.Background())
+		return Template{Found: true, Spec: tmpl}
+	}
+	step1 := func(candidate string) eventing.TrafficShifted {
+		st := policy.State{Phase: policy.Progressing, Stable: stable, StableImage: image, Candidate: candidate, CandidateImage: image, Step: 1, Steps: []int{10, 25, 50, 100}}
 		return eventing.TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: stable, CandidateRevision: candidate, Step: 1, Steps: 4, State: st.String(),
 			Traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 90, Tag: "stable"}, {RevisionName: candidate, Percent: 10, Tag: "candidate"}}}
+	}
+	shifted := func(candidate string) func([]service, Templates) outcome {
+		return func(s []service, tm Templates) outcome {
+			return decideShifted(s, step1(candidate), answers{lives: Lives{"demo/hello": {Err: errNoCluster}}, templates: tm})
+		}
 	}
 	tests := []struct {
 		name     string
 		files    map[string][]byte
-		decide   func([]service) outcome
-		template string // the template name written; "" when skipped
-		skip     string // what the skip says
+		decide   func([]service, Templates) outcome
+		cluster  Templates // what the cluster answers, by templateKey
+		template string    // the template name written; "" when skipped
+		skip     string    // what the skip says
 	}{
 		{
 			name:     "step 1 of a renamed template",
 			files:    git(renamed),
-			decide:   func(s []service) outcome { return decideShifted(s, step1("hello-greeting", image)) },
+			decide:   shifted("hello-greeting"),
 			template: "hello-greeting",
 		},
 		{
 			name:     "step 1 of a template whose name was deleted: pinned to Knative's name",
 			files:    git(deleted),
-			decide:   func(s []service) outcome { return decideShifted(s, step1("hello-00005", image)) },
+			decide:   shifted("hello-00005"),
+			cluster:  Templates{"demo/hello/hello-00005": made()},
 			template: "hello-00005",
 		},
 		{
 			name:  "the promotion of a template whose name was deleted: pinned to Knative's name",
 			files: git(deleted),
-			decide: func(s []service) outcome {
-				return decidePromoted(s, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-00005", Image: image, PreviousRevision: stable}, now)
+			decide: func(s []service, tm Templates) outcome {
+				return decidePromoted(s, eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-00005", Image: image, PreviousRevision: stable}, now,
+					answers{lives: Lives{"demo/hello": {Err: errNoCluster}}, templates: tm})
 			},
+			cluster:  Templates{"demo/hello/hello-00005": made()},
 			template: "hello-00005",
 		},
 		{
-			name:  "a step for an image the unnamed template does not run: not pinned",
-			files: git(deleted),
-			decide: func(s []service) outcome {
-				return decideShifted(s, step1("hello-00005", "registry.example.com/team/hello:1.4.0@"+digestB))
-			},
-			skip: "step 1 is for candidate hello-00005, the manifest runs ",
+			name:    "the unnamed template changed again since Knative made the revision: not pinned (Knative would refuse the name)",
+			files:   git(deleted),
+			decide:  shifted("hello-00005"),
+			cluster: Templates{"demo/hello/hello-00005": made(corev1.EnvVar{Name: "GREETING", Value: "hej"})},
+			skip:    "is not the one that made hello-00005",
+		},
+		{
+			name:    "no cluster access: not pinned, and why",
+			files:   git(deleted),
+			decide:  shifted("hello-00005"),
+			cluster: Templates{"demo/hello/hello-00005": Template{Err: errNoCluster}},
+			skip:    "could not be read to compare",
 		},
 	}
 	for _, tc := range tests {
@@ -408,7 +434,18 @@ func TestAPersonsTemplateChangeIsRecorded(t *testing.T) {
 			if len(services) != 1 {
 				t.Fatalf("fixture: %v", skipped)
 			}
-			out := tc.decide(services)
+			known := Templates{}
+			out := tc.decide(services, known)
+			for _, key := range out.NeedTemplates { // the handler reads them, and decides again
+				a, ok := tc.cluster[key]
+				if !ok {
+					t.Fatalf("asked for %s, which the fixture does not hold", key)
+				}
+				known[key] = a
+			}
+			if len(out.NeedTemplates) > 0 {
+				out = tc.decide(services, known)
+			}
 			if tc.template == "" {
 				if len(out.Changes) != 0 || len(out.Skipped) != 1 || !strings.Contains(out.Skipped[0].Reason, tc.skip) {
 					t.Fatalf("changes %d, skipped %v; want it skipped with %q", len(out.Changes), out.Skipped, tc.skip)
@@ -426,6 +463,70 @@ func TestAPersonsTemplateChangeIsRecorded(t *testing.T) {
 			got, _ := findServices(files)
 			if len(got) != 1 || got[0].Template != tc.template {
 				t.Errorf("template %q after the commit, want %q:\n%s", got[0].Template, tc.template, files[s.Path])
+			}
+		})
+	}
+}
+
+// TestALateEventAfterARollbackInTheClusterIsNotCommitted: rollout's step
+// (or promotion) and the rollback travel separately; when the step reaches
+// promote after the cluster rolled back and before the revert, committing
+// it would give the candidate its share again at the next sync.
+func TestALateEventAfterARollbackInTheClusterIsNotCommitted(t *testing.T) {
+	const stable, cand = "hello-aa11bb22cc", "hello-4444444444"
+	progressing := policy.State{Phase: policy.Progressing, Stable: stable, Candidate: cand, Step: 2, Steps: []int{10, 25, 50, 100}}
+	m := strings.Replace(manifest("demo", "hello", "registry.example.com/team/hello:1.4.0@"+digestB, "\n    slipstream.dev/rollout: '"+progressing.String()+"'"),
+		"      name: hello-aa11bb22cc\n", "      name: "+cand+"\n", 1)
+	services, skipped := findServices(map[string][]byte{"apps/hello/service.yaml": []byte(m)})
+	if len(services) != 1 {
+		t.Fatalf("fixture: %v", skipped)
+	}
+	step3 := progressing
+	step3.Step = 3
+	shift := eventing.TrafficShifted{Namespace: "demo", Service: "hello", StableRevision: stable, CandidateRevision: cand, Step: 3, Steps: 4, State: step3.String(),
+		Traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 50, Tag: "stable"}, {RevisionName: cand, Percent: 50, Tag: "candidate"}}}
+	promoted := eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: cand, PreviousRevision: stable, Image: "registry.example.com/team/hello:1.4.0@" + digestB}
+	rolledBack := Live{Found: true, Revision: stable, State: policy.State{Phase: policy.RolledBack, Stable: stable, Candidate: cand, Reason: "alert HighErrorRate"}}
+	tests := []struct {
+		name    string
+		live    Live
+		decide  func(answers) outcome
+		skipped string // "" when committed
+	}{
+		{
+			name:    "a step after the rollback",
+			live:    rolledBack,
+			decide:  func(a answers) outcome { return decideShifted(services, shift, a) },
+			skipped: "the cluster has rolled back " + cand,
+		},
+		{
+			name:    "a promotion after the rollback",
+			live:    rolledBack,
+			decide:  func(a answers) outcome { return decidePromoted(services, promoted, now, a) },
+			skipped: "the cluster has rolled back " + cand,
+		},
+		{
+			name:   "a step, the cluster still rolling out",
+			live:   Live{Found: true, Revision: stable, State: progressing},
+			decide: func(a answers) outcome { return decideShifted(services, shift, a) },
+		},
+		{
+			name:   "a step, no cluster access: committed (rollout's guard takes the traffic back)",
+			live:   Live{Err: errNoCluster},
+			decide: func(a answers) outcome { return decideShifted(services, shift, a) },
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if out := tc.decide(answers{}); len(out.NeedLive) != 1 || out.NeedLive[0] != "demo/hello" {
+				t.Fatalf("without an answer: %+v, want the live Service asked for", out)
+			}
+			out := tc.decide(answers{lives: Lives{"demo/hello": tc.live}})
+			switch {
+			case tc.skipped == "" && len(out.Changes) != 1:
+				t.Errorf("not committed: %v", out.Skipped)
+			case tc.skipped != "" && (len(out.Changes) != 0 || len(out.Skipped) != 1 || !strings.Contains(out.Skipped[0].Reason, tc.skipped)):
+				t.Errorf("changes %d, skipped %v; want it skipped with %q", len(out.Changes), out.Skipped, tc.skipped)
 			}
 		})
 	}

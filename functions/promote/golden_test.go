@@ -176,6 +176,7 @@ func TestGolden(t *testing.T) {
 		name    string
 		status  int    // answer to the event
 		subject string // the new commit's subject; "" means no commit
+		body    string // a line the commit message must hold, if any
 		reply   func(t *testing.T, c eventing.ManifestCommitted)
 	}{
 		{
@@ -251,12 +252,27 @@ func TestGolden(t *testing.T) {
 		{
 			name:    "rollback-template-changed",
 			status:  200,
+			body:    "template restored from revision hello-00003: it was changed since; digest not quarantined: the stable revision runs it too",
+			subject: "slipstream: roll back demo/hello to hello-00003 (HighErrorRate)",
+			reply:   wantRevisions("hello-00003", ""),
+		},
+		{
+			name:    "rollback-adopted-stable-without-cluster",
+			status:  200,
+			subject: "slipstream: roll back demo/hello to hello-00001 (HighErrorRate)",
+			reply:   wantRevisions("hello-00001", ""),
+		},
+		{
+			name:    "rollback-restore-refused",
+			status:  200,
+			body:    "template left as it is: the one that made hello-00003 was refused",
 			subject: "slipstream: roll back demo/hello to hello-00003 (HighErrorRate)",
 			reply:   wantRevisions("hello-00003", ""),
 		},
 		{
 			name:    "rollback-template-gone",
 			status:  200,
+			body:    "template left as it is: it was changed since hello-00003 was made (same image), and the cluster no longer has hello-00003",
 			subject: "slipstream: roll back demo/hello to hello-00003 (HighErrorRate)",
 			reply:   wantRevisions("hello-00003", ""),
 		},
@@ -295,6 +311,9 @@ func TestGolden(t *testing.T) {
 				msg := testutil.Commits(t, s.bare)[0].Message
 				if !strings.Contains(msg, "Slipstream-Event-Id: "+e.ID()) {
 					t.Errorf("commit message lacks the event trailer:\n%s", msg)
+				}
+				if !strings.Contains(msg, tc.body) {
+					t.Errorf("commit message lacks %q:\n%s", tc.body, msg)
 				}
 			}
 

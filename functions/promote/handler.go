@@ -71,11 +71,11 @@ func (p *Promote) Function() host.Function {
 		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, known answers, at time.Time) outcome {
 			return decideImagePushed(services, ev, known.lives, at)
 		}),
-		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, _ answers, _ time.Time) outcome {
-			return decideShifted(services, ev)
+		eventing.TypeTrafficShifted: handle(p, func(ev eventing.TrafficShifted, services []service, known answers, _ time.Time) outcome {
+			return decideShifted(services, ev, known)
 		}),
-		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, _ answers, at time.Time) outcome {
-			return decidePromoted(services, ev, at)
+		eventing.TypeRolloutPromoted: handle(p, func(ev eventing.RolloutPromoted, services []service, known answers, at time.Time) outcome {
+			return decidePromoted(services, ev, at, known)
 		}),
 		eventing.TypeRolloutRolledBack: handle(p, func(ev eventing.RolloutRolledBack, services []service, known answers, _ time.Time) outcome {
 			return decideRolledBack(services, ev, known.templates)
@@ -107,6 +107,11 @@ func handle[T any, P interface {
 		data := P(&ev)
 		log := host.Logger(ctx)
 		known := answers{lives: Lives{}, templates: Templates{}}
+		if p.live != nil && readsLiveFirst(data) {
+			// A step or a promotion is checked against the live Service
+			// (rolledBackLive): read it before the edit, not in a second round.
+			p.answer(ctx, outcome{NeedLive: []string{data.Subject()}}, known)
+		}
 		var last plan
 		var hash string
 		for round := 1; ; round++ {
@@ -168,6 +173,16 @@ func orNone(skipped []skip) string {
 // errNoCluster is the live answer when promote has no cluster access.
 var errNoCluster = errors.New("promote has no cluster access configured")
 
+// readsLiveFirst reports whether an event's decision always reads its
+// Service's live state.
+func readsLiveFirst(ev eventing.Data) bool {
+	switch ev.(type) {
+	case *eventing.TrafficShifted, *eventing.RolloutPromoted:
+		return true
+	}
+	return false
+}
+
 // needs reports whether a decision asked for live objects.
 func needs(out outcome) bool { return len(out.NeedLive) > 0 || len(out.NeedTemplates) > 0 }
 
@@ -183,16 +198,20 @@ func (p *Promote) answer(ctx context.Context, out outcome, known answers) {
 			continue
 		}
 		namespace, name, _ := strings.Cut(key, "/")
-		rev, img, found, err := p.live.ServingRevision(ctx, namespace, name)
-		known.lives[key] = Live{Found: found, Revision: rev, Image: img, Err: err}
+		l, err := p.live.Live(ctx, namespace, name)
+		known.lives[key] = Live{Found: l.Exists && l.Serving != "", Revision: l.Serving, Image: l.Image, State: l.State, Err: err}
 	}
 	for _, key := range out.NeedTemplates {
 		if p.live == nil {
 			known.templates[key] = Template{Err: errNoCluster}
 			continue
 		}
-		namespace, revision, _ := strings.Cut(key, "/")
-		spec, found, err := p.live.RevisionTemplate(ctx, namespace, revision)
+		parts := strings.SplitN(key, "/", 3) // templateKey
+		if len(parts) != 3 {
+			known.templates[key] = Template{Err: fmt.Errorf("malformed revision key %q", key)}
+			continue
+		}
+		spec, found, err := p.live.RevisionTemplate(ctx, parts[0], parts[1], parts[2])
 		known.templates[key] = Template{Found: found, Spec: spec, Err: err}
 	}
 }
@@ -229,6 +248,15 @@ func build(snapshot map[string][]byte, ds []desired, skips []skip) plan {
 	pl := plan{Files: map[string][]byte{}, Skipped: skips}
 	for _, d := range ds {
 		changed, err := apply(working, d.svc, d)
+		if err != nil && d.Restore != nil {
+			// The restored template does not apply (promote validates with
+			// Knative's default configuration; the cluster's may allow more):
+			// the rest of the rollback still goes in, the template stays.
+			d.Summary = strings.Replace(d.Summary, restoredNote(d.Template),
+				fmt.Sprintf("template left as it is: the one that made %s was refused (%v); restore it by hand", d.Template, err), 1)
+			d.Restore, d.Template, d.Image = nil, "", ""
+			changed, err = apply(working, d.svc, d)
+		}
 		if err != nil {
 			pl.Skipped = append(pl.Skipped, skipped(d.svc, "%v", err))
 			continue
@@ -291,6 +319,9 @@ func subject(ev eventing.Data, pl plan) string {
 	case *eventing.ImagePushed:
 		return fmt.Sprintf("slipstream: deploy %s:%s to %s", e.Repository, e.Tag, target)
 	case *eventing.TrafficShifted:
+		if e.Step == 0 {
+			return fmt.Sprintf("slipstream: %s candidate %s at 0%%", target, e.CandidateRevision)
+		}
 		if st, err := policy.ParseState(e.State); err == nil && st.StepStartedAt != nil {
 			return fmt.Sprintf("slipstream: %s step %d/%d is live since %s, %s", target, e.Step, e.Steps, st.StepStartedAt.UTC().Format("15:04:05"), trafficLine(e.Traffic))
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/gitrepo"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/internal/yamlpatch"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -345,14 +346,14 @@ type countingLive struct {
 	reads int
 }
 
-func (c *countingLive) ServingRevision(_ context.Context, _, _ string) (string, string, bool, error) {
+func (c *countingLive) Live(_ context.Context, _, _ string) (kservice.Live, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reads++
-	return "hello-00001", "registry.example.com/team/hello:1.0.0", true, nil
+	return kservice.Live{Exists: true, Serving: "hello-00001", Image: "registry.example.com/team/hello:1.0.0"}, nil
 }
 
-func (c *countingLive) RevisionTemplate(_ context.Context, _, _ string) (servingv1.RevisionTemplateSpec, bool, error) {
+func (c *countingLive) RevisionTemplate(_ context.Context, _, _, _ string) (servingv1.RevisionTemplateSpec, bool, error) {
 	return servingv1.RevisionTemplateSpec{}, false, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -141,7 +142,7 @@ func Decide(in Input) Plan {
 		return p
 	}
 	if in.PolicyErr == nil {
-		if l := templateCandidate(live, s, in.Policy.Writer); l != "" {
+		if l := templateCandidate(live, s); l != "" && fresh(live, s, in.Revision) {
 			return templateChanged(in, l)
 		}
 	}
@@ -499,22 +500,18 @@ func promote(in Input, reason string) Plan {
 	return clearControls(in, p)
 }
 
-// templateCandidate names the revision Knative created from a template
-// slipstream did not write — a person changed the template in Git — or "":
-// the latest created revision of the reconciled Service, when the state
-// names it neither as the stable revision nor as the candidate and no
-// rollback record has rolled it back. Flagger starts a canary on any change
-// of the template; so does slipstream. While Pending with the cluster
-// writer, the candidate the commit event announced may not be applied yet,
-// so the latest revision is an older one: nothing is started then.
-func templateCandidate(live *servingv1.Service, s policy.State, writer policy.Writer) string {
+// templateCandidate names the revision that may have been made from a
+// template slipstream did not write — a person changed the template in Git
+// — or "": the latest created revision of the reconciled Service, when the
+// state names it neither as the stable revision nor as the candidate and no
+// rollback record has rolled it back. It is a first look, from the Service
+// alone; fresh decides, with the revision read.
+func templateCandidate(live *servingv1.Service, s policy.State) string {
 	if live == nil || live.Generation != live.Status.ObservedGeneration {
 		return ""
 	}
-	switch {
-	case s.Phase == policy.Pending && writer == policy.WriterCluster:
-		return ""
-	case s.Phase == policy.Pending, s.Phase == policy.Progressing, s.Phase == policy.Paused, s.Phase == policy.Promoted, s.Phase == policy.RolledBack:
+	switch s.Phase {
+	case policy.Pending, policy.Progressing, policy.Paused, policy.Promoted, policy.RolledBack:
 	default:
 		return ""
 	}
@@ -528,55 +525,57 @@ func templateCandidate(live *servingv1.Service, s policy.State, writer policy.Wr
 	return l
 }
 
+// fresh reports whether rev, the latest created revision, was made from the
+// live template and after the rollout in progress started — a new template,
+// not a stale status: Knative reports the previous latest revision while
+// its Configuration catches up or cannot create the new one (the Service's
+// observedGeneration moves anyway), and with the cluster writer the commit
+// event can put a candidate in the state before the sync that creates it.
+func fresh(live *servingv1.Service, s policy.State, rev kservice.Revision) bool {
+	if !rev.Found || rev.Name != live.Status.LatestCreatedRevisionName || !equality.Semantic.DeepEqual(rev.Spec, live.Spec.Template.Spec) {
+		return false
+	}
+	if s.Phase == policy.Pending && s.StartedAt != nil && rev.Created.Before(s.StartedAt.Truncate(time.Second)) {
+		return false
+	}
+	return true
+}
+
 // templateChanged starts a rollout of revision l, made from a template a
 // person changed, as a push starts one: a Pending candidate beside the
-// stable revision, all traffic on stable (a rollout in progress starts
-// over), the manual controls of the rollout before cleared. With the
-// cluster writer the state is patched; with the git writer it lives in
-// this decision until the first step is committed (promote records the
-// step, and pins the name when the person deleted it).
+// stable revision at 0% (a rollout in progress starts over: its candidate's
+// share goes), the manual controls of the rollout before cleared. With the
+// cluster writer the state and traffic are patched; with the git writer
+// promote commits them (traffic.shifted at step 0), and pins the name when
+// the person deleted it. A revision that runs a quarantined digest is not
+// rolled out.
 func templateChanged(in Input, l string) Plan {
-	s, live := in.State, in.Service
+	s, rev := in.State, in.Revision
 	image := ""
-	if cs := live.Spec.Template.Spec.Containers; len(cs) > 0 {
-		image = cs[0].Image
+	if len(rev.Spec.Containers) > 0 {
+		image = rev.Spec.Containers[0].Image
 	}
-	started := in.Now
-	if in.Revision.Found && !in.Revision.Created.IsZero() {
-		started = in.Revision.Created // the same on every pass: the git writer decides it again until a step is committed
+	if _, digest, ok := strings.Cut(image, "@"); ok && in.Policy.Quarantined(digest) {
+		return wait(fmt.Sprintf("revision %s (a template changed outside slipstream) runs %s, which is in %s: not rolled out", l, digest, policy.AnnotationQuarantine), nil)
 	}
+	started := rev.Created
 	st := policy.State{Phase: policy.Pending, Stable: s.Stable, StableImage: s.StableImage, Candidate: l, CandidateImage: image, StartedAt: &started,
 		Reason: fmt.Sprintf("the template changed outside slipstream (revision %s): rolling it out as a candidate", l)}
-	var traffic []eventing.TrafficTarget
-	if st.Stable != "" {
-		traffic = []eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: policy.TagStable}, {RevisionName: l, Percent: 0, Tag: policy.TagCandidate}}
+	if st.Stable == "" {
+		// Nothing serves yet (a first deploy that failed): nothing to
+		// protect, and no traffic block to commit before it is Ready.
+		if !gitOwnsState(in) {
+			return clearControls(in, patchState(nil, &st, st.Reason))
+		}
+		next := in
+		next.State, next.Committed = st, nil
+		return clearControls(in, Decide(next))
 	}
+	traffic := []eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: policy.TagStable}, {RevisionName: l, Percent: 0, Tag: policy.TagCandidate}}
 	if !gitOwnsState(in) {
 		return clearControls(in, patchState(traffic, &st, st.Reason))
 	}
-	if controls := manualControls(in); len(controls) > 0 {
-		return clearControls(in, wait(st.Reason+"; clearing "+strings.Join(controls, ", ")+": they acted on the rollout before", nil))
-	}
-	if st.Stable != "" && sharesBeside(live.Spec.Traffic, st.Stable) {
-		// A rollout in progress starts over: its candidate's share goes at
-		// once, in the cluster (a sync of a commit puts Git's traffic back,
-		// and the next commit is the new candidate's first step).
-		back := traffic[:1]
-		return Plan{Patch: true, Traffic: back, Change: kservice.Change{Traffic: back}, Reason: st.Reason + "; traffic back on stable first"}
-	}
-	next := in
-	next.State, next.Committed = st, nil
-	return Decide(next)
-}
-
-// sharesBeside reports whether traffic gives a share to anything but stable.
-func sharesBeside(traffic []servingv1.TrafficTarget, stable string) bool {
-	for _, t := range traffic {
-		if t.Percent != nil && *t.Percent > 0 && t.RevisionName != stable {
-			return true
-		}
-	}
-	return false
+	return clearControls(in, Plan{Traffic: traffic, State: &st, Reply: shifted(in, st, traffic), Reason: st.Reason})
 }
 
 // startsCandidate reports whether a commit put a new candidate in: an image

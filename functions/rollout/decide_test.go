@@ -36,9 +36,18 @@ var (
 
 func created(name string) testutil.ServiceOption { return testutil.WithLatest(name, "") }
 
-// personImage is the image of a template a person changed (the stable
-// one's: they changed the configuration).
-var personImage = testutil.WithImage("r.example.com/hello:1.0.0@sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66")
+// stableImage is the stable revision's image; personImage puts it in the
+// live template: a person changed the configuration, not the image.
+const stableImage = "r.example.com/hello:1.0.0@sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66"
+
+var personImage = testutil.WithImage(stableImage)
+
+// person is the revision hello-greeting Knative made of that template a
+// second ago.
+func person(ready bool) kservice.Revision {
+	return kservice.Revision{Found: true, Ready: ready, Created: t0.Add(-time.Second), Name: "hello-greeting",
+		Spec: live(personImage).Spec.Template.Spec}
+}
 
 func showing(ts []eventing.TrafficTarget) testutil.ServiceOption {
 	return testutil.WithStatusTraffic(ts...)
@@ -486,62 +495,72 @@ func TestDecide(t *testing.T) {
 		{
 			name: "a template a person changed (cluster writer): its revision becomes the candidate, at 0% beside stable",
 			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: cluster(t), State: policy.State{Phase: policy.Promoted, Stable: stable},
-				Revision: kservice.Revision{Found: true, Created: t0.Add(-time.Second)}},
+				Revision: person(false)},
 			want: want{patch: true, phase: policy.Pending, reason: "the template changed outside slipstream (revision hello-greeting)",
 				traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: "hello-greeting", Percent: 0, Tag: "candidate"}}},
 			check: func(t *testing.T, p Plan) {
-				if p.State.Candidate != "hello-greeting" || p.State.Stable != stable || p.State.CandidateImage == "" || p.Change.State == nil {
-					t.Errorf("state %s (written: %v), want hello-greeting the candidate beside %s, with its image", p.State, p.Change.State != nil, stable)
+				if p.State.Candidate != "hello-greeting" || p.State.Stable != stable || p.State.CandidateImage != stableImage || p.Change.State == nil {
+					t.Errorf("state %s (written: %v), want hello-greeting the candidate beside %s, with its revision's image", p.State, p.Change.State != nil, stable)
 				}
 			},
 		},
 		{
-			name: "a template a person changed (git writer), its revision Ready: step 1 goes to promote, no patch",
+			name: "a template a person changed (git writer): promote commits it at 0% (step 0), no patch",
 			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: gitPolicy(t), State: policy.State{Phase: policy.Promoted, Stable: stable},
-				Revision: kservice.Revision{Found: true, Ready: true, Created: t0.Add(-time.Second)}},
-			want: want{reply: eventing.TypeTrafficShifted, phase: policy.Progressing, step: 1,
-				traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 90, Tag: "stable"}, {RevisionName: "hello-greeting", Percent: 10, Tag: "candidate"}}},
+				Revision: person(true)},
+			want: want{reply: eventing.TypeTrafficShifted, phase: policy.Pending,
+				traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: "hello-greeting", Percent: 0, Tag: "candidate"}}},
 			check: func(t *testing.T, p Plan) {
-				if d := p.Reply.(eventing.TrafficShifted); d.CandidateRevision != "hello-greeting" || p.State.StartedAt == nil || !p.State.StartedAt.Equal(t0.Add(-time.Second)) {
-					t.Errorf("step 1 for %s, started %v; want hello-greeting, started when Knative created it", d.CandidateRevision, p.State.StartedAt)
+				if d := p.Reply.(eventing.TrafficShifted); d.CandidateRevision != "hello-greeting" || d.Step != 0 || p.State.StartedAt == nil || !p.State.StartedAt.Equal(t0.Add(-time.Second)) {
+					t.Errorf("step %d for %s, started %v; want step 0 of hello-greeting, started when Knative created it", d.Step, d.CandidateRevision, p.State.StartedAt)
 				}
 			},
 		},
 		{
-			name: "a template a person changed mid-rollout (git writer): the old candidate's share goes at once",
+			name: "a template a person changed mid-rollout (git writer): the commit puts the old candidate's share back on stable",
 			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage, spec(tt(75)), showing(tt(75))), Policy: gitPolicy(t),
-				State: state(policy.Progressing, 2, started(time.Minute)), Revision: kservice.Revision{Found: true, Ready: true, Created: t0.Add(-time.Second)}},
-			want: want{patch: true, traffic: tt(100)[:1], reason: "traffic back on stable first"},
+				State: state(policy.Progressing, 2, started(time.Minute)), Revision: person(true)},
+			want: want{reply: eventing.TypeTrafficShifted, phase: policy.Pending,
+				traffic: []eventing.TrafficTarget{{RevisionName: stable, Percent: 100, Tag: "stable"}, {RevisionName: "hello-greeting", Percent: 0, Tag: "candidate"}}},
 		},
 		{
-			name: "a template a person changed (git writer), its revision failing past the progress deadline: rolled back",
-			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: gitPolicy(t), State: policy.State{Phase: policy.Promoted, Stable: stable},
-				Revision: kservice.Revision{Found: true, Failed: true, Created: t0.Add(-time.Hour), Since: t0.Add(-time.Hour), Reason: "ContainerCrashing"}},
-			want: want{patch: true, traffic: tt(100)[:1], phase: policy.RolledBack, reply: eventing.TypeRolloutRolledBack, reason: "progress deadline"},
-			check: func(t *testing.T, p Plan) {
-				if rb := p.Change.Rollback; rb == nil || rb.Candidate != "hello-greeting" {
-					t.Errorf("rollback record %v, want the rollback of hello-greeting", rb)
-				}
-			},
+			name: "a template a person changed (cluster writer) while Pending on another: the newer revision is the candidate",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: cluster(t),
+				State: policy.State{Phase: policy.Pending, Stable: stable, Candidate: cand, StartedAt: started(time.Minute)}, Revision: person(false)},
+			want: want{patch: true, phase: policy.Pending, reason: "revision hello-greeting"},
 		},
 		{
-			name: "a template a person changed (git writer) while a promote: now waits: the control is cleared first",
+			name: "cluster writer, Pending on a commit not applied yet: the older latest revision is not a new template",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage), Policy: cluster(t),
+				State:    policy.State{Phase: policy.Pending, Stable: stable, Candidate: cand, StartedAt: started(time.Second)},
+				Revision: func() kservice.Revision { r := person(false); r.Created = t0.Add(-time.Hour); return r }()},
+			want: want{reason: "not candidate " + cand + " yet"},
+		},
+		{
+			name: "a stale latest revision (Knative's Configuration catching up): not made from the live template, nothing started",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), testutil.WithImage("r.example.com/hello:1.5.0@sha256:"+strings.Repeat("c", 64))),
+				Policy: gitPolicy(t), State: policy.State{Phase: policy.Promoted, Stable: stable}, Revision: person(true)},
+			want: want{reason: "no active rollout"},
+		},
+		{
+			name: "a template a person changed runs a quarantined digest: not rolled out",
+			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage),
+				Policy: gitPolicy(t, policy.AnnotationQuarantine, "sha256:aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00ee11ff22aa33bb44cc55dd66"),
+				State:  policy.State{Phase: policy.Promoted, Stable: stable}, Revision: person(true)},
+			want: want{reason: "which is in " + policy.AnnotationQuarantine + ": not rolled out"},
+		},
+		{
+			name: "a template a person changed (git writer) while a promote: now waits: cleared with the step-0 commit",
 			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage, ann(policy.AnnotationPromote, "now")), Policy: gitPolicy(t),
-				State: policy.State{Phase: policy.Promoted, Stable: stable}, Revision: kservice.Revision{Found: true, Ready: true, Created: t0.Add(-time.Second)}},
-			want: want{patch: true, reason: "clearing " + policy.AnnotationPromote, removed: []string{policy.AnnotationPromote}},
+				State: policy.State{Phase: policy.Promoted, Stable: stable}, Revision: person(true)},
+			want: want{patch: true, reply: eventing.TypeTrafficShifted, phase: policy.Pending, removed: []string{policy.AnnotationPromote}},
 		},
 		{
 			name: "the revision a rollback record rolled back is not a new template",
 			in: Input{Now: t0, Service: live(created("hello-greeting"), personImage, ann(policy.AnnotationRollback,
 				policy.State{Phase: policy.RolledBack, Stable: stable, Candidate: "hello-greeting", Reason: "alert"}.String())), Policy: gitPolicy(t),
-				State: policy.State{Phase: policy.Promoted, Stable: stable}},
+				State: policy.State{Phase: policy.Promoted, Stable: stable}, Revision: person(true)},
 			want: want{reason: "no active rollout"},
-		},
-		{
-			name: "cluster writer, Pending on a commit not applied yet: the older latest revision is not a new template",
-			in: Input{Now: t0, Service: live(created("hello-0ld0ld0ld0")), Policy: cluster(t),
-				State: policy.State{Phase: policy.Pending, Stable: stable, Candidate: cand, StartedAt: started(time.Second)}},
-			want: want{reason: "not candidate " + cand + " yet"},
 		},
 		{
 			name: "adopting: stable not ready",
@@ -602,9 +621,13 @@ func checkInvariants(t *testing.T, in Input, p Plan) {
 	t.Helper()
 	if p.Traffic != nil {
 		sum := 0
+		candidate := in.State.Candidate // the revision in.Revision describes
+		if p.State != nil && p.State.Candidate != "" {
+			candidate = p.State.Candidate // a new candidate (a template change): in.Revision is its
+		}
 		for _, x := range p.Traffic {
 			sum += x.Percent
-			if x.RevisionName == in.State.Candidate && x.Percent > 0 && !in.Revision.Ready {
+			if x.RevisionName == candidate && x.Percent > 0 && !in.Revision.Ready {
 				t.Errorf("invariant: %d%% to candidate %s, which is not Ready", x.Percent, x.RevisionName)
 			}
 		}

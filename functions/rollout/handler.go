@@ -320,7 +320,7 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 	}
 	read := waitsOn != "" && active(st.Phase)
 	if in.PolicyErr == nil {
-		if l := templateCandidate(live, st, in.Policy.Writer); l != "" {
+		if l := templateCandidate(live, st); l != "" {
 			waitsOn, read = l, true // a template a person changed: its revision is the candidate
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"knative.dev/serving/pkg/apis/serving"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -62,6 +63,10 @@ type Revision struct {
 	Since time.Time
 	// Service is the serving.knative.dev/service label.
 	Service string
+	// Name is the Revision's name, Spec its spec as stored (the template's
+	// spec that made it, defaulted).
+	Name string
+	Spec servingv1.RevisionSpec
 }
 
 // GetRevision reads a Revision's readiness.
@@ -75,7 +80,8 @@ func (c *Client) GetRevision(ctx context.Context, namespace, name string) (Revis
 		}
 		return Revision{}, fmt.Errorf("reading Revision %s/%s: %w", namespace, name, classify(err))
 	}
-	out := Revision{Found: true, Ready: r.IsReady(), Failed: r.IsFailed(), Created: r.CreationTimestamp.Time, Service: r.Labels["serving.knative.dev/service"]}
+	out := Revision{Found: true, Ready: r.IsReady(), Failed: r.IsFailed(), Created: r.CreationTimestamp.Time, Service: r.Labels[serving.ServiceLabelKey],
+		Name: r.Name, Spec: r.Spec}
 	cond := r.Status.GetCondition(servingv1.RevisionConditionReady)
 	if cond != nil {
 		out.Since = cond.LastTransitionTime.Inner.Time

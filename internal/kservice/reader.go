@@ -12,6 +12,8 @@ import (
 	"knative.dev/serving/pkg/apis/serving"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Errors API calls are classified into.
@@ -40,31 +42,42 @@ func New(serving servingclient.Interface, timeout time.Duration) *Client {
 	return &Client{serving: serving, timeout: timeout}
 }
 
-// ServingRevision returns the revision that serves the most traffic of a live
-// Service and its image (the live template's, when that revision is the
-// latest ready one). found is false when the Service does not exist or serves
-// no revision yet: there is nothing to protect.
-func (c *Client) ServingRevision(ctx context.Context, namespace, name string) (revision, image string, found bool, err error) {
+// Live is what one read of a live Service tells promote.
+type Live struct {
+	// Exists is false when the cluster has no such Service.
+	Exists bool
+	// Serving is the revision that serves the most traffic, "" when none
+	// does yet; Image is its image when the live template names it (it is
+	// the latest ready revision).
+	Serving, Image string
+	// State is the Service's live rollout state (policy.LiveState: a
+	// rollback recorded in the cluster counts); StateErr is set when it
+	// does not parse.
+	State    policy.State
+	StateErr error
+}
+
+// Live reads a Service once: which revision serves, and its rollout state.
+func (c *Client) Live(ctx context.Context, namespace, name string) (Live, error) {
 	svc, err := c.Get(ctx, namespace, name)
 	if isNotFound(err) {
-		return "", "", false, nil
+		return Live{}, nil
 	}
 	if err != nil {
-		return "", "", false, err
+		return Live{}, err
 	}
+	out := Live{Exists: true}
+	out.State, out.StateErr = policy.LiveState(svc.Annotations)
 	best := -1
 	for _, t := range svc.Status.Traffic {
 		if t.Percent != nil && int(*t.Percent) > best && t.RevisionName != "" {
-			best, revision = int(*t.Percent), t.RevisionName
+			best, out.Serving = int(*t.Percent), t.RevisionName
 		}
 	}
-	if revision == "" {
-		return "", "", false, nil
+	if out.Serving != "" && out.Serving == svc.Status.LatestReadyRevisionName && svc.Status.ObservedGeneration == svc.Generation && len(svc.Spec.Template.Spec.Containers) > 0 {
+		out.Image = svc.Spec.Template.Spec.Containers[0].Image
 	}
-	if revision == svc.Status.LatestReadyRevisionName && svc.Status.ObservedGeneration == svc.Generation && len(svc.Spec.Template.Spec.Containers) > 0 {
-		image = svc.Spec.Template.Spec.Containers[0].Image
-	}
-	return revision, image, true, nil
+	return out, nil
 }
 
 // knativeLabels and knativeAnnotations are what Knative's controllers put on
@@ -77,14 +90,15 @@ var (
 		serving.RoutingStateModifiedAnnotationKey, serving.RevisionLastPinnedAnnotationKey}
 )
 
-// RevisionTemplate reads a Revision and returns the template that makes it
-// again: its name, its spec as stored (Knative-defaulted), and the labels
-// and annotations its template gave it — without those Knative's
+// RevisionTemplate reads a Revision of a Service and returns the template
+// that makes it again: its name, its spec as stored (Knative-defaulted), and
+// the labels and annotations its template gave it — without those Knative's
 // controllers add. Knative reuses a Revision for a template that names it
 // only when the specs are equal (CheckNameAvailability), so this is what a
 // rollback must write to go back to it. found is false when the cluster no
-// longer has the Revision.
-func (c *Client) RevisionTemplate(ctx context.Context, namespace, name string) (tmpl servingv1.RevisionTemplateSpec, found bool, err error) {
+// longer has the Revision; a Revision of another Service is an error (its
+// pod spec must not be copied into this one's manifest).
+func (c *Client) RevisionTemplate(ctx context.Context, namespace, service, name string) (tmpl servingv1.RevisionTemplateSpec, found bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	r, err := c.serving.ServingV1().Revisions(namespace).Get(ctx, name, metav1.GetOptions{})
@@ -93,6 +107,9 @@ func (c *Client) RevisionTemplate(ctx context.Context, namespace, name string) (
 			return tmpl, false, nil
 		}
 		return tmpl, false, fmt.Errorf("reading Revision %s/%s: %w", namespace, name, classify(err))
+	}
+	if owner := r.Labels[serving.ServiceLabelKey]; owner != service {
+		return tmpl, false, fmt.Errorf("Revision %s/%s belongs to Service %q, not %q", namespace, name, owner, service)
 	}
 	tmpl.Name = r.Name
 	tmpl.Labels = without(r.Labels, knativeLabels)

@@ -24,6 +24,7 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // liveService is a reconciled live Service whose route serves traffic.
@@ -36,26 +37,33 @@ func served(revision string, percent int) eventing.TrafficTarget {
 	return eventing.TrafficTarget{RevisionName: revision, Percent: percent}
 }
 
-func TestServingRevision(t *testing.T) {
+func TestLive(t *testing.T) {
+	ctx := context.Background()
 	c := kservice.New(fake.NewSimpleClientset(liveService("hello-00002", served("hello-00002", 100))), 0)
-	rev, img, found, err := c.ServingRevision(context.Background(), "demo", "hello")
-	if err != nil || !found || rev != "hello-00002" || img != "registry.example.com/team/hello:1.0.0" {
-		t.Errorf("got %q %q %v %v", rev, img, found, err)
+	l, err := c.Live(ctx, "demo", "hello")
+	if err != nil || !l.Exists || l.Serving != "hello-00002" || l.Image != "registry.example.com/team/hello:1.0.0" {
+		t.Errorf("got %+v %v", l, err)
 	}
 	// Mid-rollout elsewhere: the most-served revision, image unknown when it is not the latest.
 	c = kservice.New(fake.NewSimpleClientset(liveService("hello-00003", served("hello-00002", 80), served("hello-00003", 20))), 0)
-	rev, img, _, err = c.ServingRevision(context.Background(), "demo", "hello")
-	if err != nil || rev != "hello-00002" || img != "" {
-		t.Errorf("got %q %q %v", rev, img, err)
+	if l, err = c.Live(ctx, "demo", "hello"); err != nil || l.Serving != "hello-00002" || l.Image != "" {
+		t.Errorf("got %+v %v", l, err)
 	}
-	_, _, found, err = c.ServingRevision(context.Background(), "demo", "nope")
-	if err != nil || found {
-		t.Errorf("missing Service: found %v err %v", found, err)
+	if l, err = c.Live(ctx, "demo", "nope"); err != nil || l.Exists {
+		t.Errorf("missing Service: %+v err %v", l, err)
 	}
 	// A Service whose first revision never became Ready serves nothing: nothing to protect.
 	c = kservice.New(fake.NewSimpleClientset(liveService("")), 0)
-	if _, _, found, err = c.ServingRevision(context.Background(), "demo", "hello"); err != nil || found {
-		t.Errorf("Service serving nothing: found %v err %v", found, err)
+	if l, err = c.Live(ctx, "demo", "hello"); err != nil || !l.Exists || l.Serving != "" {
+		t.Errorf("Service serving nothing: %+v err %v", l, err)
+	}
+	// The live state counts a rollback recorded in the cluster.
+	progressing := policy.State{Phase: policy.Progressing, Stable: "hello-00002", Candidate: "hello-00003", Step: 1}
+	rolledBack := policy.State{Phase: policy.RolledBack, Stable: "hello-00002", Candidate: "hello-00003", Reason: "alert"}
+	c = kservice.New(fake.NewSimpleClientset(testutil.Service("demo", "hello", testutil.WithState(progressing),
+		testutil.WithAnnotation(policy.AnnotationRollback, rolledBack.String()))), 0)
+	if l, err = c.Live(ctx, "demo", "hello"); err != nil || l.State.Phase != policy.RolledBack || l.StateErr != nil {
+		t.Errorf("a rollback recorded in the cluster: state %s (%v), err %v", l.State, l.StateErr, err)
 	}
 }
 
@@ -79,7 +87,7 @@ func TestErrorsAreClassified(t *testing.T) {
 	} {
 		cs := fake.NewSimpleClientset()
 		cs.PrependReactor("get", "services", func(clienttesting.Action) (bool, runtime.Object, error) { return true, nil, tc.err })
-		_, _, _, err := kservice.New(cs, 0).ServingRevision(context.Background(), "demo", "hello")
+		_, err := kservice.New(cs, 0).Live(context.Background(), "demo", "hello")
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%v classified as %v, want %v", tc.err, err, tc.want)
 		}
@@ -130,14 +138,18 @@ func TestRevisionTemplateIsTheTemplateThatMadeIt(t *testing.T) {
 		t.Fatalf("fixture: Knative added nothing to the Revision: %v %v", rev.Labels, rev.Annotations)
 	}
 	c := kservice.New(fake.NewSimpleClientset(rev), 0)
-	got, found, err := c.RevisionTemplate(ctx, "demo", "hello-2f13892484")
+	got, found, err := c.RevisionTemplate(ctx, "demo", "hello", "hello-2f13892484")
 	if err != nil || !found {
 		t.Fatalf("found %v, err %v", found, err)
 	}
 	if diff := cmp.Diff(tmpl, got); diff != "" {
 		t.Errorf("template (-made from +read back):\n%s", diff)
 	}
-	if _, found, err := c.RevisionTemplate(ctx, "demo", "hello-gone"); err != nil || found {
+	if _, found, err := c.RevisionTemplate(ctx, "demo", "hello", "hello-gone"); err != nil || found {
 		t.Errorf("a Revision the cluster no longer has: found %v, err %v", found, err)
+	}
+	// A name that fits "hello" but is another Service's Revision.
+	if _, found, err := c.RevisionTemplate(ctx, "demo", "hello-2f", "hello-2f13892484"); err == nil || found || !strings.Contains(err.Error(), "belongs to Service") {
+		t.Errorf("another Service's Revision: found %v, err %v; want refused", found, err)
 	}
 }

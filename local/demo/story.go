@@ -167,7 +167,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	stopWatch()
 
 	// 5. A person changes the template in Git: a candidate like a push.
-	if err := e.templateChange(ctx, &sum, image+":1.1.0@"+d2, good); err != nil {
+	if err := e.templateChange(ctx, &sum, image+":1.1.0@"+d2, good, bad3); err != nil {
 		return sum, err
 	}
 	sum.GitLog, err = e.gitLog()
@@ -186,7 +186,13 @@ const badEnvName, badEnvValue = "DATABASE_URL", "postgres://db.invalid/shop"
 // stable name over the person's template Knative would refuse it
 // (RevisionNameTaken) and the Service's traffic would freeze. The digest,
 // the stable one's, is not quarantined.
-func (e *Env) templateChange(ctx context.Context, sum *Summary, stableImage, good string) error {
+func (e *Env) templateChange(ctx context.Context, sum *Summary, stableImage, good, rolledBack string) error {
+	// The person edits what runs: the revert of the chapter before, synced.
+	if err := e.waitState(ctx, "the cluster to run "+good+"'s template again", 15*time.Second, func(_ policy.State, live *servingv1.Service) bool {
+		return live.Generation == live.Status.ObservedGeneration && live.Status.LatestCreatedRevisionName == good
+	}); err != nil {
+		return err
+	}
 	e.note("▶ a person edits the template in Git (%s, revision name deleted)", badEnvName)
 	e.Traffic.MarkBadEnv(badEnvName, badEnvValue)
 	before, err := e.manifest()
@@ -210,7 +216,7 @@ func (e *Env) templateChange(ctx context.Context, sum *Summary, stableImage, goo
 	var person string // the revision Knative made of the person's template
 	var live10 time.Time
 	if err := e.waitState(ctx, "the person's template to be rolled out and rolled back", 30*time.Second, func(s policy.State, live *servingv1.Service) bool {
-		if person == "" && s.Candidate != "" && s.Candidate != good && live.Status.LatestCreatedRevisionName == s.Candidate {
+		if person == "" && s.Candidate != "" && s.Candidate != good && s.Candidate != rolledBack && live.Status.LatestCreatedRevisionName == s.Candidate {
 			person = s.Candidate
 		}
 		if live10.IsZero() && person != "" && strings.Contains(sim.TrafficOf(live), person+" 10%") {

@@ -36,12 +36,22 @@ type Cluster struct {
 	mu      sync.Mutex
 	broken  map[string]bool // images whose Revision never becomes Ready
 	version int64           // the last resourceVersion given out
+	configs map[string]*configuration
+}
+
+// configuration is what the sim keeps of a Service's Configuration: its
+// template and its generation, which moves only when the template changes
+// (a change of traffic alone creates no revision).
+type configuration struct {
+	template   string
+	generation int64
 }
 
 // NewCluster returns an empty cluster whose Revisions become Ready readyAfter
 // their creation. onChange (may be nil) hears every Service and Revision change.
 func NewCluster(readyAfter time.Duration, onChange func(Change)) *Cluster {
-	c := &Cluster{Serving: fake.NewSimpleClientset(), readyAfter: readyAfter, now: time.Now, onChange: onChange, broken: map[string]bool{}}
+	c := &Cluster{Serving: fake.NewSimpleClientset(), readyAfter: readyAfter, now: time.Now, onChange: onChange, broken: map[string]bool{},
+		configs: map[string]*configuration{}}
 	for _, verb := range []string{"create", "update", "patch"} {
 		c.Serving.PrependReactor(verb, "services", c.write)
 	}
@@ -73,7 +83,8 @@ func (c *Cluster) Reconcile(ctx context.Context) error {
 func (c *Cluster) reconcileService(ctx context.Context, svc *servingv1.Service) error {
 	revName := svc.Spec.Template.Name
 	if revName == "" {
-		revName = fmt.Sprintf("%s-%05d", svc.Name, svc.Generation)
+		// Knative names it after the Configuration's generation.
+		revName = fmt.Sprintf("%s-%05d", svc.Name, c.configGeneration(svc))
 	}
 	revs := c.Serving.ServingV1().Revisions(svc.Namespace)
 	rev, err := revs.Get(ctx, revName, metav1.GetOptions{})
@@ -181,6 +192,24 @@ func (c *Cluster) nameTaken(ctx context.Context, svc *servingv1.Service) error {
 		{Type: apis.ConditionReady, Status: corev1.ConditionFalse, Reason: "RevisionNameTaken", Message: msg},
 	})
 	return c.setStatus(ctx, svc, st)
+}
+
+// configGeneration is the generation of a Service's Configuration: one
+// more each time the template changes.
+func (c *Cluster) configGeneration(svc *servingv1.Service) int64 {
+	raw, _ := json.Marshal(svc.Spec.Template)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := svc.Namespace + "/" + svc.Name
+	cfg := c.configs[key]
+	switch {
+	case cfg == nil:
+		cfg = &configuration{template: string(raw), generation: 1}
+		c.configs[key] = cfg
+	case cfg.template != string(raw):
+		cfg.template, cfg.generation = string(raw), cfg.generation+1
+	}
+	return cfg.generation
 }
 
 // setStatus writes a Service's status when it changed, and reports it.

@@ -161,7 +161,16 @@ func TestTrafficFiresOnABadImage(t *testing.T) {
 	}
 	tr.MarkBad("r.example.com/hello:2")
 	tr.Step(ctx, 100)
-	n := <-alerts
+	if len(alerts) != 0 {
+		t.Fatal("fired on the first window: the rule waits for two (pending first, as `for:`)")
+	}
+	tr.Step(ctx, 100)
+	var n map[string]any
+	select {
+	case n = <-alerts:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification after two bad windows")
+	}
 	a := n["alerts"].([]any)[0].(map[string]any)
 	labels := a["labels"].(map[string]any)
 	if n["version"] != "4" || a["status"] != "firing" || labels["revision_name"] != "hello-b" || labels["service_name"] != "hello" || labels["severity"] != "critical" {

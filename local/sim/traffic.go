@@ -25,6 +25,11 @@ type Traffic struct {
 	client    *http.Client
 	threshold float64
 	minReqs   int
+	// forEvals is the rule's `for:` in evaluations: the ratio must be above
+	// the threshold that many windows in a row before the alert fires
+	// (pending before), as docs/alerts.md's rules wait `for: 30s`.
+	forEvals  int
+	breaching map[string]int // revision → windows in a row above the threshold
 
 	mu     sync.Mutex
 	bad    map[string]bool           // image, or env:NAME=value → answers errors
@@ -34,8 +39,8 @@ type Traffic struct {
 
 // NewTraffic posts alerts to alertURL with the Authorization header auth.
 func NewTraffic(c *Cluster, alertURL, auth string) *Traffic {
-	return &Traffic{cluster: c, alertURL: alertURL, auth: auth, client: &http.Client{Timeout: 5 * time.Second}, threshold: 0.05, minReqs: 10,
-		bad: map[string]bool{}, counts: map[string]*[2]int{}, firing: map[string]map[string]any{}}
+	return &Traffic{cluster: c, alertURL: alertURL, auth: auth, client: &http.Client{Timeout: 5 * time.Second}, threshold: 0.05, minReqs: 10, forEvals: 2,
+		bad: map[string]bool{}, counts: map[string]*[2]int{}, firing: map[string]map[string]any{}, breaching: map[string]int{}}
 }
 
 // MarkBad makes every Revision of image answer with errors.
@@ -102,7 +107,12 @@ func (t *Traffic) Step(ctx context.Context, n int) error {
 		key := se.ns + "/" + se.rev
 		seen[key] = true
 		c := t.counts[key]
-		fires := c[0] >= t.minReqs && float64(c[1])/float64(c[0]) > t.threshold
+		if c[0] >= t.minReqs && float64(c[1])/float64(c[0]) > t.threshold {
+			t.breaching[key]++
+		} else {
+			t.breaching[key] = 0
+		}
+		fires := t.breaching[key] >= t.forEvals
 		switch {
 		case fires:
 			a := t.firing[key]
@@ -118,6 +128,11 @@ func (t *Traffic) Step(ctx context.Context, n int) error {
 			delete(t.firing, key)
 			a["status"], a["endsAt"] = "resolved", time.Now().UTC()
 			notify = append(notify, a)
+		}
+	}
+	for key := range t.breaching {
+		if !seen[key] {
+			delete(t.breaching, key)
 		}
 	}
 	for key, a := range t.firing { // a revision that no longer serves: resolved
