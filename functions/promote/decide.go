@@ -3,6 +3,7 @@ package promote
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -399,20 +401,75 @@ func pinName(s service, revision string, templates Templates) (pin bool, why str
 }
 
 // madeFrom reports whether a revision's spec is what applying the manifest's
-// template makes: the template as Knative's webhook defaults it. One field
-// may differ: enableServiceLinks, which Knative sets only when a Service is
-// created, so the live object keeps it while Git never names it.
+// template makes: every field the template names has the revision's value,
+// lists of the same length; a field only the revision has must be one
+// Knative's webhook defaults (its value is the cluster's config-defaults,
+// which promote does not know), or enableServiceLinks, which Knative sets
+// only when something is created.
 func madeFrom(s service, t servingv1.RevisionTemplateSpec) bool {
+	var raw struct {
+		Spec map[string]any `json:"spec"`
+	}
 	var g servingv1.RevisionTemplateSpec
-	if err := json.Unmarshal(s.TemplateJSON, &g); err != nil || len(g.Spec.Containers) == 0 {
+	if json.Unmarshal(s.TemplateJSON, &raw) != nil || json.Unmarshal(s.TemplateJSON, &g) != nil || len(g.Spec.Containers) == 0 {
 		return false
 	}
-	g.Spec.Containers[0].Image = s.Image // the effective image (a kustomization may set it)
-	g.SetDefaults(context.Background())
-	if g.Spec.EnableServiceLinks == nil {
-		g.Spec.EnableServiceLinks = t.Spec.EnableServiceLinks
+	// What the template names, as written; the effective image (a
+	// kustomization may set it) in the first container.
+	containers, _ := raw.Spec["containers"].([]any)
+	first, _ := containers[0].(map[string]any)
+	if first == nil {
+		return false
 	}
-	return equality.Semantic.DeepEqual(g.Spec, t.Spec)
+	first["image"] = s.Image
+	g.Spec.Containers[0].Image = s.Image
+	g.SetDefaults(context.Background())
+	def, err1 := asJSON(g.Spec)
+	have, err2 := asJSON(t.Spec)
+	return err1 == nil && err2 == nil && matches(have, raw.Spec, def)
+}
+
+// matches is madeFrom's rule on JSON values: have, the revision's; named,
+// the template's; def, the template as Knative defaults it.
+func matches(have, named, def any) bool {
+	switch n := named.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		d, _ := def.(map[string]any)
+		for k, v := range n {
+			if !matches(h[k], v, d[k]) {
+				return false
+			}
+		}
+		for k := range h {
+			_, inNamed := n[k]
+			_, defaulted := d[k]
+			if !inNamed && !defaulted && k != "enableServiceLinks" {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(n) {
+			return false
+		}
+		d, _ := def.([]any)
+		for i := range n {
+			var di any
+			if i < len(d) {
+				di = d[i]
+			}
+			if !matches(h[i], n[i], di) {
+				return false
+			}
+		}
+		return true
+	}
+	return equality.Semantic.DeepEqual(have, named)
 }
 
 // pinnedNote is what a commit line says of a pinned name.
@@ -603,10 +660,12 @@ type templateBack struct {
 //     cluster (ask: read it first) and written whole — unless a
 //     kustomization sets the image: kustomize would apply its patches to
 //     the rendered template again;
-//   - when that cannot be, image and name if the rolled-back candidate ran
-//     another digest (a push: only the image changed, as far as anyone can
-//     tell), else the template is left as it is (a template change: the
-//     stable name over it would be refused) and note says so.
+//   - when that cannot be, image and name if the candidate's template is
+//     one slipstream named for a push (only the image changed since the
+//     stable one), else the template is left as it is — the stable name
+//     over a person's template would be refused — and note says so. A
+//     stable revision of another Service (a state that names one) is never
+//     written.
 func stableTemplate(s service, ev eventing.RolloutRolledBack, stableImage string, templates Templates) (back templateBack, note string, ask bool) {
 	stable := ev.StableRevision
 	if stableImage != "" {
@@ -624,6 +683,8 @@ func stableTemplate(s service, ev eventing.RolloutRolledBack, stableImage string
 			return templateBack{}, "", true
 		case t.Err == nil && t.Found:
 			return templateBack{restore: t.Spec.DeepCopy()}, restoredNote(stable), false
+		case errors.Is(t.Err, kservice.ErrForeignRevision):
+			return templateBack{}, fmt.Sprintf("template left as it is: %v", t.Err), false
 		case t.Err != nil:
 			cannot = fmt.Sprintf("the template of %s could not be read (%v)", stable, t.Err)
 		default:
@@ -633,10 +694,24 @@ func stableTemplate(s service, ev eventing.RolloutRolledBack, stableImage string
 	switch {
 	case stableImage == "":
 		return templateBack{}, "template left as it is: the image of " + stable + " is not recorded, and " + cannot, false
-	case !sameDigest(ev.Image, stableImage):
+	case namedForAPush(s):
 		return templateBack{imageAndName: true}, "", false
 	}
-	return templateBack{}, fmt.Sprintf("template left as it is: it was changed since %s was made (same image), and %s; restore it by hand", stable, cannot), false
+	return templateBack{}, fmt.Sprintf("template left as it is: it is not one slipstream named for a push, so it may differ from %s's in more than the image, and %s; restore it by hand", stable, cannot), false
+}
+
+// namedForAPush reports whether the manifest's template is one promote named for
+// a pushed image — after the template, or after the digest before that
+// rule — rather than one a person wrote.
+func namedForAPush(s service) bool {
+	if s.Template == "" {
+		return false
+	}
+	if name, err := revisionFor(s, s.Image); err == nil && name == s.Template {
+		return true
+	}
+	_, hex, ok := strings.Cut(digestOf(s.Image), ":")
+	return ok && len(hex) >= 10 && s.Template == s.Name+"-"+hex[:10]
 }
 
 // firstImage is the image of a template's first container.

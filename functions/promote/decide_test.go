@@ -3,6 +3,7 @@ package promote
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -414,6 +416,17 @@ func TestAPersonsTemplateChangeIsRecorded(t *testing.T) {
 			template: "hello-00005",
 		},
 		{
+			name:   "the cluster's config-defaults are not Knative's (timeout 600 s, concurrency 10): still the template's revision, pinned",
+			files:  git(deleted),
+			decide: shifted("hello-00005"),
+			cluster: Templates{"demo/hello/hello-00005": func() Template {
+				tm := made()
+				tm.Spec.Spec.TimeoutSeconds, tm.Spec.Spec.ContainerConcurrency = ptr(int64(600)), ptr(int64(10))
+				return tm
+			}()},
+			template: "hello-00005",
+		},
+		{
 			name:    "the unnamed template changed again since Knative made the revision: not pinned (Knative would refuse the name)",
 			files:   git(deleted),
 			decide:  shifted("hello-00005"),
@@ -527,6 +540,94 @@ func TestALateEventAfterARollbackInTheClusterIsNotCommitted(t *testing.T) {
 				t.Errorf("not committed: %v", out.Skipped)
 			case tc.skipped != "" && (len(out.Changes) != 0 || len(out.Skipped) != 1 || !strings.Contains(out.Skipped[0].Reason, tc.skipped)):
 				t.Errorf("changes %d, skipped %v; want it skipped with %q", len(out.Changes), out.Skipped, tc.skipped)
+			}
+		})
+	}
+}
+
+// TestHowARollbackBringsTheTemplateBack: the stable image and name when only
+// the image changed, the whole template when the cluster has it, and
+// otherwise never the stable name over a template a person wrote (Knative
+// would refuse it: RevisionNameTaken).
+func TestHowARollbackBringsTheTemplateBack(t *testing.T) {
+	stableImage := "registry.example.com/team/hello:1.0.0@" + digestA
+	pushImage := "registry.example.com/team/hello:1.4.0@" + digestB
+	// git is the manifest mid-rollout: the stable revision hello-00003
+	// (adopted: Knative named it), and a candidate template.
+	git := func(templateName, image, env string) service {
+		st := policy.State{Phase: policy.Progressing, Stable: "hello-00003", StableImage: stableImage, Candidate: "x", CandidateImage: image, Step: 1}
+		m := manifest("demo", "hello", image, "\n    slipstream.dev/rollout: '"+st.String()+"'")
+		m = strings.Replace(m, "      name: hello-aa11bb22cc\n", "      name: "+templateName+"\n", 1)
+		m = strings.Replace(m, "        - image: "+image+"\n", "        - image: "+image+"\n"+env, 1)
+		services, skipped := findServices(map[string][]byte{"apps/hello/service.yaml": []byte(m)})
+		if len(services) != 1 {
+			t.Fatalf("fixture: %v", skipped)
+		}
+		return services[0]
+	}
+	forPush := func() service { // the name promote gives the template with the pushed image
+		s := git("placeholder", pushImage, "")
+		name, err := revisionFor(s, pushImage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return git(name, pushImage, "")
+	}
+	personal := git("hello-greeting", pushImage, "          env: [{name: GREETING, value: hej}]\n")
+	stableTmpl := servingv1.RevisionTemplateSpec{Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: stableImage}}}}}
+	stableTmpl.Name = "hello-00003"
+	tests := []struct {
+		name     string
+		svc      service
+		cluster  Template
+		restored bool   // the whole template written
+		image    string // the image written ("" when left)
+		note     string
+	}{
+		{
+			name:     "the cluster has the stable revision: its template, whole",
+			svc:      personal,
+			cluster:  Template{Found: true, Spec: stableTmpl},
+			restored: true,
+			image:    stableImage,
+			note:     "template restored from revision hello-00003",
+		},
+		{
+			name:    "no cluster access, the candidate a push: the stable image and name",
+			svc:     forPush(),
+			cluster: Template{Err: errNoCluster},
+			image:   stableImage,
+		},
+		{
+			name:    "no cluster access, the candidate a person's template (its image changed too): left as it is",
+			svc:     personal,
+			cluster: Template{Err: errNoCluster},
+			note:    "template left as it is: it is not one slipstream named for a push",
+		},
+		{
+			name:    "the state names another Service's revision: nothing of it is written",
+			svc:     forPush(),
+			cluster: Template{Err: fmt.Errorf("%w: Revision demo/hello-00003 belongs to Service \"hello-admin\", not \"hello\"", kservice.ErrForeignRevision)},
+			note:    "belongs to Service",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := eventing.RolloutRolledBack{Namespace: "demo", Service: "hello", StableRevision: "hello-00003", CandidateRevision: tc.svc.Template,
+				Image: pushImage, Reason: "alert HighErrorRate"}
+			out := decideRolledBack([]service{tc.svc}, ev, Templates{"demo/hello/hello-00003": tc.cluster})
+			if len(out.Changes) != 1 {
+				t.Fatalf("not rolled back: %+v", out)
+			}
+			d := out.Changes[0]
+			if (d.Restore != nil) != tc.restored || d.Image != tc.image || (tc.image != "" && d.Template != "hello-00003") || (tc.image == "" && d.Template != "") {
+				t.Errorf("restore %v, image %q, template %q; want restored %v, image %q", d.Restore != nil, d.Image, d.Template, tc.restored, tc.image)
+			}
+			if !strings.Contains(d.Summary, tc.note) {
+				t.Errorf("summary %q lacks %q", d.Summary, tc.note)
+			}
+			if d.Traffic[0].RevisionName != "hello-00003" || d.Traffic[0].Percent != 100 || d.State.Phase != policy.RolledBack {
+				t.Errorf("traffic %v, state %s: the rollback itself must go in whatever happens to the template", d.Traffic, d.State)
 			}
 		})
 	}

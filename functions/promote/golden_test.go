@@ -272,7 +272,7 @@ func TestGolden(t *testing.T) {
 		{
 			name:    "rollback-template-gone",
 			status:  200,
-			body:    "template left as it is: it was changed since hello-00003 was made (same image), and the cluster no longer has hello-00003",
+			body:    "template left as it is: it is not one slipstream named for a push, so it may differ from hello-00003's in more than the image, and the cluster no longer has hello-00003",
 			subject: "slipstream: roll back demo/hello to hello-00003 (HighErrorRate)",
 			reply:   wantRevisions("hello-00003", ""),
 		},

@@ -532,7 +532,16 @@ func templateCandidate(live *servingv1.Service, s policy.State) string {
 // observedGeneration moves anyway), and with the cluster writer the commit
 // event can put a candidate in the state before the sync that creates it.
 func fresh(live *servingv1.Service, s policy.State, rev kservice.Revision) bool {
-	if !rev.Found || rev.Name != live.Status.LatestCreatedRevisionName || !equality.Semantic.DeepEqual(rev.Spec, live.Spec.Template.Spec) {
+	if !rev.Found || rev.Name != live.Status.LatestCreatedRevisionName {
+		return false
+	}
+	tmpl := live.Spec.Template.Spec.DeepCopy()
+	if tmpl.EnableServiceLinks == nil {
+		// Knative defaults it when a Revision is created, but on a Service
+		// only when the Service is: a template can lack what its revision has.
+		tmpl.EnableServiceLinks = rev.Spec.EnableServiceLinks
+	}
+	if !equality.Semantic.DeepEqual(rev.Spec, *tmpl) {
 		return false
 	}
 	if s.Phase == policy.Pending && s.StartedAt != nil && rev.Created.Before(s.StartedAt.Truncate(time.Second)) {
@@ -555,7 +564,11 @@ func templateChanged(in Input, l string) Plan {
 	if len(rev.Spec.Containers) > 0 {
 		image = rev.Spec.Containers[0].Image
 	}
-	if _, digest, ok := strings.Cut(image, "@"); ok && in.Policy.Quarantined(digest) {
+	digest := rev.Digest // as Knative resolved the image, when it names a tag only
+	if _, d, ok := strings.Cut(image, "@"); ok {
+		digest = d
+	}
+	if digest != "" && in.Policy.Quarantined(digest) {
 		return wait(fmt.Sprintf("revision %s (a template changed outside slipstream) runs %s, which is in %s: not rolled out", l, digest, policy.AnnotationQuarantine), nil)
 	}
 	started := rev.Created

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,6 +68,9 @@ type Revision struct {
 	// spec that made it, defaulted).
 	Name string
 	Spec servingv1.RevisionSpec
+	// Digest is the digest Knative resolved the first container's image to
+	// (status.containerStatuses), "" until it has.
+	Digest string
 }
 
 // GetRevision reads a Revision's readiness.
@@ -82,6 +86,9 @@ func (c *Client) GetRevision(ctx context.Context, namespace, name string) (Revis
 	}
 	out := Revision{Found: true, Ready: r.IsReady(), Failed: r.IsFailed(), Created: r.CreationTimestamp.Time, Service: r.Labels[serving.ServiceLabelKey],
 		Name: r.Name, Spec: r.Spec}
+	if cs := r.Status.ContainerStatuses; len(cs) > 0 {
+		_, out.Digest, _ = strings.Cut(cs[0].ImageDigest, "@")
+	}
 	cond := r.Status.GetCondition(servingv1.RevisionConditionReady)
 	if cond != nil {
 		out.Since = cond.LastTransitionTime.Inner.Time

@@ -26,6 +26,8 @@ var (
 	ErrConflict = errors.New("conflict: the object changed")
 	// ErrUnavailable: the API server could not be reached or failed.
 	ErrUnavailable = errors.New("Kubernetes API unavailable")
+	// ErrForeignRevision: a Revision asked for as a Service's belongs to another.
+	ErrForeignRevision = errors.New("the revision belongs to another Service")
 )
 
 // Client reads and writes Knative Services.
@@ -109,7 +111,7 @@ func (c *Client) RevisionTemplate(ctx context.Context, namespace, service, name 
 		return tmpl, false, fmt.Errorf("reading Revision %s/%s: %w", namespace, name, classify(err))
 	}
 	if owner := r.Labels[serving.ServiceLabelKey]; owner != service {
-		return tmpl, false, fmt.Errorf("Revision %s/%s belongs to Service %q, not %q", namespace, name, owner, service)
+		return tmpl, false, fmt.Errorf("%w: Revision %s/%s belongs to Service %q, not %q", ErrForeignRevision, namespace, name, owner, service)
 	}
 	tmpl.Name = r.Name
 	tmpl.Labels = without(r.Labels, knativeLabels)

@@ -153,3 +153,15 @@ func TestRevisionTemplateIsTheTemplateThatMadeIt(t *testing.T) {
 		t.Errorf("another Service's Revision: found %v, err %v; want refused", found, err)
 	}
 }
+
+// TestGetRevisionReadsTheResolvedDigest: Knative resolves a tag to a digest
+// in the Revision's status; rollout checks it against the quarantine.
+func TestGetRevisionReadsTheResolvedDigest(t *testing.T) {
+	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Name: "hello-00002", Namespace: "demo", Labels: map[string]string{serving.ServiceLabelKey: "hello"}},
+		Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "registry.example.com/team/hello:1.4.0"}}}}}
+	rev.Status.ContainerStatuses = []servingv1.ContainerStatus{{Name: "user-container", ImageDigest: "registry.example.com/team/hello@sha256:" + strings.Repeat("3", 64)}}
+	got, err := kservice.New(fake.NewSimpleClientset(rev), 0).GetRevision(context.Background(), "demo", "hello-00002")
+	if err != nil || !got.Found || got.Name != "hello-00002" || got.Digest != "sha256:"+strings.Repeat("3", 64) || got.Spec.Containers[0].Image != "registry.example.com/team/hello:1.4.0" {
+		t.Errorf("got %+v, %v", got, err)
+	}
+}
