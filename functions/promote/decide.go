@@ -351,17 +351,10 @@ func decideShifted(services []service, ev eventing.TrafficShifted, known answers
 	case why != "":
 		return skipping(skipped(s, "a late traffic.shifted (step %d): %s", ev.Step, why))
 	}
-	pin := false
-	if s.Template != ev.CandidateRevision {
-		var why string
-		var ask bool
-		switch pin, why, ask = pinName(s, ev.CandidateRevision, known.templates); {
-		case ask:
-			return need(s, ev.CandidateRevision)
-		case why != "":
-			return skipping(skipped(s, "step %d is for candidate %s: %s", ev.Step, ev.CandidateRevision, why))
-		case !pin:
-			return skipping(skipped(s, "step %d is for candidate %s, the manifest runs %s", ev.Step, ev.CandidateRevision, s.Template))
+	pin := s.Template != ev.CandidateRevision
+	if pin {
+		if stop := pinOrStop(s, ev.CandidateRevision, known.templates, fmt.Sprintf("step %d is for candidate %s", ev.Step, ev.CandidateRevision)); stop != nil {
+			return *stop
 		}
 	}
 	summary := fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, trafficLine(ev.Traffic))
@@ -398,6 +391,26 @@ func pinName(s service, revision string, templates Templates) (pin bool, why str
 		return false, fmt.Sprintf("the manifest's template has no name and is not the one that made %s (it changed again)", revision), false
 	}
 	return true, "", false
+}
+
+// pinOrStop is for a step or a promotion of a revision that is not the
+// manifest's template: nil when the template may be pinned to it
+// (pinName), or the outcome instead — a question for the cluster, or a
+// skip saying what was refused and why.
+func pinOrStop(s service, revision string, templates Templates, what string) *outcome {
+	pin, why, ask := pinName(s, revision, templates)
+	switch {
+	case ask:
+		out := need(s, revision)
+		return &out
+	case why != "":
+		out := skipping(skipped(s, "%s: %s", what, why))
+		return &out
+	case !pin:
+		out := skipping(skipped(s, "%s, the manifest runs %s", what, s.Template))
+		return &out
+	}
+	return nil
 }
 
 // madeFrom reports whether a revision's spec is what applying the manifest's
@@ -550,17 +563,10 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 			return skipping(skipped(s, "a late rollout.promoted: %s", why))
 		}
 	}
-	pin := false
-	if s.Template != ev.Revision && s.pinnedStable() != ev.Revision {
-		var why string
-		var ask bool
-		switch pin, why, ask = pinName(s, ev.Revision, known.templates); {
-		case ask:
-			return need(s, ev.Revision)
-		case why != "":
-			return skipping(skipped(s, "promoted %s: %s", ev.Revision, why))
-		case !pin:
-			return skipping(skipped(s, "promoted %s is not the manifest's candidate (%s)", ev.Revision, s.Template))
+	pin := s.Template != ev.Revision && s.pinnedStable() != ev.Revision
+	if pin {
+		if stop := pinOrStop(s, ev.Revision, known.templates, "promoted "+ev.Revision); stop != nil {
+			return *stop
 		}
 	}
 	image := knownImage(s, ev.Revision)
