@@ -222,13 +222,7 @@ func Parse(annotations map[string]string) (Policy, error) {
 	v, set := get(AnnotationPause, DefaultPause.String())
 	pol.Pauses = pp.pauses(v, len(pol.Steps), set)
 
-	v, _ = get(AnnotationTrafficWriter, string(DefaultWriter))
-	switch Writer(v) {
-	case WriterGit, WriterCluster:
-		pol.Writer = Writer(v)
-	default:
-		pp.add(AnnotationTrafficWriter, v, "git or cluster")
-	}
+	pol.Writer = oneOf(&pp, get, AnnotationTrafficWriter, DefaultWriter, WriterGit, WriterCluster)
 
 	if v, ok := get(AnnotationRollbackOn, ""); ok {
 		ms, err := ParseMatchers(v)
@@ -262,6 +256,21 @@ func Parse(annotations map[string]string) (Policy, error) {
 }
 
 type policyProblems []string
+
+// oneOf reads an annotation that takes one of a few words: def when it is
+// not set, the word when it is one of allowed, and otherwise a problem.
+func oneOf[T ~string](pp *policyProblems, get func(key, def string) (string, bool), key string, def T, allowed ...T) T {
+	v, _ := get(key, string(def))
+	if slices.Contains(allowed, T(v)) {
+		return T(v)
+	}
+	words := make([]string, len(allowed))
+	for i, a := range allowed {
+		words[i] = string(a)
+	}
+	pp.add(key, v, strings.Join(words, " or "))
+	return def
+}
 
 func (pp *policyProblems) add(key, value, expected string) {
 	*pp = append(*pp, fmt.Sprintf("%s: %q: %s", key, value, expected))
@@ -396,15 +405,7 @@ func (pp *policyProblems) analysis(ann map[string]string, get func(key, def stri
 	a.FailureLimit = pp.count(ann, AnnotationAnalysisFailures, DefaultFailureLimit)
 	a.MinRequests = pp.count(ann, AnnotationAnalysisMinReqs, 0)
 	a.InconclusiveLimit = pp.count(ann, AnnotationAnalysisWaits, DefaultInconclusive)
-	a.InconclusiveAction = InconclusivePause
-	if v, ok := get(AnnotationAnalysisGiveUp, ""); ok {
-		switch InconclusiveAction(v) {
-		case InconclusivePause, InconclusiveRollBack:
-			a.InconclusiveAction = InconclusiveAction(v)
-		default:
-			pp.add(AnnotationAnalysisGiveUp, v, "pause or rollback")
-		}
-	}
+	a.InconclusiveAction = oneOf(pp, get, AnnotationAnalysisGiveUp, InconclusivePause, InconclusivePause, InconclusiveRollBack)
 	if rq, ok := get(AnnotationAnalysisReqsQuery, ""); ok {
 		a.RequestsQuery = rq
 		a.requests = pp.template(AnnotationAnalysisReqsQuery, rq)
