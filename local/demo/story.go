@@ -298,42 +298,32 @@ func commitFile(bare, path, content, msg string) error {
 	return commitAndPush(repo, work, path, content, msg)
 }
 
-// watchNoTraffic samples the live Service every few milliseconds until
-// stopped, and remembers the first time its spec or status gave revision any
-// traffic.
+// watchNoTraffic samples the live Service every few milliseconds (one of
+// the Env's loops) until stopped, and remembers the first time its spec or
+// status gave revision any traffic.
 func (e *Env) watchNoTraffic(ctx context.Context, revision string) (stop func(), violated func() string) {
 	ctx, cancel := context.WithCancel(ctx)
 	var mu sync.Mutex
 	var first string
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			_, live, err := e.state(ctx)
-			if err != nil {
-				continue
-			}
-			for _, list := range [][]servingv1.TrafficTarget{live.Spec.Traffic, live.Status.Traffic} {
-				for _, t := range list {
-					if t.RevisionName == revision && t.Percent != nil && *t.Percent > 0 {
-						mu.Lock()
-						if first == "" {
-							first = fmt.Sprintf("%d%% at %s", *t.Percent, time.Now().Format("15:04:05.000"))
-						}
-						mu.Unlock()
+	e.loop(ctx, 5*time.Millisecond, func(ctx context.Context) error {
+		_, live, err := e.state(ctx)
+		if err != nil {
+			return nil // the next sample
+		}
+		for _, list := range [][]servingv1.TrafficTarget{live.Spec.Traffic, live.Status.Traffic} {
+			for _, t := range list {
+				if t.RevisionName == revision && t.Percent != nil && *t.Percent > 0 {
+					mu.Lock()
+					if first == "" {
+						first = fmt.Sprintf("%d%% at %s", *t.Percent, time.Now().Format("15:04:05.000"))
 					}
+					mu.Unlock()
 				}
 			}
 		}
-	}()
-	return func() { cancel(); <-done }, func() string { mu.Lock(); defer mu.Unlock(); return first }
+		return nil
+	})
+	return cancel, func() string { mu.Lock(); defer mu.Unlock(); return first }
 }
 
 func onlyStable(live *servingv1.Service, rev string) bool {
