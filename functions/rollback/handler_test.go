@@ -215,24 +215,7 @@ func TestRealSampleRollsBackOnce(t *testing.T) {
 	if traffic(s) != "checkout-aa11bb22cc=100" || st.Phase != policy.RolledBack || !st.Announced {
 		t.Errorf("after the alert: traffic %s, state %+v", traffic(s), st)
 	}
-	events := e.sink.Events()
-	if len(events) != 1 {
-		t.Fatalf("%d rollout.rolledback events, want exactly 1", len(events))
-	}
-	d, err := eventing.Decode[eventing.RolloutRolledBack](events[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := eventing.RolloutRolledBack{
-		Namespace:         "shop",
-		Service:           "checkout",
-		StableRevision:    "checkout-aa11bb22cc",
-		CandidateRevision: "checkout-00007",
-		Image:             "registry.example.com/checkout:1.4.0@" + digestB,
-	}
-	if diff := cmp.Diff(want, d, cmpopts.IgnoreFields(eventing.RolloutRolledBack{}, "Reason", "Alert")); diff != "" {
-		t.Errorf("event (-want +got):\n%s", diff)
-	}
+	d := e.checkoutRolledBack(t)
 	if d.Alert == nil || d.Alert.Name != "KnativeRevisionHighErrorRate" || !strings.Contains(d.Reason, `severity="critical"`) {
 		t.Errorf("event alert %+v, reason %q", d.Alert, d.Reason)
 	}
@@ -350,11 +333,21 @@ func TestBakeWindow(t *testing.T) {
 	if s, _ := e.svc("shop", "cart"); traffic(s) != "cart-00007=100" || !strings.Contains(msg, "outside the bake window") {
 		t.Errorf("after the bake window: %s (%s)", traffic(s), msg)
 	}
+	e.checkoutRolledBack(t)
+}
+
+// checkoutRolledBack checks that exactly one rollout.rolledback was sent,
+// for shop/checkout back to its stable revision, and returns it.
+func (e *env) checkoutRolledBack(t *testing.T) eventing.RolloutRolledBack {
+	t.Helper()
 	events := e.sink.Events()
 	if len(events) != 1 {
-		t.Fatalf("%d events", len(events))
+		t.Fatalf("%d rollout.rolledback events, want exactly 1", len(events))
 	}
-	d, _ := eventing.Decode[eventing.RolloutRolledBack](events[0])
+	d, err := eventing.Decode[eventing.RolloutRolledBack](events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := eventing.RolloutRolledBack{
 		Namespace:         "shop",
 		Service:           "checkout",
@@ -363,8 +356,9 @@ func TestBakeWindow(t *testing.T) {
 		Image:             "registry.example.com/checkout:1.4.0@" + digestB,
 	}
 	if diff := cmp.Diff(want, d, cmpopts.IgnoreFields(eventing.RolloutRolledBack{}, "Reason", "Alert")); diff != "" {
-		t.Errorf("bake rollback event (-want +got):\n%s", diff)
+		t.Errorf("event (-want +got):\n%s", diff)
 	}
+	return d
 }
 
 func TestConflictIsRetried(t *testing.T) {
