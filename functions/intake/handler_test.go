@@ -143,19 +143,12 @@ func (rw rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func (e *env) post(t *testing.T, path string, header http.Header, body []byte) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
+	h := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + token}}
 	for k, v := range header {
-		req.Header[k] = v
+		h[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, b := testutil.Post(t, e.url+path, h, bytes.NewReader(body))
+	return resp.StatusCode, b
 }
 
 func (e *env) distribution(tag, digest, mediaType string) []byte {

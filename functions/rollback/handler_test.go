@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -140,22 +139,16 @@ func newEnvTB(t testing.TB, objects ...runtime.Object) *env {
 
 func (e *env) post(body []byte, auth string) (int, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.url+Route, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	h := http.Header{"Content-Type": {"application/json"}}
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		h.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testutil.Post(e.t, e.url+Route, h, bytes.NewReader(body))
 	var answer struct{ Message string }
-	if json.Unmarshal(b, &answer) == nil && answer.Message != "" {
+	if json.Unmarshal([]byte(b), &answer) == nil && answer.Message != "" {
 		return resp.StatusCode, answer.Message
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, b
 }
 
 func (e *env) svc(ns, name string) (*servingv1.Service, policy.State) {

@@ -270,24 +270,6 @@ func TestEventsWithARealClient(t *testing.T) {
 	}
 }
 
-func post(t *testing.T, url string, header http.Header, body io.Reader) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
 func binaryHeaders(typ string) http.Header {
 	return http.Header{"Content-Type": {"application/json"}, "Ce-Specversion": {"1.0"}, "Ce-Id": {"x"}, "Ce-Source": {"/t"}, "Ce-Type": {typ}}
 }
@@ -501,11 +483,11 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 
 func TestWebhookAnswers(t *testing.T) {
 	_, srv, _, _ := newTestServer(t)
-	resp, body := post(t, srv.URL+"/webhooks/test", http.Header{"Authorization": {"Bearer t"}}, strings.NewReader("push"))
+	resp, body := testutil.Post(t, srv.URL+"/webhooks/test", http.Header{"Authorization": {"Bearer t"}}, strings.NewReader("push"))
 	if resp.StatusCode != 202 || !strings.Contains(body, `"status":"accepted"`) || !strings.Contains(body, "sent push") {
 		t.Errorf("push: %d %s", resp.StatusCode, body)
 	}
-	resp, body = post(t, srv.URL+"/webhooks/test", nil, strings.NewReader("pull"))
+	resp, body = testutil.Post(t, srv.URL+"/webhooks/test", nil, strings.NewReader("pull"))
 	if resp.StatusCode != 200 || !strings.Contains(body, `"status":"ignored"`) || !strings.Contains(body, "a pull") {
 		t.Errorf("pull: %d %s", resp.StatusCode, body)
 	}
@@ -529,7 +511,7 @@ func TestWebhookHandshake(t *testing.T) {
 func TestRefusalIsAcknowledgedWithAnEmptyBody(t *testing.T) {
 	// A broker treats a 2xx body that is not a CloudEvent as a broken reply (502).
 	_, srv, _, _ := newTestServer(t)
-	resp, body := post(t, srv.URL, binaryHeaders("test.refuse"), strings.NewReader(`{}`))
+	resp, body := testutil.Post(t, srv.URL, binaryHeaders("test.refuse"), strings.NewReader(`{}`))
 	if resp.StatusCode != 200 || body != "" {
 		t.Errorf("refusal: %d %q, want 200 and no body", resp.StatusCode, body)
 	}
@@ -556,11 +538,11 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "git clone not done") {
 		t.Errorf("/readyz when not ready = %d %s", code, body)
 	}
-	post(t, srv.URL, binaryHeaders("test.accept"), strings.NewReader(`{}`))
-	post(t, srv.URL, binaryHeaders("test.refuse"), strings.NewReader(`{}`))
-	post(t, srv.URL, binaryHeaders("test.panic"), strings.NewReader(`{}`))
-	post(t, srv.URL, binaryHeaders("anything.else"), strings.NewReader(`{}`))
-	post(t, srv.URL+"/webhooks/test", nil, strings.NewReader("pull"))
+	testutil.Post(t, srv.URL, binaryHeaders("test.accept"), strings.NewReader(`{}`))
+	testutil.Post(t, srv.URL, binaryHeaders("test.refuse"), strings.NewReader(`{}`))
+	testutil.Post(t, srv.URL, binaryHeaders("test.panic"), strings.NewReader(`{}`))
+	testutil.Post(t, srv.URL, binaryHeaders("anything.else"), strings.NewReader(`{}`))
+	testutil.Post(t, srv.URL+"/webhooks/test", nil, strings.NewReader("pull"))
 	_, metrics := get("/metrics")
 	for _, want := range []string{
 		`slipstream_events_total{function="test",outcome="accepted",type="test.accept"} 1`,
