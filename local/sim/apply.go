@@ -30,27 +30,53 @@ import (
 // nothing is sent; when anything else differs the whole manifest is applied,
 // ignored fields included (Argo CD without RespectIgnoreDifferences).
 func (c *Cluster) Apply(ctx context.Context, manifest []byte, ignore ...string) (bool, error) {
-	a, err := c.prepare(ctx, manifest)
-	if err != nil {
-		return false, err
-	}
-	if drifted, err := a.differs(ignore); err != nil || !drifted {
-		return false, err
-	}
-	if err := a.send(ctx); err != nil {
-		return false, err
-	}
-	return true, nil
+	return ClientSideApply{c.Serving.ServingV1()}.Apply(ctx, manifest, ignore...)
 }
 
 // OutOfSync reports whether applying manifest would change the live object
 // at anything but the ignore pointers: Argo CD's OutOfSync status.
 func (c *Cluster) OutOfSync(ctx context.Context, manifest []byte, ignore ...string) (bool, error) {
-	a, err := c.prepare(ctx, manifest)
+	return ClientSideApply{c.Serving.ServingV1()}.OutOfSync(ctx, manifest, ignore...)
+}
+
+// Applier applies manifests as a GitOps tool does: Sync's view of a cluster.
+type Applier interface {
+	// Apply applies one manifest and reports whether anything was sent;
+	// when only the ignore pointers differ, nothing is.
+	Apply(ctx context.Context, manifest []byte, ignore ...string) (bool, error)
+	// OutOfSync reports whether applying manifest would change the live
+	// object at anything but the ignore pointers.
+	OutOfSync(ctx context.Context, manifest []byte, ignore ...string) (bool, error)
+}
+
+// ClientSideApply is `kubectl apply` (see Cluster.Apply) against any
+// Knative Serving clientset, the simulated one or a real apiserver's.
+type ClientSideApply struct {
+	Services servingclient.ServicesGetter
+}
+
+// Apply is Cluster.Apply against a.Services.
+func (a ClientSideApply) Apply(ctx context.Context, manifest []byte, ignore ...string) (bool, error) {
+	p, err := a.prepare(ctx, manifest)
 	if err != nil {
 		return false, err
 	}
-	return a.differs(ignore)
+	if drifted, err := p.differs(ignore); err != nil || !drifted {
+		return false, err
+	}
+	if err := p.send(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// OutOfSync is Cluster.OutOfSync against a.Services.
+func (a ClientSideApply) OutOfSync(ctx context.Context, manifest []byte, ignore ...string) (bool, error) {
+	p, err := a.prepare(ctx, manifest)
+	if err != nil {
+		return false, err
+	}
+	return p.differs(ignore)
 }
 
 // apply is one prepared client-side apply: a create, or a patch.
@@ -63,7 +89,7 @@ type apply struct {
 }
 
 // prepare computes what applying manifest sends.
-func (c *Cluster) prepare(ctx context.Context, manifest []byte) (*apply, error) {
+func (a ClientSideApply) prepare(ctx context.Context, manifest []byte) (*apply, error) {
 	modified, err := sigsyaml.YAMLToJSON(manifest)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -101,11 +127,11 @@ func (c *Cluster) prepare(ctx context.Context, manifest []byte) (*apply, error) 
 		return nil, err
 	}
 
-	a := &apply{svcs: c.Serving.ServingV1().Services(namespace), name: name, modified: modified}
-	live, err := a.svcs.Get(ctx, name, metav1.GetOptions{})
+	p := &apply{svcs: a.Services.Services(namespace), name: name, modified: modified}
+	live, err := p.svcs.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		a.create = true
-		return a, nil
+		p.create = true
+		return p, nil
 	}
 	if err != nil {
 		return nil, err
@@ -114,10 +140,10 @@ func (c *Cluster) prepare(ctx context.Context, manifest []byte) (*apply, error) 
 	if err != nil {
 		return nil, err
 	}
-	if a.patch, err = jsonmergepatch.CreateThreeWayJSONMergePatch([]byte(live.Annotations[corev1.LastAppliedConfigAnnotation]), modified, current); err != nil {
+	if p.patch, err = jsonmergepatch.CreateThreeWayJSONMergePatch([]byte(live.Annotations[corev1.LastAppliedConfigAnnotation]), modified, current); err != nil {
 		return nil, fmt.Errorf("computing the apply patch: %w", err)
 	}
-	return a, nil
+	return p, nil
 }
 
 // differs reports whether the apply changes anything but the ignore pointers.

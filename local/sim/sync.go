@@ -13,13 +13,14 @@ import (
 )
 
 // Sync applies the Knative Services committed under a folder of a local
-// bare repository to a Cluster, as an Argo CD Application with automated
+// bare repository to a cluster, as an Argo CD Application with automated
 // sync and selfHeal: every Once compares the head commit's manifests with
 // the live objects, and when any is OutOfSync it syncs — at once (Argo CD
 // waits its self-heal timeout first; this is the harsher case). A sync
-// applies every object of the application with kubectl's client-side apply
-// (Cluster.Apply), as Argo CD does, or only the OutOfSync ones with
-// ApplyOutOfSyncOnly. Differences at the Ignore pointers do not make an
+// applies every object of the application with its Applier — kubectl's
+// client-side apply (Cluster.Apply, ClientSideApply) as Argo CD does, or
+// Flux's server-side apply (ServerSideApply) — or only the OutOfSync ones
+// with ApplyOutOfSyncOnly. Differences at the Ignore pointers do not make an
 // object OutOfSync (ignoreDifferences), but an object that is applied is
 // applied whole, ignored fields included (no RespectIgnoreDifferences).
 type Sync struct {
@@ -30,11 +31,13 @@ type Sync struct {
 
 	bare    string
 	dir     string
-	cluster *Cluster
+	cluster Applier
 }
 
-// NewSync watches branch main of the bare repository at path bare, folder dir.
-func NewSync(bare, dir string, c *Cluster) *Sync { return &Sync{bare: bare, dir: dir, cluster: c} }
+// NewSync watches branch main of the bare repository at path bare, folder
+// dir, and applies to c: a simulated Cluster, or a real apiserver through
+// ClientSideApply (Argo CD) or ServerSideApply (Flux).
+func NewSync(bare, dir string, c Applier) *Sync { return &Sync{bare: bare, dir: dir, cluster: c} }
 
 // appObject is one Service manifest of the application.
 type appObject struct {
