@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test vet fmt-check fmt tidy bench demo clean
+.PHONY: all build test vet fmt-check fmt tidy bench demo clean e2e e2e-peers
 
 all: build
 
@@ -21,6 +21,16 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; echo "run: make fmt"; exit 1; fi
+
+## e2e-peers: build the real peers e2e runs (first run only; cached in .cache/e2e or $E2E_CACHE)
+e2e-peers:
+	$(GO) run ./e2e/peers/build
+
+## e2e: the end-to-end tier against real Kubernetes, Knative Serving and peers
+## (one scenario: make e2e RUN=TestName)
+E2E_TIMEOUT ?= 40m
+e2e: e2e-peers
+	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(if $(RUN),-run '$(RUN)') -v ./e2e/...
 
 ## bench: the benchmarks behind docs/benchmarks.md
 bench:

@@ -1,0 +1,53 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/slipstream-cd/slipstream/e2e/cluster"
+	"github.com/slipstream-cd/slipstream/e2e/peers"
+)
+
+// root is the repository's root; tests run in e2e/.
+var root, _ = filepath.Abs("..")
+
+// cache is where `make e2e-peers` built the peers; it fails the test when
+// a binary of the control plane is missing.
+func cache(t *testing.T) string {
+	t.Helper()
+	c := peers.Cache(root)
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kwok", "controller", "webhook", "autoscaler"} {
+		if _, err := peers.Bin(c, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// startCluster runs a control plane for one test and stops it when the test
+// ends, printing the tail of every peer's log when the test failed.
+func startCluster(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	c, err := cluster.Start(ctx, cluster.Options{Root: root, Dir: t.TempDir(), Cache: cache(t)})
+	if err != nil {
+		t.Fatalf("starting the control plane: %v", err)
+	}
+	t.Logf("control plane up in %s", time.Since(start).Round(10*time.Millisecond))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(c.Logs(40))
+		}
+		c.Stop()
+	})
+	return c
+}
+
+// peersBin is a peer binary from the cache.
+func peersBin(name string) (string, error) { return peers.Bin(peers.Cache(root), name) }

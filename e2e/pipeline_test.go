@@ -1,0 +1,508 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+
+	"github.com/slipstream-cd/slipstream/e2e/cluster"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/infra"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/local/broker"
+	"github.com/slipstream-cd/slipstream/local/sim"
+)
+
+// slipstreamBin is the binary under test, built once per run.
+var slipstreamBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "slipstream-e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "slipstream")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/slipstream")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building slipstream: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// GitOps modes: how the sync loop applies, as the tools do.
+const (
+	argoCD = "argocd" // kubectl's client-side apply, ignoreDifferences on traffic, ApplyOutOfSyncOnly
+	flux   = "flux"   // server-side apply as kustomize-controller, forced, no ignore list
+)
+
+// pipeline is slipstream's four functions as processes, wired like infra/
+// says, around a real cluster: a real registry notifying intake, promote
+// committing to git http-backend, a GitOps loop applying Git to the
+// cluster, the embedded broker routing with infra/'s Triggers, and
+// stand-ins for the ApiServerSource and the PingSource.
+type pipeline struct {
+	t  *testing.T
+	c  *cluster.Cluster
+	ns string
+
+	dir      string
+	bare     string // the config repository, served over HTTP
+	registry string // host:port of the registry
+	broker   *broker.Broker
+	fns      map[string]*cluster.Proc
+	urls     map[string]string
+	gitDown  atomic.Bool // the Git server answers 503 while set
+
+	mu         sync.Mutex
+	syncErrors []error // what the GitOps tool could not apply
+}
+
+// Secrets the peers share.
+const (
+	registryToken = "e2e-registry-token"
+	alertToken    = "e2e-alertmanager-token"
+	gitPassword   = "e2e-git-password"
+	service       = "hello"
+)
+
+// functions are slipstream's functions, each with its infra/ ServiceAccount.
+var functions = []string{"intake", "promote", "rollout", "rollback"}
+
+// startPipeline wires everything for one test in namespace ns, syncing Git
+// in the given GitOps mode, with extra settings per function.
+func startPipeline(t *testing.T, c *cluster.Cluster, ns, mode string, extra map[string][]string) *pipeline {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin, err := slipstreamBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline{t: t, c: c, ns: ns, dir: t.TempDir(), fns: map[string]*cluster.Proc{}, urls: map[string]string{}}
+	p.installInfra(ctx)
+
+	ports, err := cluster.FreePorts(len(functions) + 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range functions {
+		p.urls[f] = "http://" + cluster.Addr(ports[i])
+	}
+	p.registry = cluster.Addr(ports[len(functions)])
+	p.startRegistry()
+	gitURL := p.startGit()
+	brokerURL := p.startBroker()
+
+	secret := func(name, value string) string {
+		path := filepath.Join(p.dir, name)
+		if err := os.WriteFile(path, []byte(value), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	settings := map[string][]string{
+		"intake": {"SLIPSTREAM_INTAKE_FORMATS=distribution", "SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES=" + p.registry,
+			"SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE=" + secret("registry-token", registryToken)},
+		"promote": {"SLIPSTREAM_PROMOTE_GIT_URL=" + gitURL, "SLIPSTREAM_PROMOTE_GIT_USERNAME=slipstream",
+			"SLIPSTREAM_PROMOTE_GIT_PASSWORD_FILE=" + secret("git-password", gitPassword), "SLIPSTREAM_PROMOTE_PATHS=apps",
+			"SLIPSTREAM_PROMOTE_GIT_TIMEOUT=5s"},
+		"rollout":  {"SLIPSTREAM_ROLLOUT_NAMESPACES=" + ns, "SLIPSTREAM_ROLLOUT_MAX_WAIT=3s"},
+		"rollback": {"SLIPSTREAM_ROLLBACK_TOKEN_FILE=" + secret("alert-token", alertToken)},
+	}
+	for i, f := range functions {
+		env := append([]string{fmt.Sprintf("PORT=%d", ports[i]), "K_SINK=" + brokerURL, "SLIPSTREAM_SHUTDOWN_GRACE=1s", "SLIPSTREAM_LOG_LEVEL=debug"}, settings[f]...)
+		if f != "intake" {
+			// Each function reads the cluster as its own ServiceAccount, with a
+			// token the TokenRequest API minted, as a pod's projected token.
+			token, err := c.Token(ctx, "slipstream", f, time.Hour)
+			if err != nil {
+				t.Fatalf("token for %s: %v", f, err)
+			}
+			kc, err := c.WriteKubeconfig(f, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env = append(env, "SLIPSTREAM_"+strings.ToUpper(f)+"_KUBECONFIG="+kc)
+		}
+		env = append(env, extra[f]...)
+		proc, err := cluster.StartProc(p.dir, f, bin, []string{"serve", f}, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.fns[f] = proc
+		t.Cleanup(func() { proc.Stop(5 * time.Second) })
+	}
+	for _, f := range functions {
+		p.waitReady(ctx, f)
+	}
+	loops, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { stop(); wg.Wait() })
+	for _, loop := range []func(context.Context){p.apiServerSource, p.pingSource, p.gitops(mode)} {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(loops) }()
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, f := range functions {
+				t.Logf("--- %s, last 25 lines:\n%s", f, p.fns[f].Tail(25))
+			}
+		}
+	})
+	return p
+}
+
+// installInfra applies infra/'s namespace and RBAC (the managed namespace's
+// bindings for ns) and mints nothing: tokens come per function.
+func (p *pipeline) installInfra(ctx context.Context) {
+	p.t.Helper()
+	var manifests []byte
+	for _, f := range []string{"base/namespace.yaml", "base/rbac.yaml", "base/managed-namespace.yaml"} {
+		b, err := fs.ReadFile(infra.Files, f)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if f == "base/managed-namespace.yaml" {
+			b = bytes.ReplaceAll(b, []byte("namespace: demo"), []byte("namespace: "+p.ns))
+			b = bytes.ReplaceAll(b, []byte("name: demo"), []byte("name: "+p.ns))
+		}
+		manifests = append(append(manifests, b...), []byte("\n---\n")...)
+	}
+	if err := p.c.ApplyYAML(ctx, manifests, false); err != nil {
+		p.t.Fatalf("applying infra/: %v", err)
+	}
+	// kube-controller-manager makes each namespace's default ServiceAccount,
+	// which the pods of Knative's Deployments need.
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := cluster.Until(waitCtx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+		_, err := p.c.Kube.CoreV1().ServiceAccounts(p.ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		p.t.Fatalf("no default ServiceAccount in %s: %v", p.ns, err)
+	}
+}
+
+// waitReady waits for a function's /readyz.
+func (p *pipeline) waitReady(ctx context.Context, f string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := cluster.Until(ctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+		if done, err := p.fns[f].Exited(); done {
+			return false, fmt.Errorf("%s exited: %v\n%s", f, err, p.fns[f].Tail(20))
+		}
+		resp, err := http.Get(p.urls[f] + "/readyz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	}); err != nil {
+		p.t.Fatalf("%s never ready: %v", f, err)
+	}
+}
+
+// startRegistry runs the CNCF Distribution registry, notifying intake.
+func (p *pipeline) startRegistry() {
+	p.t.Helper()
+	config := fmt.Sprintf(`version: 0.1
+log: {level: info}
+storage:
+  filesystem: {rootdirectory: %s}
+http:
+  addr: %s
+  secret: e2e
+notifications:
+  endpoints:
+    - name: slipstream-intake
+      url: %s/webhooks/distribution
+      headers: {Authorization: [Bearer %s]}
+      timeout: 2s
+      threshold: 3
+      backoff: 200ms
+`, filepath.Join(p.dir, "registry"), p.registry, p.urls["intake"], registryToken)
+	path := filepath.Join(p.dir, "registry.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	proc, err := cluster.StartProc(p.dir, "registry", p.bin("registry"), []string{"serve", path}, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { proc.Stop(5 * time.Second) })
+	p.fns["registry"] = proc
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cluster.Until(ctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+		resp, err := http.Get("http://" + p.registry + "/v2/")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	}); err != nil {
+		p.t.Fatalf("registry never answered: %v\n%s", err, proc.Tail(20))
+	}
+}
+
+// bin is a peer binary from the cache.
+func (p *pipeline) bin(name string) string {
+	p.t.Helper()
+	path, err := peersBin(name)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+// startGit seeds the config repository with the app and serves it with
+// git http-backend, behind basic auth; it returns the clone URL.
+func (p *pipeline) startGit() string {
+	p.t.Helper()
+	manifest := fmt.Sprintf(`# The app: slipstream manages it through these annotations.
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: %s
+  namespace: %s
+  annotations:
+    slipstream.dev/track: "semver:^1.0.0"
+    slipstream.dev/steps: "10,25,50,100"
+    slipstream.dev/pause: "1s"
+    slipstream.dev/rollback-on: 'severity="critical"'
+spec:
+  template:
+    spec:
+      containers:
+        - image: %s/team/hello   # slipstream pins it by digest on the first push
+`, service, p.ns, p.registry)
+	_, bare := testutil.NewGitRepo(p.t, map[string]string{"apps/hello/service.yaml": manifest})
+	p.bare = bare
+	exec, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	backend := &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(exec)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=slipstream"},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.gitDown.Load() {
+			http.Error(w, "git server down", http.StatusServiceUnavailable)
+			return
+		}
+		if user, pass, ok := r.BasicAuth(); !ok || user != "slipstream" || pass != gitPassword {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	p.t.Cleanup(srv.Close)
+	return srv.URL + "/" + filepath.Base(bare)
+}
+
+// startBroker routes with infra/'s Broker and Triggers to the functions.
+func (p *pipeline) startBroker() string {
+	p.t.Helper()
+	files, err := fs.Glob(infra.Files, "base/*.yaml")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var manifests [][]byte
+	for _, f := range files {
+		b, err := fs.ReadFile(infra.Files, f)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		manifests = append(manifests, b)
+	}
+	spec, triggers, err := broker.LoadManifests("default", manifests...)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	b, err := broker.New(spec, triggers, func(ref *duckv1.KReference) (string, error) {
+		if u, ok := p.urls[ref.Name]; ok {
+			return u, nil
+		}
+		return "", fmt.Errorf("no %s %s here", ref.Kind, ref.Name)
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.broker = b
+	srv := httptest.NewServer(b)
+	p.t.Cleanup(func() { srv.Close(); b.Close() })
+	return srv.URL
+}
+
+// publish sends one event to the broker, as a source would.
+func (p *pipeline) publish(typ, source, subject string, data any) {
+	ev := cloudevents.NewEvent()
+	ev.SetID(fmt.Sprintf("%s-%d", typ, time.Now().UnixNano()))
+	ev.SetType(typ)
+	ev.SetSource(source)
+	if subject != "" {
+		ev.SetSubject(subject)
+	}
+	ev.SetTime(time.Now())
+	if err := ev.SetData(cloudevents.ApplicationJSON, data); err == nil {
+		_ = p.broker.Publish(ev)
+	}
+}
+
+// apiServerSource stands in for infra/'s ApiServerSource (Resource mode):
+// it watches the managed namespace's Services and Revisions with the
+// events ServiceAccount's token and sends each change to the broker.
+func (p *pipeline) apiServerSource(ctx context.Context) {
+	token, err := p.c.Token(ctx, "slipstream", "events", time.Hour)
+	if err != nil {
+		p.t.Errorf("token for the ApiServerSource: %v", err)
+		return
+	}
+	dyn, err := dynamic.NewForConfig(p.c.As(token))
+	if err != nil {
+		p.t.Errorf("ApiServerSource client: %v", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, res := range []string{"services", "revisions"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := dyn.Resource(schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: res}).Namespace(p.ns)
+			for ctx.Err() == nil {
+				w, err := r.Watch(ctx, metav1.ListOptions{})
+				if err != nil {
+					select {
+					case <-ctx.Done():
+					case <-time.After(100 * time.Millisecond):
+					}
+					continue
+				}
+				for ev := range w.ResultChan() {
+					obj, ok := ev.Object.(*unstructured.Unstructured)
+					if !ok {
+						continue
+					}
+					verb := map[watch.EventType]string{watch.Added: "add", watch.Modified: "update", watch.Deleted: "delete"}[ev.Type]
+					if verb == "" {
+						continue
+					}
+					subject := fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%s/%s/%s", p.ns, res, obj.GetName())
+					p.publish(eventing.TypeAPIServerPrefix+verb, p.c.Host, subject, obj.Object)
+				}
+				w.Stop()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// pingSource stands in for infra/'s PingSource, ticking twice a second
+// (a cluster ticks every minute; rollout waits sub-minute pauses in-request).
+func (p *pipeline) pingSource(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+			p.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
+		}
+	}
+}
+
+// gitops is the sync loop: it applies Git's head to the cluster whenever
+// Git changed or the live objects drifted from it, checked every 100 ms,
+// as Argo CD with automated sync and selfHeal (docs/gitops.md's settings)
+// or as Flux's kustomize-controller (server-side apply, forced). Every
+// apply the cluster refuses is recorded.
+func (p *pipeline) gitops(mode string) func(context.Context) {
+	return func(ctx context.Context) {
+		services := servingclient.NewForConfigOrDie(p.c.Admin).ServingV1()
+		var s *sim.Sync
+		switch mode {
+		case argoCD:
+			s = sim.NewSync(p.bare, "apps", sim.ClientSideApply{Services: services})
+			s.Ignore, s.ApplyOutOfSyncOnly = []string{"/spec/traffic"}, true
+		case flux:
+			s = sim.NewSync(p.bare, "apps", sim.ServerSideApply{Services: services, FieldManager: sim.FluxFieldManager})
+		default:
+			p.t.Errorf("no GitOps mode %q", mode)
+			return
+		}
+		for ctx.Err() == nil {
+			head, err := s.Once(ctx)
+			if err != nil && ctx.Err() == nil {
+				p.mu.Lock()
+				if msg := err.Error(); len(p.syncErrors) == 0 || p.syncErrors[len(p.syncErrors)-1].Error() != msg {
+					p.syncErrors = append(p.syncErrors, fmt.Errorf("syncing %s: %w", head, err))
+				}
+				p.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// SyncErrors is every apply the cluster refused so far.
+func (p *pipeline) SyncErrors() []error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]error(nil), p.syncErrors...)
+}
+
+// push pushes a one-layer image under a tag with crane, as CI does, and
+// returns its digest.
+func (p *pipeline) push(repo, tag string) string {
+	p.t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	content := []byte("version " + tag + "\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "version", Mode: 0o644, Size: int64(len(content)), ModTime: time.Unix(0, 0)}); err != nil {
+		p.t.Fatal(err)
+	}
+	tw.Write(content)
+	tw.Close()
+	layer := filepath.Join(p.dir, "layer-"+tag+".tar")
+	if err := os.WriteFile(layer, buf.Bytes(), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	ref := p.registry + "/" + repo + ":" + tag
+	out, err := exec.Command(p.bin("crane"), "append", "--insecure", "-f", layer, "-t", ref).CombinedOutput()
+	if err != nil {
+		p.t.Fatalf("crane append %s: %v\n%s", ref, err, out)
+	}
+	digest, err := exec.Command(p.bin("crane"), "digest", "--insecure", ref).Output()
+	if err != nil {
+		p.t.Fatalf("crane digest %s: %v", ref, err)
+	}
+	return strings.TrimSpace(string(digest))
+}
