@@ -30,12 +30,25 @@ func Connect(prefix, path string, timeout time.Duration, required bool) (*Client
 		}
 		return nil, nil
 	}
+	restCfg.QPS, restCfg.Burst = clientQPS, clientBurst
 	cs, err := servingclient.NewForConfig(restCfg)
 	if err != nil {
 		return nil, settingErr(err)
 	}
 	return New(cs, timeout), nil
 }
+
+// clientQPS and clientBurst are the client-side rate limit of the
+// functions' Kubernetes client. client-go's default (5 requests a second,
+// bursts of 10) throttles a function that reads the cluster on every
+// ApiServerSource event: on the e2e control plane, rollout's requests
+// queued behind the limiter past their deadline during a rollout (each
+// answered 503, which the broker retried, which queued more). The
+// apiserver's own priority and fairness protects it from a busy client.
+const (
+	clientQPS   = 50
+	clientBurst = 100
+)
 
 // restConfig returns the cluster credentials: the kubeconfig named, else
 // in-cluster ones inside a pod, else none.
