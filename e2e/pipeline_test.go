@@ -77,7 +77,15 @@ type pipeline struct {
 	gitDown  atomic.Bool // the Git server answers 503 while set
 
 	mu         sync.Mutex
-	syncErrors []error // what the GitOps tool could not apply
+	syncErrors []error            // what the GitOps tool could not apply
+	delivered  []broker.Delivered // every delivery the broker made
+}
+
+// Delivered is every delivery the broker made so far.
+func (p *pipeline) Delivered() []broker.Delivered {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]broker.Delivered(nil), p.delivered...)
 }
 
 // Secrets the peers share.
@@ -91,10 +99,22 @@ const (
 // functions are slipstream's functions, each with its infra/ ServiceAccount.
 var functions = []string{"intake", "promote", "rollout", "rollback"}
 
-// startPipeline wires everything for one test in namespace ns, syncing Git
-// in the given GitOps mode, with extra settings per function.
-func startPipeline(t *testing.T, c *cluster.Cluster, ns, mode string, extra map[string][]string) *pipeline {
+// options shape one pipeline.
+type options struct {
+	// mode is how the GitOps loop applies: argoCD or flux.
+	mode string
+	// pause is the app's slipstream.dev/pause. Default 1s.
+	pause string
+	// extra are settings added to a function's environment.
+	extra map[string][]string
+}
+
+// startPipeline wires everything for one test in namespace ns.
+func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipeline {
 	t.Helper()
+	if o.pause == "" {
+		o.pause = "1s"
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bin, err := slipstreamBin()
@@ -113,7 +133,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns, mode string, extra map[
 	}
 	p.registry = cluster.Addr(ports[len(functions)])
 	p.startRegistry()
-	gitURL := p.startGit()
+	gitURL := p.startGit(o.pause)
 	brokerURL := p.startBroker()
 
 	secret := func(name, value string) string {
@@ -147,7 +167,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns, mode string, extra map[
 			}
 			env = append(env, "SLIPSTREAM_"+strings.ToUpper(f)+"_KUBECONFIG="+kc)
 		}
-		env = append(env, extra[f]...)
+		env = append(env, o.extra[f]...)
 		proc, err := cluster.StartProc(p.dir, f, bin, []string{"serve", f}, env)
 		if err != nil {
 			t.Fatal(err)
@@ -161,7 +181,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns, mode string, extra map[
 	loops, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
-	for _, loop := range []func(context.Context){p.apiServerSource, p.pingSource, p.gitops(mode)} {
+	for _, loop := range []func(context.Context){p.apiServerSource, p.pingSource, p.gitops(o.mode)} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(loops) }()
 	}
@@ -281,7 +301,7 @@ func (p *pipeline) bin(name string) string {
 
 // startGit seeds the config repository with the app and serves it with
 // git http-backend, behind basic auth; it returns the clone URL.
-func (p *pipeline) startGit() string {
+func (p *pipeline) startGit(pause string) string {
 	p.t.Helper()
 	manifest := fmt.Sprintf(`# The app: slipstream manages it through these annotations.
 apiVersion: serving.knative.dev/v1
@@ -292,14 +312,14 @@ metadata:
   annotations:
     slipstream.dev/track: "semver:^1.0.0"
     slipstream.dev/steps: "10,25,50,100"
-    slipstream.dev/pause: "1s"
+    slipstream.dev/pause: "%s"
     slipstream.dev/rollback-on: 'severity="critical"'
 spec:
   template:
     spec:
       containers:
         - image: %s/team/hello   # slipstream pins it by digest on the first push
-`, service, p.ns, p.registry)
+`, service, p.ns, pause, p.registry)
 	_, bare := testutil.NewGitRepo(p.t, map[string]string{"apps/hello/service.yaml": manifest})
 	p.bare = bare
 	exec, err := exec.Command("git", "--exec-path").Output()
@@ -350,7 +370,11 @@ func (p *pipeline) startBroker() string {
 			return u, nil
 		}
 		return "", fmt.Errorf("no %s %s here", ref.Kind, ref.Name)
-	})
+	}, broker.WithObserver(func(d broker.Delivered) {
+		p.mu.Lock()
+		p.delivered = append(p.delivered, d)
+		p.mu.Unlock()
+	}))
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -423,14 +447,14 @@ func (p *pipeline) apiServerSource(ctx context.Context) {
 	wg.Wait()
 }
 
-// pingSource stands in for infra/'s PingSource, ticking twice a second
+// pingSource stands in for infra/'s PingSource, ticking every second
 // (a cluster ticks every minute; rollout waits sub-minute pauses in-request).
 func (p *pipeline) pingSource(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(time.Second):
 			p.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
 		}
 	}
@@ -505,4 +529,14 @@ func (p *pipeline) push(repo, tag string) string {
 		p.t.Fatalf("crane digest %s: %v", ref, err)
 	}
 	return strings.TrimSpace(string(digest))
+}
+
+// tag gives an image in the registry another tag with crane, as a release
+// job that re-tags a tested build does.
+func (p *pipeline) tag(repo, from, to string) {
+	p.t.Helper()
+	ref := p.registry + "/" + repo + ":" + from
+	if out, err := exec.Command(p.bin("crane"), "tag", "--insecure", ref, to).CombinedOutput(); err != nil {
+		p.t.Fatalf("crane tag %s %s: %v\n%s", ref, to, err, out)
+	}
 }

@@ -47,7 +47,7 @@ func TestPushToPromotion(t *testing.T) {
 	for _, mode := range []string{argoCD, flux} {
 		t.Run(mode, func(t *testing.T) {
 			ns := "shop-" + mode
-			p := startPipeline(t, c, ns, mode, nil)
+			p := startPipeline(t, c, ns, options{mode: mode})
 
 			start := time.Now()
 			d1 := p.push("team/hello", "1.0.0")

@@ -1,0 +1,169 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/policy"
+)
+
+// percentOf is a revision's share in a traffic block.
+func percentOf(ts []servingv1.TrafficTarget, revision string) int64 {
+	var sum int64
+	for _, t := range ts {
+		if t.RevisionName == revision && t.Percent != nil {
+			sum += *t.Percent
+		}
+	}
+	return sum
+}
+
+// TestAlertRollsBack is scenario 2: a real Prometheus scrapes a synthetic
+// per-revision error ratio and evaluates a real alert rule; a real
+// Alertmanager sends the firing alert to rollback. Live traffic must be
+// all on stable within a second of Alertmanager sending, and with the
+// GitOps loop self-healing as Argo CD (docs/gitops.md's settings), the
+// candidate must never get traffic back; Git is reverted with the digest
+// quarantined, and the same digest pushed again is refused.
+func TestAlertRollsBack(t *testing.T) {
+	c := startCluster(t)
+	ns := "shop"
+	p := startPipeline(t, c, ns, options{mode: argoCD, pause: "3s"})
+	a := startAlerting(t, p)
+
+	d1 := p.push("team/hello", "1.0.0")
+	stable := waitService(t, c, ns, service, 90*time.Second, "serving 1.0.0", servesOnly(d1)).Status.LatestReadyRevisionName
+
+	// Every change of the live Service from here on, to prove the candidate
+	// never gets traffic back after the rollback.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	w, err := c.Serving.ServingV1().Services(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	d2 := p.push("team/hello", "1.1.0")
+	var candidate string
+	waitService(t, c, ns, service, 90*time.Second, "giving the candidate traffic", func(s *servingv1.Service) bool {
+		st := liveState(s)
+		if strings.HasSuffix(st.CandidateImage, d2) {
+			candidate = st.Candidate
+		}
+		return candidate != "" && percentOf(s.Status.Traffic, candidate) > 0
+	})
+	a.exporter.set(candidate, 0.5) // the candidate now answers half its requests with errors
+	bad := time.Now()
+
+	var sent, specStable, statusStable time.Time
+	var rolledBackAt string // the resourceVersion where spec went back to stable
+	var leaks []string
+	deadline := time.After(90 * time.Second)
+	for statusStable.IsZero() {
+		select {
+		case ev := <-w.ResultChan():
+			s, ok := ev.Object.(*servingv1.Service)
+			if !ok {
+				continue
+			}
+			if sent.IsZero() {
+				if times := a.Sent(); len(times) > 0 {
+					sent = times[0]
+				}
+			}
+			if specStable.IsZero() && !sent.IsZero() && percentOf(s.Spec.Traffic, stable) == 100 {
+				specStable, rolledBackAt = time.Now(), s.ResourceVersion
+			}
+			if !specStable.IsZero() && percentOf(s.Spec.Traffic, candidate) > 0 {
+				leaks = append(leaks, "spec "+s.ResourceVersion+": "+trafficOf(s.Spec.Traffic))
+			}
+			if !specStable.IsZero() && s.Status.ObservedGeneration == s.Generation && percentOf(s.Status.Traffic, stable) == 100 && ready(s) {
+				statusStable = time.Now()
+			}
+		case <-deadline:
+			t.Fatalf("no rollback within 90s of the candidate turning bad (Alertmanager sent at %v)", a.Sent())
+		}
+	}
+	t.Logf("candidate bad → Alertmanager sent: %s; sent → live spec 100%% stable: %s (rv %s); → Knative status 100%% stable and Ready: %s",
+		sent.Sub(bad).Round(time.Millisecond), specStable.Sub(sent).Round(time.Millisecond), rolledBackAt, statusStable.Sub(sent).Round(time.Millisecond))
+	if d := specStable.Sub(sent); d > time.Second {
+		t.Errorf("live traffic back on stable %s after Alertmanager sent, want within 1s", d)
+	}
+
+	// Git reverted: the head holds stable at 100%, the rollback recorded and
+	// the digest quarantined.
+	var head servingv1.Service
+	waitFor(t, 30*time.Second, "Git reverted", func() bool {
+		tree := testutil.Tree(t, p.bare)
+		if err := sigsyaml.Unmarshal([]byte(tree["apps/hello/service.yaml"]), &head); err != nil {
+			return false
+		}
+		st, _ := policy.ParseState(head.Annotations[policy.AnnotationRollout])
+		return st.Phase == policy.RolledBack && percentOf(head.Spec.Traffic, stable) == 100
+	})
+	if q := head.Annotations[policy.AnnotationQuarantine]; !strings.Contains(q, d2) {
+		t.Errorf("quarantine = %q, want it to hold %s", q, d2)
+	}
+
+	// Watch on while the GitOps loop applies the revert and self-heals.
+	settle := time.After(5 * time.Second)
+watching:
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			if s, ok := ev.Object.(*servingv1.Service); ok {
+				if percentOf(s.Spec.Traffic, candidate) > 0 || percentOf(s.Status.Traffic, candidate) > 0 {
+					leaks = append(leaks, s.ResourceVersion+": spec "+trafficOf(s.Spec.Traffic)+" status "+trafficOf(s.Status.Traffic))
+				}
+			}
+		case <-settle:
+			break watching
+		}
+	}
+	if len(leaks) > 0 {
+		t.Errorf("the rolled-back candidate got traffic again: %v", leaks)
+	}
+	if errs := p.SyncErrors(); len(errs) > 0 {
+		t.Errorf("the cluster refused %d applies, first: %v", len(errs), errs[0])
+	}
+
+	// The same digest again, under another tag: promote refuses it.
+	commits := len(testutil.Subjects(t, p.bare))
+	pushedAgain := time.Now()
+	p.tag("team/hello", "1.1.0", "1.1.1")
+	waitFor(t, 30*time.Second, "promote to refuse the quarantined digest", func() bool {
+		for _, d := range p.Delivered() {
+			if d.Event.Type() == eventing.TypeImagePushed && d.Event.Extensions()[eventing.ExtDigest] == d2 &&
+				d.Event.Time().After(pushedAgain.Add(-time.Second)) && d.Trigger == "image-pushed" && d.Status == 200 && d.Reply == nil {
+				return true
+			}
+		}
+		return false
+	})
+	if got := len(testutil.Subjects(t, p.bare)); got != commits {
+		t.Errorf("the quarantined digest made %d commits", got-commits)
+	}
+}
+
+// waitFor polls ok every 50 ms until it holds or within passes.
+func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", within, what)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}
