@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/slipstream-cd/slipstream/e2e/cluster"
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -64,9 +65,10 @@ const (
 // cluster, the embedded broker routing with infra/'s Triggers, and
 // stand-ins for the ApiServerSource and the PingSource.
 type pipeline struct {
-	t  *testing.T
-	c  *cluster.Cluster
-	ns string
+	t       *testing.T
+	c       *cluster.Cluster
+	ns      string
+	service string // the app's Knative Service
 
 	dir      string
 	bare     string // the config repository, served over HTTP
@@ -105,6 +107,8 @@ type options struct {
 	mode string
 	// pause is the app's slipstream.dev/pause. Default 1s.
 	pause string
+	// service is the app's name. Default hello.
+	service string
 	// extra are settings added to a function's environment.
 	extra map[string][]string
 }
@@ -115,13 +119,16 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 	if o.pause == "" {
 		o.pause = "1s"
 	}
+	if o.service == "" {
+		o.service = service
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bin, err := slipstreamBin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline{t: t, c: c, ns: ns, dir: t.TempDir(), fns: map[string]*cluster.Proc{}, urls: map[string]string{}}
+	p := &pipeline{t: t, c: c, ns: ns, service: o.service, dir: t.TempDir(), fns: map[string]*cluster.Proc{}, urls: map[string]string{}}
 	p.installInfra(ctx)
 
 	ports, err := cluster.FreePorts(len(functions) + 1)
@@ -319,8 +326,8 @@ spec:
     spec:
       containers:
         - image: %s/team/hello   # slipstream pins it by digest on the first push
-`, service, p.ns, pause, p.registry)
-	_, bare := testutil.NewGitRepo(p.t, map[string]string{"apps/hello/service.yaml": manifest})
+`, p.service, p.ns, pause, p.registry)
+	_, bare := testutil.NewGitRepo(p.t, map[string]string{p.file(): manifest})
 	p.bare = bare
 	exec, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
@@ -540,3 +547,31 @@ func (p *pipeline) tag(repo, from, to string) {
 		p.t.Fatalf("crane tag %s %s: %v\n%s", ref, to, err, out)
 	}
 }
+
+// file is the app's manifest in the config repository.
+func (p *pipeline) file() string { return "apps/" + p.service + "/service.yaml" }
+
+// edit commits a change to the app's manifest as a person would, retrying
+// when promote pushed first.
+func (p *pipeline) edit(msg string, change func(svc map[string]any)) {
+	p.t.Helper()
+	var last error
+	for range 10 {
+		var svc map[string]any
+		if err := sigsyaml.Unmarshal([]byte(testutil.Tree(p.t, p.bare)[p.file()]), &svc); err != nil {
+			p.t.Fatal(err)
+		}
+		change(svc)
+		b, err := sigsyaml.Marshal(svc)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if last = testutil.Commit("file://"+p.bare, p.t.TempDir(), map[string]string{p.file(): string(b)}, msg, false); last == nil {
+			return
+		}
+	}
+	p.t.Fatalf("committing %q: %v", msg, last)
+}
+
+// commits is how many commits the config repository has.
+func (p *pipeline) commits() int { return len(testutil.Subjects(p.t, p.bare)) }
