@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/cgi"
@@ -109,6 +110,9 @@ type options struct {
 	pause string
 	// service is the app's name. Default hello.
 	service string
+	// duplicate makes every registry notification reach intake twice, as
+	// a registry retrying after a timeout sends it again.
+	duplicate bool
 	// extra are settings added to a function's environment.
 	extra map[string][]string
 }
@@ -139,7 +143,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 		p.urls[f] = "http://" + cluster.Addr(ports[i])
 	}
 	p.registry = cluster.Addr(ports[len(functions)])
-	p.startRegistry()
+	p.startRegistry(o.duplicate)
 	gitURL := p.startGit(o.pause)
 	brokerURL := p.startBroker()
 
@@ -253,9 +257,36 @@ func (p *pipeline) waitReady(ctx context.Context, f string) {
 	}
 }
 
-// startRegistry runs the CNCF Distribution registry, notifying intake.
-func (p *pipeline) startRegistry() {
+// startRegistry runs the CNCF Distribution registry, notifying intake
+// (each notification twice when duplicate).
+func (p *pipeline) startRegistry(duplicate bool) {
 	p.t.Helper()
+	notify := p.urls["intake"] + "/webhooks/distribution"
+	if duplicate {
+		to := notify
+		twice := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			var status int
+			for range 2 {
+				req, _ := http.NewRequest(http.MethodPost, to, bytes.NewReader(body))
+				req.Header = r.Header.Clone()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+				resp.Body.Close()
+				status = resp.StatusCode
+			}
+			w.WriteHeader(status)
+		}))
+		p.t.Cleanup(twice.Close)
+		notify = twice.URL
+	}
 	config := fmt.Sprintf(`version: 0.1
 log: {level: info}
 storage:
@@ -266,12 +297,12 @@ http:
 notifications:
   endpoints:
     - name: slipstream-intake
-      url: %s/webhooks/distribution
+      url: %s
       headers: {Authorization: [Bearer %s]}
       timeout: 2s
       threshold: 3
       backoff: 200ms
-`, filepath.Join(p.dir, "registry"), p.registry, p.urls["intake"], registryToken)
+`, filepath.Join(p.dir, "registry"), p.registry, notify, registryToken)
 	path := filepath.Join(p.dir, "registry.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		p.t.Fatal(err)
