@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +45,7 @@ func startCluster(t *testing.T) *cluster.Cluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(c.Logs(40))
+			keepLogs(t, c.Dir())
 		}
 		c.Stop()
 	})
@@ -51,3 +54,24 @@ func startCluster(t *testing.T) *cluster.Cluster {
 
 // peersBin is a peer binary from the cache.
 func peersBin(name string) (string, error) { return peers.Bin(peers.Cache(root), name) }
+
+// keepLogs copies the *.log files of dir to $E2E_KEEP/<test>/ when
+// E2E_KEEP is set, since a test's TempDir goes when it ends.
+func keepLogs(t *testing.T, dir string) {
+	keep := os.Getenv("E2E_KEEP")
+	if keep == "" {
+		return
+	}
+	to := filepath.Join(keep, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Log(err)
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil {
+			_ = os.WriteFile(filepath.Join(to, filepath.Base(l)), b, 0o644)
+		}
+	}
+	t.Logf("logs kept in %s", to)
+}

@@ -201,6 +201,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 			for _, f := range functions {
 				t.Logf("--- %s, last 25 lines:\n%s", f, p.fns[f].Tail(25))
 			}
+			keepLogs(t, p.dir)
 		}
 	})
 	return p
@@ -224,6 +225,15 @@ func (p *pipeline) installInfra(ctx context.Context) {
 	}
 	if err := p.c.ApplyYAML(ctx, manifests, false); err != nil {
 		p.t.Fatalf("applying infra/: %v", err)
+	}
+	// The rollback guard policy, at the beta version Kubernetes 1.29 serves.
+	policy, err := os.ReadFile(filepath.Join(root, "infra", "policy", "rollback-sticks.yaml"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	policy = bytes.ReplaceAll(policy, []byte("apiVersion: admissionregistration.k8s.io/v1\n"), []byte("apiVersion: admissionregistration.k8s.io/v1beta1\n"))
+	if err := p.c.ApplyYAML(ctx, policy, false); err != nil {
+		p.t.Fatalf("applying infra/policy: %v", err)
 	}
 	// kube-controller-manager makes each namespace's default ServiceAccount,
 	// which the pods of Knative's Deployments need.

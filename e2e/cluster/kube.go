@@ -91,6 +91,9 @@ func (c *Cluster) startKube(ctx context.Context) error {
 		// The node-lifecycle controller that would lift its not-ready taint does
 		// not run; pods are bound directly anyway.
 		"--disable-admission-plugins=TaintNodesByCondition",
+		// ValidatingAdmissionPolicy is beta in 1.29 (GA in 1.30): on, for
+		// infra/policy/rollback-sticks.yaml.
+		"--feature-gates=ValidatingAdmissionPolicy=true", "--runtime-config=admissionregistration.k8s.io/v1beta1=true",
 		"--cert-dir=" + filepath.Join(c.dir, "apiserver-certs"),
 	}, nil); err != nil {
 		return err
