@@ -67,7 +67,7 @@ func TestAlertRollsBack(t *testing.T) {
 	bad := time.Now()
 
 	var sent, specStable, statusStable time.Time
-	var stepState string // the rollout annotation of the last step before the rollback
+	var stepState string    // the rollout annotation of the last step before the rollback
 	var rolledBackAt string // the resourceVersion where spec went back to stable
 	var leaks []string
 	deadline := time.After(90 * time.Second)
