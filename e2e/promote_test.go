@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"context"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,8 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/local/demo"
+	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -44,6 +49,7 @@ func servesOnly(digest string) func(*servingv1.Service) bool {
 // commit may be refused by Knative's webhook (the safety issue's case 0).
 func TestPushToPromotion(t *testing.T) {
 	c := startCluster(t)
+	real := map[string][]int64{} // the new revision's shares Knative reported, per mode
 	for _, mode := range []string{argoCD, flux} {
 		t.Run(mode, func(t *testing.T) {
 			ns := "shop-" + mode
@@ -58,8 +64,12 @@ func TestPushToPromotion(t *testing.T) {
 			d2 := p.push("team/hello", "1.1.0")
 			var seen []int64
 			var candidate string
+			var states []string // status.traffic as the demo's story records it
 			final := waitService(t, c, ns, service, 2*time.Minute, "promoting 1.1.0", func(s *servingv1.Service) bool {
 				st := liveState(s)
+				if tr := sim.TrafficOf(s); s.Status.ObservedGeneration == s.Generation && (len(states) == 0 || states[len(states)-1] != tr) {
+					states = append(states, tr)
+				}
 				if st.Candidate != "" && strings.HasSuffix(st.CandidateImage, d2) {
 					candidate = st.Candidate
 				}
@@ -90,6 +100,62 @@ func TestPushToPromotion(t *testing.T) {
 			}
 			subjects := testutil.Subjects(t, p.bare)
 			t.Logf("Git history (%d commits):\n  %s", len(subjects), strings.Join(subjects, "\n  "))
+			real[mode] = shares(states)
 		})
 	}
+
+	// The shared scenario: the demo's story runs the same inputs (push
+	// 1.0.0, then 1.1.0, steps 10,25,50,100) on the simulated Knative; the
+	// new revision's shares in status.traffic must be the ones real Knative
+	// reported, in the same order.
+	t.Run("the demo's simulated Knative agrees", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		e, err := demo.Start(ctx, demo.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		sum, err := demo.Story(ctx, e)
+		if err != nil {
+			t.Fatalf("the demo's story: %v", err)
+		}
+		simulated := shares(sum.Traffic)
+		for mode, got := range real {
+			if !slices.Equal(got, simulated) {
+				t.Errorf("the new revision's shares: real Knative (%s) %v, simulated %v", mode, got, simulated)
+			}
+		}
+		t.Logf("the new revision's shares, real and simulated: %v", simulated)
+	})
+}
+
+// shares is the share of the revision that ends with 100% in each of the
+// traffic states (sim.TrafficOf's format), consecutive repeats dropped.
+func shares(states []string) []int64 {
+	if len(states) == 0 {
+		return nil
+	}
+	target := regexp.MustCompile(`(\S+) (\d+)% \(`)
+	last := states[len(states)-1]
+	var rev string
+	for _, m := range target.FindAllStringSubmatch(last, -1) {
+		if m[2] == "100" {
+			rev = m[1]
+		}
+	}
+	var out []int64
+	for _, st := range states {
+		share := int64(0)
+		for _, m := range target.FindAllStringSubmatch(st, -1) {
+			if m[1] == rev {
+				n, _ := strconv.ParseInt(m[2], 10, 64)
+				share += n
+			}
+		}
+		if len(out) == 0 || out[len(out)-1] != share {
+			out = append(out, share)
+		}
+	}
+	return out
 }
