@@ -15,6 +15,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/e2e/cluster"
+	"github.com/slipstream-cd/slipstream/local/sim"
 )
 
 // digestOf is a made-up image digest ending in the given hex digit.
@@ -82,18 +83,8 @@ func describe(s *servingv1.Service) string {
 	return b.String()
 }
 
-// trafficOf is "revision:percent[tag] …".
-func trafficOf(ts []servingv1.TrafficTarget) string {
-	var parts []string
-	for _, t := range ts {
-		p := int64(0)
-		if t.Percent != nil {
-			p = *t.Percent
-		}
-		parts = append(parts, fmt.Sprintf("%s:%d[%s]", t.RevisionName, p, t.Tag))
-	}
-	return strings.Join(parts, " ")
-}
+// trafficOf is a traffic block as the demo's story prints it.
+func trafficOf(ts []servingv1.TrafficTarget) string { return sim.TargetsText(ts) }
 
 // TestKnativeDecidesReadinessAndTraffic checks the harness against what the
 // issue measured on this kind of machine: Knative's own controller makes a
@@ -132,7 +123,7 @@ func TestKnativeDecidesReadinessAndTraffic(t *testing.T) {
 	}
 	got := waitService(t, c, ns, "hello", 60*time.Second, "Ready with 90/10", ready)
 	t.Logf("second revision Ready with 90/10 in %s", time.Since(start).Round(10*time.Millisecond))
-	if want := "hello-a:90[stable] hello-b:10[candidate]"; trafficOf(got.Status.Traffic) != want {
+	if want := "hello-b 10% (candidate), hello-a 90% (stable)"; trafficOf(got.Status.Traffic) != want {
 		t.Errorf("status.traffic = %s, want %s", trafficOf(got.Status.Traffic), want)
 	}
 

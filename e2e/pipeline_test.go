@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -432,21 +431,6 @@ func (p *pipeline) startBroker() string {
 	return srv.URL
 }
 
-// publish sends one event to the broker, as a source would.
-func (p *pipeline) publish(typ, source, subject string, data any) {
-	ev := cloudevents.NewEvent()
-	ev.SetID(fmt.Sprintf("%s-%d", typ, time.Now().UnixNano()))
-	ev.SetType(typ)
-	ev.SetSource(source)
-	if subject != "" {
-		ev.SetSubject(subject)
-	}
-	ev.SetTime(time.Now())
-	if err := ev.SetData(cloudevents.ApplicationJSON, data); err == nil {
-		_ = p.broker.Publish(ev)
-	}
-}
-
 // apiServerSource stands in for infra/'s ApiServerSource (Resource mode):
 // it watches the managed namespace's Services and Revisions with the
 // events ServiceAccount's token and sends each change to the broker.
@@ -486,7 +470,7 @@ func (p *pipeline) apiServerSource(ctx context.Context) {
 						continue
 					}
 					subject := fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%s/%s/%s", p.ns, res, obj.GetName())
-					p.publish(eventing.TypeAPIServerPrefix+verb, p.c.Host, subject, obj.Object)
+					_ = p.broker.Emit(eventing.TypeAPIServerPrefix+verb, p.c.Host, subject, obj.Object)
 				}
 				w.Stop()
 			}
@@ -503,7 +487,7 @@ func (p *pipeline) pingSource(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Second):
-			p.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
+			_ = p.broker.Emit(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
 		}
 	}
 }

@@ -304,6 +304,24 @@ func (b *Broker) Publish(e cloudevents.Event) error {
 	return nil
 }
 
+// Emit publishes an event as a source (a PingSource, an ApiServerSource)
+// sends one: the type, source and subject given (subject may be empty), an
+// id made of the type and the time, the time, and data as JSON.
+func (b *Broker) Emit(typ, source, subject string, data any) error {
+	e := cloudevents.NewEvent()
+	e.SetID(fmt.Sprintf("%s-%d", typ, time.Now().UnixNano()))
+	e.SetType(typ)
+	e.SetSource(source)
+	if subject != "" {
+		e.SetSubject(subject)
+	}
+	e.SetTime(time.Now())
+	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+		return err
+	}
+	return b.Publish(e)
+}
+
 // Wait blocks until no delivery is in flight (replies included).
 func (b *Broker) Wait() { b.wg.Wait() }
 

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"k8s.io/client-go/tools/clientcmd"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
@@ -487,18 +486,7 @@ func (e *Env) publish(typ, source, subject string, data any) error {
 	if b == nil {
 		return errors.New("the broker is not routing yet")
 	}
-	ev := cloudevents.NewEvent()
-	ev.SetID(fmt.Sprintf("%s-%d", typ, time.Now().UnixNano()))
-	ev.SetType(typ)
-	ev.SetSource(source)
-	if subject != "" {
-		ev.SetSubject(subject)
-	}
-	ev.SetTime(time.Now())
-	if err := ev.SetData(cloudevents.ApplicationJSON, data); err != nil {
-		return err
-	}
-	return b.Publish(ev)
+	return b.Emit(typ, source, subject, data)
 }
 
 // apiServerEvent reports a cluster change like an ApiServerSource (Resource

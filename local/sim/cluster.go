@@ -240,10 +240,13 @@ func (c *Cluster) report(kind string, obj any) {
 	}
 }
 
-// TrafficOf renders a Service's live traffic, e.g. "hello-aa11 75% (stable), hello-3f2a 25% (candidate)".
-func TrafficOf(s *servingv1.Service) string {
+// TrafficOf renders a Service's live traffic, sorted by tag, e.g. "hello-3f2a 25% (candidate), hello-aa11 75% (stable)".
+func TrafficOf(s *servingv1.Service) string { return TargetsText(s.Status.Traffic) }
+
+// TargetsText is a traffic block as "revision N% (tag), …", sorted by tag.
+func TargetsText(targets []servingv1.TrafficTarget) string {
 	var parts []string
-	ts := append([]servingv1.TrafficTarget(nil), s.Status.Traffic...)
+	ts := append([]servingv1.TrafficTarget(nil), targets...)
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Tag < ts[j].Tag })
 	for _, t := range ts {
 		p := int64(0)
