@@ -97,6 +97,7 @@ func TestRollbackUnderConflicts(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	var touches atomic.Int64
 	done := make(chan struct{})
+	defer func() { stop(); <-done }()
 	go func() { // another writer: an annotation changed back to back
 		defer close(done)
 		svcs := c.Serving.ServingV1().Services(ns)

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,8 +40,10 @@ func startCluster(t *testing.T) *cluster.Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{Root: root, Dir: t.TempDir(), Cache: cache(t)})
+	dir := t.TempDir()
+	c, err := cluster.Start(ctx, cluster.Options{Root: root, Dir: dir, Cache: cache(t)})
 	if err != nil {
+		keepLogs(t, dir)
 		t.Fatalf("starting the control plane: %v", err)
 	}
 	t.Logf("control plane up in %s", time.Since(start).Round(10*time.Millisecond))
@@ -57,7 +60,16 @@ func startCluster(t *testing.T) *cluster.Cluster {
 // peersBin is a peer binary from the cache.
 func peersBin(name string) (string, error) { return peers.Bin(peers.Cache(root), name) }
 
-// keepLogs copies the *.log files of dir to $E2E_KEEP/<test>/ when
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// keepLogs copies the *.log files under dir to $E2E_KEEP/<test>/ when
 // E2E_KEEP is set, since a test's TempDir goes when it ends.
 func keepLogs(t *testing.T, dir string) {
 	keep := os.Getenv("E2E_KEEP")
@@ -65,15 +77,26 @@ func keepLogs(t *testing.T, dir string) {
 		return
 	}
 	to := filepath.Join(keep, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		t.Log(err)
-		return
-	}
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	for _, l := range logs {
-		if b, err := os.ReadFile(l); err == nil {
-			_ = os.WriteFile(filepath.Join(to, filepath.Base(l)), b, 0o644)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".log" {
+			return err
 		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(to, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Logf("keeping logs: %v", err)
+		return
 	}
 	t.Logf("logs kept in %s", to)
 }

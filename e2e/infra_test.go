@@ -92,12 +92,14 @@ func TestInfraRBAC(t *testing.T) {
 	cases := map[string][]ask{
 		"rollout": {
 			{serving, "services", "patch", "managed", true}, {serving, "services", "get", "managed", true},
+			{serving, "services", "list", "managed", true}, {serving, "revisions", "get", "managed", true},
 			{serving, "services", "delete", "managed", false}, {serving, "services", "create", "managed", false},
 			{serving, "services", "patch", "default", false}, {"", "secrets", "get", "managed", false},
 			{"", "secrets", "get", "slipstream", false},
 		},
 		"rollback": {
-			{serving, "services", "patch", "managed", true}, {serving, "services", "delete", "managed", false},
+			{serving, "services", "patch", "managed", true}, {serving, "services", "get", "managed", true},
+			{serving, "revisions", "get", "managed", true}, {serving, "services", "delete", "managed", false},
 			{"", "secrets", "list", "managed", false},
 		},
 		"promote": {

@@ -43,7 +43,7 @@ func waitService(t *testing.T, c *cluster.Cluster, ns, name string, within time.
 	var last *servingv1.Service
 	err := cluster.Until(ctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if err := c.Healthy(); err != nil {
-			return false, err
+			return false, cluster.Permanent(err)
 		}
 		s, err := c.Serving.ServingV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {

@@ -38,12 +38,16 @@ import (
 	"github.com/slipstream-cd/slipstream/local/sim"
 )
 
+// binDir holds the binary under test; TestMain removes it.
+var binDir string
+
 // slipstreamBin is the binary under test, built once per run.
 var slipstreamBin = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "slipstream-e2e-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "slipstream")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/slipstream")
 	cmd.Dir = root
@@ -253,7 +257,7 @@ func (p *pipeline) waitReady(ctx context.Context, f string) {
 	defer cancel()
 	if err := cluster.Until(ctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if done, err := p.fns[f].Exited(); done {
-			return false, fmt.Errorf("%s exited: %v\n%s", f, err, p.fns[f].Tail(20))
+			return false, cluster.Permanent(fmt.Errorf("%s exited: %v\n%s", f, err, p.fns[f].Tail(20)))
 		}
 		resp, err := http.Get(p.urls[f] + "/readyz")
 		if err != nil {

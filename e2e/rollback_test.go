@@ -12,6 +12,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/slipstream-cd/slipstream/e2e/cluster"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -32,13 +33,21 @@ func percentOf(ts []servingv1.TrafficTarget, revision string) int64 {
 // per-revision error ratio and evaluates a real alert rule; a real
 // Alertmanager sends the firing alert to rollback. Live traffic must be
 // all on stable within a second of Alertmanager sending, and with the
-// GitOps loop self-healing as Argo CD (docs/gitops.md's settings), the
-// candidate must never get traffic back; Git is reverted with the digest
-// quarantined, and the same digest pushed again is refused.
+// GitOps loop self-healing — as Argo CD (docs/gitops.md's settings) and as
+// Flux (which re-applies traffic too) — and infra/policy's admission
+// policy, the candidate must never get traffic back; Git is reverted with
+// the digest quarantined, and the same digest pushed again is refused.
 func TestAlertRollsBack(t *testing.T) {
 	c := startCluster(t)
-	ns := "shop"
-	p := startPipeline(t, c, ns, options{mode: argoCD, pause: "3s"})
+	for _, mode := range []string{argoCD, flux} {
+		t.Run(mode, func(t *testing.T) { alertRollsBack(t, c, mode) })
+	}
+}
+
+// alertRollsBack is TestAlertRollsBack with one GitOps mode.
+func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
+	ns := "shop-" + mode
+	p := startPipeline(t, c, ns, options{mode: mode, pause: "3s"})
 	a := startAlerting(t, p)
 
 	d1 := p.push("team/hello", "1.0.0")
@@ -125,7 +134,10 @@ func TestAlertRollsBack(t *testing.T) {
 watching:
 	for {
 		select {
-		case ev := <-w.ResultChan():
+		case ev, open := <-w.ResultChan():
+			if !open {
+				t.Fatal("the watch of the Service ended")
+			}
 			if s, ok := ev.Object.(*servingv1.Service); ok {
 				if percentOf(s.Spec.Traffic, candidate) > 0 || percentOf(s.Status.Traffic, candidate) > 0 {
 					leaks = append(leaks, s.ResourceVersion+": spec "+trafficOf(s.Spec.Traffic)+" status "+trafficOf(s.Status.Traffic))
@@ -138,11 +150,16 @@ watching:
 	if len(leaks) > 0 {
 		t.Errorf("the rolled-back candidate got traffic again: %v", leaks)
 	}
-	// Only infra/policy's guard may have refused an apply: one of Git from
-	// before the rollback.
+	// The revert reached the cluster: the live state is Git's.
+	waitService(t, c, ns, service, 30*time.Second, "holding Git's reverted state", func(s *servingv1.Service) bool {
+		return s.Annotations[policy.AnnotationRollout] == head.Annotations[policy.AnnotationRollout]
+	})
+	// Only infra/policy's guard may have refused an apply, and only of a
+	// commit from before the revert.
+	revert := testutil.Commits(t, p.bare)[0].Hash.String()
 	guarded := 0
 	for _, err := range p.SyncErrors() {
-		if strings.Contains(err.Error(), "slipstream rolled back "+candidate) {
+		if strings.Contains(err.Error(), "slipstream rolled back "+candidate) && !strings.Contains(err.Error(), revert) {
 			guarded++
 			continue
 		}
@@ -160,12 +177,39 @@ watching:
 	if stepState == "" {
 		t.Fatal("no step of the rollout was seen live")
 	}
-	again := live.DeepCopy()
-	again.Annotations[policy.AnnotationRollout] = stepState
-	again.Spec.Traffic = []servingv1.TrafficTarget{pin(stable, 75, "stable"), pin(candidate, 25, "candidate")}
-	_, err = c.Serving.ServingV1().Services(ns).Update(context.Background(), again, metav1.UpdateOptions{})
-	if err == nil || !strings.Contains(err.Error(), "slipstream rolled back "+candidate) {
-		t.Errorf("giving the rolled-back candidate 25%% again: err = %v, want infra/policy's refusal", err)
+	step, err := policy.ParseState(stepState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And the promotion commit, had the rollback come at the last step: the
+	// candidate promoted over that stable.
+	promotedAt := time.Now().UTC()
+	promoted := policy.State{Phase: policy.Promoted, Stable: candidate, StableImage: step.CandidateImage,
+		PreviousStable: stable, PreviousStableImage: step.StableImage, PromotedAt: &promotedAt}
+	for _, replay := range []struct {
+		state   string
+		traffic []servingv1.TrafficTarget
+	}{
+		{stepState, []servingv1.TrafficTarget{pin(stable, 75, "stable"), pin(candidate, 25, "candidate")}},
+		{promoted.String(), []servingv1.TrafficTarget{pin(candidate, 100, "stable")}},
+	} {
+		again := live.DeepCopy()
+		again.Annotations[policy.AnnotationRollout] = replay.state
+		again.Spec.Traffic = replay.traffic
+		_, err = c.Serving.ServingV1().Services(ns).Update(context.Background(), again, metav1.UpdateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "slipstream rolled back "+candidate) {
+			t.Errorf("replaying %s with traffic %s: err = %v, want infra/policy's refusal", replay.state, trafficOf(replay.traffic), err)
+		}
+	}
+	// A new rollout, even of the same revision (its digest taken out of
+	// quarantine), is not bound by the old record: another startedAt.
+	fresh := live.DeepCopy()
+	started := time.Now().UTC()
+	fresh.Annotations[policy.AnnotationRollout] = policy.State{Phase: policy.Progressing, Stable: stable, StableImage: step.StableImage,
+		Candidate: candidate, CandidateImage: step.CandidateImage, StartedAt: &started, Step: 1}.String()
+	fresh.Spec.Traffic = []servingv1.TrafficTarget{pin(stable, 90, "stable"), pin(candidate, 10, "candidate")}
+	if _, err := c.Serving.ServingV1().Services(ns).Update(context.Background(), fresh, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("a new rollout of %s: %v", candidate, err)
 	}
 
 	// The same digest again, under another tag: promote refuses it.

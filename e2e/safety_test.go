@@ -3,11 +3,13 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -31,6 +33,7 @@ func TestSafetyCasesOnRealKnative(t *testing.T) {
 	cases := []struct {
 		name    string
 		service string
+		pause   string
 		run     func(t *testing.T, p *pipeline, d1 string)
 	}{{
 		name: "same digest under a second tag",
@@ -101,6 +104,49 @@ func TestSafetyCasesOnRealKnative(t *testing.T) {
 			}))
 		},
 	}, {
+		name:  "a transient Ready=False",
+		pause: "4s",
+		run: func(t *testing.T, p *pipeline, _ string) {
+			d2 := p.push("team/hello", "1.1.0")
+			var candidate string
+			waitService(t, p.c, p.ns, p.service, 60*time.Second, "giving 1.1.0 traffic", func(s *servingv1.Service) bool {
+				st := liveState(s)
+				candidate = st.Candidate
+				return strings.HasSuffix(st.CandidateImage, d2) && percentOf(s.Status.Traffic, candidate) > 0 && ready(s)
+			})
+			// The networking layer fails to load balance the route for a
+			// while; Knative's route reconciler takes the Service out of Ready.
+			if err := p.c.FailIngress(context.Background(), p.ns, p.service, true); err != nil {
+				t.Fatal(err)
+			}
+			down := waitService(t, p.c, p.ns, p.service, 60*time.Second, "Ready=False while its ingress failed", func(s *servingv1.Service) bool {
+				c := s.Status.GetCondition(apis.ConditionReady)
+				return s.Status.ObservedGeneration == s.Generation && c != nil && c.IsFalse()
+			})
+			t.Logf("while the ingress failed: %s", describe(down))
+			// The outage lasts until rollout has decided on the Service as
+			// Knative reports it now: it must wait it out, not roll back.
+			seen := time.Now()
+			waitFor(t, 30*time.Second, "rollout to decide during the outage", func() bool {
+				for _, d := range p.Delivered() {
+					if d.Subscriber == p.urls["rollout"] && d.Status/100 == 2 && d.Event.Time().After(seen) &&
+						strings.HasPrefix(d.Event.Type(), eventing.TypeAPIServerPrefix) {
+						return true
+					}
+				}
+				return false
+			})
+			if err := p.c.FailIngress(context.Background(), p.ns, p.service, false); err != nil {
+				t.Fatal(err)
+			}
+			s := waitService(t, p.c, p.ns, p.service, 90*time.Second, "promoting 1.1.0 after the ingress recovered", func(s *servingv1.Service) bool {
+				return liveState(s).Phase == policy.RolledBack || promotedTo(servesOnly(d2))(s)
+			})
+			if st := liveState(s); st.Phase != policy.Promoted {
+				t.Errorf("a transient Ready=False ended the rollout %s: %s", st.Phase, st.Reason)
+			}
+		},
+	}, {
 		name:    "a long Service name",
 		service: "checkout-recommendations-for-returning-customers", // 48 characters
 		run: func(t *testing.T, p *pipeline, _ string) {
@@ -114,7 +160,7 @@ func TestSafetyCasesOnRealKnative(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := "safety-" + string(rune('a'+i))
-			p := startPipeline(t, c, ns, options{mode: argoCD, service: tc.service})
+			p := startPipeline(t, c, ns, options{mode: argoCD, service: tc.service, pause: tc.pause})
 			d1 := p.push("team/hello", "1.0.0")
 			waitService(t, c, ns, p.service, 90*time.Second, "serving 1.0.0", servesOnly(d1))
 			tc.run(t, p, d1)

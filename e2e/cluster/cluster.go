@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -34,7 +35,11 @@ type Cluster struct {
 	procs            []*Proc
 	cleanup          []func()
 	stop             context.CancelFunc
+	running          sync.WaitGroup // the harness loops
 	loops            chan error
+
+	mu      sync.Mutex
+	failing map[string]bool // Ingresses (namespace/name) held failed
 }
 
 // Options says where a Cluster keeps its files and finds its binaries.
@@ -83,6 +88,7 @@ func (c *Cluster) Stop() {
 	if c.stop != nil {
 		c.stop()
 	}
+	c.running.Wait()
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].Stop(5 * time.Second)
 	}
@@ -98,6 +104,15 @@ func (c *Cluster) Logs(lines int) string {
 		fmt.Fprintf(&b, "--- %s (%s), last %d lines:\n%s\n", p.Name, p.Log, lines, p.Tail(lines))
 	}
 	return b.String()
+}
+
+// loop runs f in a goroutine that Stop ends and waits for.
+func (c *Cluster) loop(ctx context.Context, f func(context.Context)) {
+	c.running.Add(1)
+	go func() {
+		defer c.running.Done()
+		f(ctx)
+	}()
 }
 
 // Dir is the folder holding the cluster's files.

@@ -85,7 +85,7 @@ func (c *Cluster) startKnative(ctx, loops context.Context) error {
 		fmt.Sprintf("PROFILING_PORT=%d", ports[3]), "POD_NAME=autoscaler-e2e", "POD_IP="+autoscalerPodIP)); err != nil {
 		return err
 	}
-	go c.readyIngresses(loops)
+	c.loop(loops, c.readyIngresses)
 	return c.waitAdmits(ctx)
 }
 
@@ -251,7 +251,7 @@ func (c *Cluster) waitAdmits(ctx context.Context) error {
 		"spec":{"template":{"spec":{"containers":[{"image":"registry.example.com/probe@sha256:` + strings.Repeat("0", 64) + `"}]}}}}`)
 	return Until(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if err := c.exited(); err != nil {
-			return false, err
+			return false, Permanent(err)
 		}
 		err := c.Serving.ServingV1().RESTClient().Post().Namespace("default").Resource("services").
 			Param("dryRun", "All").Body(probe).Do(ctx).Error()

@@ -31,6 +31,7 @@ func (c *Cluster) startKube(ctx context.Context) error {
 	}
 	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
 	etcdDir := filepath.Join(c.dir, "etcd")
+	removeStale("/dev/shm", "slipstream-e2e-etcd-", 2*time.Hour)
 	if shm, err := os.MkdirTemp("/dev/shm", "slipstream-e2e-etcd-"); err == nil {
 		etcdDir = shm // a tmpfs: etcd's fsyncs cost nothing there
 		c.cleanup = append(c.cleanup, func() { os.RemoveAll(shm) })
@@ -119,6 +120,17 @@ func (c *Cluster) startKube(ctx context.Context) error {
 	return err
 }
 
+// removeStale removes what a run killed before its cleanups (a test
+// binary's timeout panics) left in dir: entries with the prefix older than age.
+func removeStale(dir, prefix string, age time.Duration) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), prefix) && time.Since(info.ModTime()) > age {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // waitHealthy polls an apiserver health URL with the admin's token.
 func (c *Cluster) waitHealthy(ctx context.Context, url string) error {
 	pool := x509.NewCertPool()
@@ -128,7 +140,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, url string) error {
 	defer cancel()
 	return Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if err := c.exited(); err != nil {
-			return false, err
+			return false, Permanent(err)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		req.Header.Set("Authorization", "Bearer "+c.adminToken)

@@ -97,7 +97,8 @@ const IngressDomain = "e2e-ingress.knative-serving.svc.cluster.local"
 
 // readyIngresses is the stand-in for a networking layer: it marks every
 // Knative Ingress of the current generation as configured and load
-// balanced, as net-kourier or net-istio do once their proxies route it.
+// balanced, as net-kourier or net-istio do once their proxies route it —
+// or, while a test holds it (FailIngress), as failed to load balance.
 func (c *Cluster) readyIngresses(ctx context.Context) {
 	dyn, err := dynamic.NewForConfig(c.Admin)
 	if err != nil {
@@ -121,30 +122,72 @@ func (c *Cluster) readyIngresses(ctx context.Context) {
 			return res.Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
 		},
 		func(ctx context.Context, obj any) {
-			ing, ok := obj.(*unstructured.Unstructured)
-			if !ok || ing.GetDeletionTimestamp() != nil {
-				return
-			}
-			observed, _, _ := unstructured.NestedInt64(ing.Object, "status", "observedGeneration")
-			if observed == ing.GetGeneration() {
-				return
-			}
-			now := time.Now().UTC().Format(time.RFC3339)
-			cond := func(t string) any {
-				return map[string]any{"type": t, "status": "True", "lastTransitionTime": now}
-			}
-			lb := map[string]any{"ingress": []any{map[string]any{"domainInternal": IngressDomain}}}
-			ing.Object["status"] = map[string]any{
-				"observedGeneration":  ing.GetGeneration(),
-				"conditions":          []any{cond("LoadBalancerReady"), cond("NetworkConfigured"), cond("Ready")},
-				"publicLoadBalancer":  lb,
-				"privateLoadBalancer": lb,
-			}
-			_, err := dyn.Resource(ingresses).Namespace(ing.GetNamespace()).UpdateStatus(ctx, ing, metav1.UpdateOptions{})
-			if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-				c.report(fmt.Errorf("marking ingress %s/%s ready: %w", ing.GetNamespace(), ing.GetName(), err))
+			if ing, ok := obj.(*unstructured.Unstructured); ok {
+				c.markIngress(ctx, dyn, ing)
 			}
 		})
+}
+
+// markIngress writes an Ingress's status: ready, or failed while held.
+func (c *Cluster) markIngress(ctx context.Context, dyn dynamic.Interface, ing *unstructured.Unstructured) {
+	if ing.GetDeletionTimestamp() != nil {
+		return
+	}
+	c.mu.Lock()
+	failed := c.failing[ing.GetNamespace()+"/"+ing.GetName()]
+	c.mu.Unlock()
+	status, reason := "True", ""
+	if failed {
+		status, reason = "False", "E2EOutage"
+	}
+	observed, _, _ := unstructured.NestedInt64(ing.Object, "status", "observedGeneration")
+	conds, _, _ := unstructured.NestedSlice(ing.Object, "status", "conditions")
+	for _, cond := range conds {
+		if m, _ := cond.(map[string]any); m["type"] == "Ready" && m["status"] == status && observed == ing.GetGeneration() {
+			return
+		}
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	cond := func(t, status string) any {
+		m := map[string]any{"type": t, "status": status, "lastTransitionTime": now}
+		if reason != "" && status == "False" {
+			m["reason"], m["message"] = reason, "the e2e harness holds this ingress failed"
+		}
+		return m
+	}
+	lb := map[string]any{"ingress": []any{map[string]any{"domainInternal": IngressDomain}}}
+	ing.Object["status"] = map[string]any{
+		"observedGeneration":  ing.GetGeneration(),
+		"conditions":          []any{cond("LoadBalancerReady", status), cond("NetworkConfigured", "True"), cond("Ready", status)},
+		"publicLoadBalancer":  lb,
+		"privateLoadBalancer": lb,
+	}
+	_, err := dyn.Resource(ingresses).Namespace(ing.GetNamespace()).UpdateStatus(ctx, ing, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		c.report(fmt.Errorf("marking ingress %s/%s: %w", ing.GetNamespace(), ing.GetName(), err))
+	}
+}
+
+// FailIngress makes the stand-in report a Route's Ingress as failed to
+// load balance (failed) or ready again, at once: a networking layer's
+// transient outage, for Knative's route reconciler to see.
+func (c *Cluster) FailIngress(ctx context.Context, namespace, name string, failed bool) error {
+	c.mu.Lock()
+	if c.failing == nil {
+		c.failing = map[string]bool{}
+	}
+	c.failing[namespace+"/"+name] = failed
+	c.mu.Unlock()
+	dyn, err := dynamic.NewForConfig(c.Admin)
+	if err != nil {
+		return err
+	}
+	ing, err := dyn.Resource(ingresses).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	c.markIngress(ctx, dyn, ing)
+	return nil
 }
 
 // report hands a harness loop's error to Healthy, dropping it when one is

@@ -44,6 +44,6 @@ func (c *Cluster) startNode(ctx, loops context.Context) error {
 	}, []string{"HOME=" + dir}); err != nil {
 		return err
 	}
-	go c.bindPods(loops)
+	c.loop(loops, c.bindPods)
 	return nil
 }

@@ -90,6 +90,12 @@ func (p *Proc) Tail(n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
+// permanent is an error Until does not retry.
+type permanent struct{ error }
+
+// Permanent marks err as one that no retry mends (a peer exited).
+func Permanent(err error) error { return permanent{err} }
+
 // FreePort is a loopback port nothing listens on now.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -123,14 +129,19 @@ func FreePorts(n int) ([]int, error) {
 // Addr is 127.0.0.1:port.
 func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// Until calls check every interval until it returns true, an error, or ctx
-// ends; the last error is returned with the deadline.
+// Until calls check every interval until it returns true or ctx ends; an
+// error check returns is retried (and returned with the deadline), except a
+// Permanent one, which ends the wait at once.
 func Until(ctx context.Context, interval time.Duration, check func(context.Context) (bool, error)) error {
 	var last error
 	for {
 		ok, err := check(ctx)
 		if ok && err == nil {
 			return nil
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			return p.error
 		}
 		if err != nil {
 			last = err
