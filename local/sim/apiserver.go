@@ -13,6 +13,8 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 var servicesResource = servingv1.SchemeGroupVersion.WithResource("services")
@@ -36,7 +38,35 @@ func admit(svc, old *servingv1.Service) (*servingv1.Service, error) {
 			return nil, fmt.Errorf(`admission webhook "validation.webhook.serving.knative.dev" denied the request: validation failed: %v`, errs)
 		}
 	}
+	if old != nil {
+		if err := rollbackSticks(out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// rollbackSticks is the admission policy infra/policy/rollback-sticks.yaml
+// installs, which docs/gitops.md recommends with the git writer: an update
+// that gives traffic to the revision the slipstream.dev/rollback record
+// rolled back, while slipstream.dev/rollout still describes that rollout
+// (policy.State.RollsBack), is refused — an apply of Git from before the
+// rollback. The policy matches the same rule in CEL; e2e checks it there.
+func rollbackSticks(svc *servingv1.Service) error {
+	record, err := policy.ParseState(svc.Annotations[policy.AnnotationRollback])
+	if err != nil {
+		return nil
+	}
+	st, err := policy.ParseState(svc.Annotations[policy.AnnotationRollout])
+	if err != nil || !record.RollsBack(st) {
+		return nil
+	}
+	for _, t := range svc.Spec.Traffic {
+		if t.RevisionName == record.Candidate && t.Percent != nil && *t.Percent > 0 {
+			return fmt.Errorf(`ValidatingAdmissionPolicy "slipstream-rollback-sticks" denied request: slipstream rolled back %s in this rollout; refusing traffic to it (an apply of Git from before the rollback?). promote is committing the revert.`, record.Candidate)
+		}
+	}
+	return nil
 }
 
 // stored is the Service as stored, or nil.

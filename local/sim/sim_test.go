@@ -415,3 +415,57 @@ func TestARevisionNameTakenByAnotherSpec(t *testing.T) {
 		t.Errorf("a taken name: routes %+v, ready %v, traffic %s; want RevisionNameTaken and the traffic not migrated", routes, s.IsReady(), TrafficOf(s))
 	}
 }
+
+// TestARollbackSticksAtAdmission: an apply of Git from before a rollback —
+// the step's state and traffic — is refused while the live Service records
+// the rollback of that rollout, as infra/policy/rollback-sticks.yaml makes
+// a real apiserver refuse it; the revert, and a later rollout of the same
+// revision, are admitted.
+func TestARollbackSticksAtAdmission(t *testing.T) {
+	const image = "registry.example.com/team/hello:1"
+	started := "2026-11-26T10:00:00Z"
+	step := `{"phase":"Progressing","stable":"hello-a","candidate":"hello-b","startedAt":"` + started + `","step":1}`
+	manifest := func(state string, traffic ...eventing.TrafficTarget) []byte {
+		m := string(withDefaults(desired(image, "hello-b", traffic...), image))
+		return []byte(strings.Replace(m, "  namespace: demo\n", "  namespace: demo\n  annotations:\n    slipstream.dev/rollout: '"+state+"'\n", 1))
+	}
+	c := NewCluster(0, nil)
+	ctx := context.Background()
+	mustApply(t, c, manifest(step, target("hello-a", 90, "stable"), target("hello-b", 10, "candidate")))
+	// rollback: all on stable, and the record of what it rolled back.
+	record := `{"phase":"RolledBack","stable":"hello-a","candidate":"hello-b","startedAt":"` + started + `"}`
+	patch, _ := json.Marshal(map[string]any{
+		"metadata": map[string]any{"annotations": map[string]string{"slipstream.dev/rollback": record}},
+		"spec":     map[string]any{"traffic": []map[string]any{{"revisionName": "hello-a", "percent": 100, "tag": "stable"}}},
+	})
+	if _, err := c.Serving.ServingV1().Services("demo").Patch(ctx, "hello", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("the rollback's patch: %v", err)
+	}
+	for _, tc := range []struct {
+		name     string
+		manifest []byte
+		refused  bool
+	}{{
+		name:     "the step, applied again",
+		manifest: manifest(step, target("hello-a", 75, "stable"), target("hello-b", 25, "candidate")),
+		refused:  true,
+	}, {
+		name:     "the promotion of the candidate",
+		manifest: manifest(`{"phase":"Promoted","stable":"hello-b","previousStable":"hello-a"}`, target("hello-b", 100, "stable")),
+		refused:  true,
+	}, {
+		name:     "promote's revert",
+		manifest: manifest(`{"phase":"RolledBack","stable":"hello-a","candidate":"hello-b"}`, target("hello-a", 100, "stable"), target("hello-b", 0, "candidate")),
+	}, {
+		name: "a later rollout of the same revision",
+		manifest: manifest(`{"phase":"Progressing","stable":"hello-a","candidate":"hello-b","startedAt":"2026-11-27T10:00:00Z","step":1}`,
+			target("hello-a", 90, "stable"), target("hello-b", 10, "candidate")),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Apply(ctx, tc.manifest)
+			if refused := err != nil && strings.Contains(err.Error(), "slipstream rolled back hello-b"); refused != tc.refused || (err != nil && !refused) {
+				t.Errorf("apply: err = %v, want refused = %v", err, tc.refused)
+			}
+		})
+	}
+}
