@@ -177,8 +177,13 @@ func (c *Promote) Validate() error {
 		default:
 			p.env(key, "scheme %q is not one of https, http, ssh, file", u.Scheme)
 		}
+		// A token pasted as the user name (https://ghp_…@host) is as secret
+		// as a password: it would reach logs and error answers with the URL.
+		// Only ssh:// names a user (git@host), never a password.
 		if _, hasPassword := u.User.Password(); hasPassword {
 			p.env(key, "carries a password in the URL; use %s_PROMOTE_GIT_PASSWORD_FILE", Prefix)
+		} else if u.User != nil && u.Scheme != "ssh" {
+			p.env(key, "carries a user name in the URL (a token there is a secret too); use %s_PROMOTE_GIT_USERNAME and %s_PROMOTE_GIT_PASSWORD_FILE", Prefix, Prefix)
 		}
 		if u.Scheme == "ssh" && !c.GitSSHKeyFile.Set() {
 			p.env(Prefix+"_PROMOTE_GIT_SSH_KEY_FILE", "required for an ssh:// repository")

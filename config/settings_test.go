@@ -245,6 +245,12 @@ func TestLoadFunctions(t *testing.T) {
 			errs: []string{"SLIPSTREAM_PROMOTE_GIT_URL: carries a password"},
 		},
 		{
+			name: "promote token as the URL's user name",
+			load: loadInto(Prefix+"_PROMOTE", &Promote{}),
+			env:  map[string]string{"SLIPSTREAM_PROMOTE_GIT_URL": "https://ghp_0123456789abcdefghijklmnopqrstuvwxyzAB@github.com/team/config.git"},
+			errs: []string{"SLIPSTREAM_PROMOTE_GIT_URL: carries a user name"},
+		},
+		{
 			name: "rollout ok",
 			load: loadInto(Prefix+"_ROLLOUT", &Rollout{}),
 			env:  map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "http://prometheus.monitoring:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "demo,shop"},
@@ -302,8 +308,8 @@ func TestLoadFunctions(t *testing.T) {
 					t.Errorf("error does not say %q:\n%v", want, err)
 				}
 			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error reveals a password: %v", err)
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ghp_") {
+				t.Errorf("error reveals a secret: %v", err)
 			}
 		})
 	}
