@@ -19,6 +19,9 @@ func FuzzManifests(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	for _, c := range unsafeManifests {
+		f.Add([]byte(c.manifest))
+	}
 	ev, _ := eventing.NewImagePushed("registry.example.com/team/hello:1.4.0@"+digestB, "", "", nil)
 	f.Fuzz(func(t *testing.T, manifest []byte) {
 		files := map[string][]byte{"apps/hello/service.yaml": manifest}

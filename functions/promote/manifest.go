@@ -129,6 +129,11 @@ func findServices(files map[string][]byte) (services []service, skipped []skip) 
 			if m.Kind != "Service" || m.APIVersion != "serving.knative.dev/v1" {
 				continue
 			}
+			if err := yamlpatch.Unsafe(doc); err != nil {
+				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1),
+					Reason: fmt.Sprintf("%v: promote edits manifests as text and cannot change this one safely; write it out plainly", err)})
+				continue
+			}
 			s, err := toService(files, p, i, m)
 			if err == nil {
 				s.TemplateJSON, err = templateJSON(doc)

@@ -54,6 +54,34 @@ func Parse(src []byte) (*File, error) {
 	return f, nil
 }
 
+// Unsafe says why a document cannot be edited as text safely, or nil. An
+// alias (*name) shares nodes with its anchor, so an edit through it lands
+// at the anchor, and the document's decoded shape is not its text; an
+// anchor (&name) makes other nodes depend on the one edited; a merge key
+// (<<) has no place in the text for the merged fields; a custom tag (!Ref)
+// means another tool renders the value. Such a document is left alone.
+func Unsafe(n *yaml.Node) error {
+	if n == nil {
+		return nil
+	}
+	switch {
+	case n.Kind == yaml.AliasNode:
+		return fmt.Errorf("line %d uses the YAML alias *%s", n.Line, n.Value)
+	case n.Anchor != "":
+		return fmt.Errorf("line %d defines the YAML anchor &%s", n.Line, n.Anchor)
+	case n.Tag == "!!merge":
+		return fmt.Errorf("line %d uses a YAML merge key (<<)", n.Line)
+	case n.Tag != "" && !strings.HasPrefix(n.Tag, "!!"):
+		return fmt.Errorf("line %d has the custom YAML tag %s", n.Line, n.Tag)
+	}
+	for _, c := range n.Content {
+		if err := Unsafe(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Docs returns the root node of each document (nil for an empty document).
 func (f *File) Docs() []*yaml.Node { return f.docs }
 

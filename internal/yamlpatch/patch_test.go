@@ -1,6 +1,7 @@
 package yamlpatch
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -213,5 +214,27 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestUnsafe(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{name: "plain, flow style and quoted", src: "a: {b: [1, 2]}\nc: \"x\"\nd: !!str 5\n"},
+		{name: "alias", src: "a: &x 1\nb: *x\n", want: "anchor &x"},
+		{name: "merge key", src: "a:\n  <<: {b: 1}\n", want: "merge key"},
+		{name: "custom tag", src: "a: !Ref b\n", want: "custom YAML tag !Ref"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse([]byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = Unsafe(f.Docs()[0])
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Unsafe = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
