@@ -31,8 +31,19 @@ type Shared struct {
 	MaxBodyBytes int64 `split_words:"true" default:"1048576" desc:"largest request body in bytes; larger gets 413"`
 	// RequestTimeout bounds the handling of one request. Default 30s.
 	RequestTimeout time.Duration `split_words:"true" default:"30s" desc:"time limit for handling one request"`
-	// ShutdownGrace is how long in-flight requests may finish after SIGTERM. Default 30s.
-	ShutdownGrace time.Duration `split_words:"true" default:"30s" desc:"time in-flight requests get to finish after SIGTERM"`
+	// ShutdownGrace is how long in-flight requests may finish after SIGTERM.
+	// Default 25s: below the 30 s timeoutSeconds (and so the termination
+	// grace) of infra/'s shortest Services, so draining ends before a kill.
+	ShutdownGrace time.Duration `split_words:"true" default:"25s" desc:"time in-flight requests get to finish after SIGTERM"`
+	// ReadTimeout bounds reading one whole request, headers and body: a
+	// sender trickling a body cannot hold a connection longer. Default 15s.
+	ReadTimeout time.Duration `split_words:"true" default:"15s" desc:"time limit for reading one request, headers and body"`
+	// IdleTimeout closes a keep-alive connection with no request for this
+	// long. Default 60s.
+	IdleTimeout time.Duration `split_words:"true" default:"60s" desc:"idle keep-alive connections are closed after this"`
+	// MaxInFlight is how many POST requests are handled at once; more are
+	// answered 503 at once (the broker and registries retry). Default 64.
+	MaxInFlight int `split_words:"true" default:"64" desc:"POST requests handled at once; more get 503"`
 	// SinkRetries is how many times a failed send to K_SINK is retried. Default 3.
 	SinkRetries int `split_words:"true" default:"3" desc:"retries of a failed send to K_SINK"`
 	// SinkBackoff is the first retry delay; each retry doubles it. Default 100ms.
@@ -65,6 +76,11 @@ func (s *Shared) Validate() error {
 	p.positive(Prefix+"_MAX_BODY_BYTES", s.MaxBodyBytes)
 	p.positiveDuration(Prefix+"_REQUEST_TIMEOUT", s.RequestTimeout)
 	p.nonNegativeDuration(Prefix+"_SHUTDOWN_GRACE", s.ShutdownGrace)
+	p.positiveDuration(Prefix+"_READ_TIMEOUT", s.ReadTimeout)
+	p.positiveDuration(Prefix+"_IDLE_TIMEOUT", s.IdleTimeout)
+	if s.MaxInFlight < 1 {
+		p.env(Prefix+"_MAX_IN_FLIGHT", "%d: must be 1 or more", s.MaxInFlight)
+	}
 	if s.SinkRetries < 0 {
 		p.env(Prefix+"_SINK_RETRIES", "%d: must be 0 or more", s.SinkRetries)
 	}

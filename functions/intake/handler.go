@@ -83,7 +83,7 @@ func (in *Intake) Unauthenticated() []string {
 
 // Function returns the routes of the enabled formats for the host.
 func (in *Intake) Function() host.Function {
-	fn := host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{}, Authorize: in.authorize}
+	fn := host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{}, AuthorizeHeaders: in.authorizeHeaders, AuthorizeBody: in.authorizeBody}
 	for route, f := range in.routes {
 		if f.parse != nil {
 			fn.Webhooks[route] = in.webhook(f.name, f.parse)
@@ -97,13 +97,23 @@ func (in *Intake) Function() host.Function {
 	return fn
 }
 
-// authorize checks a request with the credentials of the format its route serves.
-func (in *Intake) authorize(route string, r *http.Request, body []byte) error {
+// authorizeHeaders checks a request's token, before its body is read, with
+// the credentials of the format its route serves.
+func (in *Intake) authorizeHeaders(route string, r *http.Request) error {
 	f, ok := in.routes[route]
 	if !ok {
 		return fmt.Errorf("%w: no format is served at %s", host.ErrUnauthorized, route)
 	}
-	return webauth.Check(in.cfg.Auth[f.name], f.signature, r, body)
+	return webauth.CheckHeaders(in.cfg.Auth[f.name], r)
+}
+
+// authorizeBody checks a format's HMAC signature of the raw body.
+func (in *Intake) authorizeBody(route string, r *http.Request, body []byte) error {
+	f, ok := in.routes[route]
+	if !ok {
+		return fmt.Errorf("%w: no format is served at %s", host.ErrUnauthorized, route)
+	}
+	return webauth.CheckBody(in.cfg.Auth[f.name], f.signature, r, body)
 }
 
 // webhook serves one raw webhook format.

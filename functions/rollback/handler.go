@@ -55,10 +55,10 @@ func New(cfg config.Rollback, cluster Cluster, send Sender, opts ...Option) (*Ro
 
 // Function returns the webhook route for the host.
 func (r *Rollback) Function() host.Function {
-	return host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{Route: r.handle}, Authorize: r.authorize}
+	return host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{Route: r.handle}, AuthorizeHeaders: r.authorize}
 }
 
-func (r *Rollback) authorize(_ string, req *http.Request, _ []byte) error {
+func (r *Rollback) authorize(_ string, req *http.Request) error {
 	header := req.Header.Get("Authorization")
 	switch {
 	case r.cfg.TokenFile.Set() && strings.HasPrefix(strings.ToLower(header), "bearer "):

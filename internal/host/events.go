@@ -66,12 +66,17 @@ func (h *Host) serveEvent(w http.ResponseWriter, r *http.Request, fn Function) {
 // decodeEvent reads a binary or structured-JSON CloudEvent within the body
 // limit, after the function has authorized the request.
 func (h *Host) decodeEvent(w http.ResponseWriter, r *http.Request, fn Function) (*cloudevents.Event, error) {
+	if fn.AuthorizeHeaders != nil {
+		if err := fn.AuthorizeHeaders("/", r); err != nil {
+			return nil, err
+		}
+	}
 	body, err := h.body(r, w)
 	if err != nil {
 		return nil, err
 	}
-	if fn.Authorize != nil {
-		if err := fn.Authorize("/", r, body); err != nil {
+	if fn.AuthorizeBody != nil {
+		if err := fn.AuthorizeBody("/", r, body); err != nil {
 			return nil, err
 		}
 	}

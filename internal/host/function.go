@@ -36,10 +36,16 @@ type Function struct {
 	Events map[string]EventHandler
 	// Webhooks maps paths (e.g. "/webhooks/alertmanager") to raw webhook handlers (POST only).
 	Webhooks map[string]WebhookHandler
-	// Authorize checks a request's credentials before anything else looks at
-	// it; route is the webhook path, or "/" for CloudEvents. It returns nil or
-	// an error wrapping ErrUnauthorized. nil Authorize lets every request in.
-	Authorize func(route string, r *http.Request, body []byte) error
+	// AuthorizeHeaders checks the credentials a request carries in its
+	// headers (a bearer token, basic auth) before its body is read, so a
+	// sender without them cannot make the function read, hold or wait for a
+	// body; route is the webhook path, or "/" for CloudEvents. It returns nil
+	// or an error wrapping ErrUnauthorized. nil lets every request past it.
+	AuthorizeHeaders func(route string, r *http.Request) error
+	// AuthorizeBody checks credentials that need the raw body (an HMAC
+	// signature), once it was read within the size limit, before anything
+	// else looks at it. nil: none.
+	AuthorizeBody func(route string, r *http.Request, body []byte) error
 	// Ready reports whether the function can serve; nil means always ready.
 	Ready func(ctx context.Context) error
 }

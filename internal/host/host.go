@@ -29,6 +29,8 @@ type Host struct {
 	draining atomic.Bool
 	// drainStarted is closed when Run starts draining.
 	drainStarted chan struct{}
+	// inFlight holds a token per POST request being handled (MaxInFlight).
+	inFlight chan struct{}
 }
 
 // New returns a host for the named function with validated shared settings.
@@ -42,7 +44,8 @@ func New(name string, settings config.Shared, log *slog.Logger) (*Host, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Host{name: name, settings: settings, log: log.With("function", name), metrics: newMetrics(name), drainStarted: make(chan struct{})}, nil
+	return &Host{name: name, settings: settings, log: log.With("function", name), metrics: newMetrics(name), drainStarted: make(chan struct{}),
+		inFlight: make(chan struct{}, settings.MaxInFlight)}, nil
 }
 
 // Logger returns the host's logger (with the function name).
@@ -67,6 +70,9 @@ func (h *Host) Handler(fn Function) http.Handler {
 			if allow(w, r, http.MethodGet, http.MethodHead) {
 				metricsHandler.ServeHTTP(w, r)
 			}
+		case r.Method == http.MethodPost && (path == "/" && len(fn.Events) > 0 || fn.Webhooks[path] != nil) && !h.admit():
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, "busy", fmt.Sprintf("%d requests in flight, the most this function takes at once; retry", cap(h.inFlight)))
 		case path == "/" && len(fn.Events) > 0:
 			if r.Method == http.MethodOptions {
 				// CloudEvents HTTP webhook abuse protection handshake.
@@ -76,17 +82,33 @@ func (h *Host) Handler(fn Function) http.Handler {
 				return
 			}
 			if allow(w, r, http.MethodPost) {
+				defer h.release()
 				h.serveEvent(w, r, fn)
 			}
 		case fn.Webhooks[path] != nil:
 			if allow(w, r, http.MethodPost) {
-				h.serveWebhook(w, r, path, fn.Webhooks[path], fn.Authorize)
+				defer h.release()
+				h.serveWebhook(w, r, path, fn.Webhooks[path], fn)
 			}
 		default:
 			writeJSON(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s; this function serves %s", r.Method, path, routes(fn)))
 		}
 	})
 }
+
+// admit takes an in-flight token for a POST request, or reports that
+// MaxInFlight requests are being handled already.
+func (h *Host) admit() bool {
+	select {
+	case h.inFlight <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// release returns the token admit took.
+func (h *Host) release() { <-h.inFlight }
 
 func routes(fn Function) string {
 	s := "GET /healthz, /readyz, /metrics"
@@ -146,6 +168,10 @@ func (h *Host) body(r *http.Request, w http.ResponseWriter) ([]byte, error) {
 	if errors.As(err, &tooLarge) {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
+	var slow net.Error
+	if errors.As(err, &slow) && slow.Timeout() {
+		return nil, fmt.Errorf("%w: the body did not arrive within %s (SLIPSTREAM_READ_TIMEOUT)", ErrMalformed, h.settings.ReadTimeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading body: %v", ErrMalformed, err)
 	}
@@ -184,7 +210,9 @@ func writeJSON(w http.ResponseWriter, code int, status, message string) {
 func (h *Host) Run(ctx context.Context, ln net.Listener, fn Function) error {
 	srv := &http.Server{
 		Handler:           h.Handler(fn),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, h.settings.ReadTimeout),
+		ReadTimeout:       h.settings.ReadTimeout,
+		IdleTimeout:       h.settings.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)

@@ -106,7 +106,7 @@ func testFunction(t *testing.T) (Function, *testState) {
 				return Response{Status: http.StatusAccepted, Message: "sent " + string(body)}, nil
 			},
 		},
-		Authorize: func(route string, r *http.Request, body []byte) error {
+		AuthorizeHeaders: func(route string, r *http.Request) error {
 			if r.Header.Get("X-Test-Deny") != "" {
 				return fmt.Errorf("%w: denied on %s", ErrUnauthorized, route)
 			}

@@ -9,18 +9,23 @@ import (
 
 // serveWebhook reads a raw webhook within the body limit and writes the
 // handler's answer or the classified error as JSON.
-func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string, handle WebhookHandler, authorize func(string, *http.Request, []byte) error) {
+func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string, handle WebhookHandler, fn Function) {
 	start := time.Now()
 	log := h.log.With("route", route, "remote", r.RemoteAddr)
 	var resp Response
 	err := func() (err error) {
 		defer h.recovered(log, &err)
+		if fn.AuthorizeHeaders != nil {
+			if err := fn.AuthorizeHeaders(route, r); err != nil {
+				return err
+			}
+		}
 		body, err := h.body(r, w)
 		if err != nil {
 			return err
 		}
-		if authorize != nil {
-			if err := authorize(route, r, body); err != nil {
+		if fn.AuthorizeBody != nil {
+			if err := fn.AuthorizeBody(route, r, body); err != nil {
 				return err
 			}
 		}

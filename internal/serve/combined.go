@@ -37,7 +37,8 @@ func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, er
 		return nil, err
 	}
 	all := host.Function{Name: "slipstream", Events: map[string]host.EventHandler{}, Webhooks: map[string]host.WebhookHandler{}}
-	authorize := map[string]func(string, *http.Request, []byte) error{}
+	headers := map[string]func(string, *http.Request) error{}
+	bodies := map[string]func(string, *http.Request, []byte) error{}
 	c := &Combined{}
 	for _, name := range names {
 		build, ok := builders[name]
@@ -50,7 +51,7 @@ func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, er
 		}
 		for route, wh := range fn.Webhooks {
 			all.Webhooks[route] = wh
-			authorize[route] = fn.Authorize
+			headers[route], bodies[route] = fn.AuthorizeHeaders, fn.AuthorizeBody
 		}
 		if name == intake.Name {
 			if len(fn.Events) > 0 {
@@ -68,8 +69,15 @@ func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, er
 			c.ready = append(c.ready, fn.Ready)
 		}
 	}
-	all.Authorize = func(route string, r *http.Request, body []byte) error {
-		if a := authorize[route]; a != nil && strings.HasPrefix(route, "/webhooks/") {
+	// Each webhook route keeps its own function's checks.
+	all.AuthorizeHeaders = func(route string, r *http.Request) error {
+		if a := headers[route]; a != nil && strings.HasPrefix(route, "/webhooks/") {
+			return a(route, r)
+		}
+		return nil
+	}
+	all.AuthorizeBody = func(route string, r *http.Request, body []byte) error {
+		if a := bodies[route]; a != nil && strings.HasPrefix(route, "/webhooks/") {
 			return a(route, r, body)
 		}
 		return nil

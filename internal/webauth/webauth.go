@@ -25,14 +25,19 @@ const (
 	HeaderSignature       = "X-Slipstream-Signature"
 )
 
-// Check verifies a request against configured mechanisms; every configured
-// one must pass. signatureHeader names where the HMAC signature is sent.
-func Check(a config.WebhookAuth, signatureHeader string, r *http.Request, body []byte) error {
+// CheckHeaders verifies the configured mechanism a request carries in its
+// headers — the shared token — before its body is read. With CheckBody,
+// every configured mechanism must pass.
+func CheckHeaders(a config.WebhookAuth, r *http.Request) error {
 	if a.TokenFile.Set() {
-		if err := Token(a.TokenFile.Value(), r.Header.Get("Authorization")); err != nil {
-			return err
-		}
+		return Token(a.TokenFile.Value(), r.Header.Get("Authorization"))
 	}
+	return nil
+}
+
+// CheckBody verifies the HMAC signature of the raw body, when configured;
+// signatureHeader names where it is sent.
+func CheckBody(a config.WebhookAuth, signatureHeader string, r *http.Request, body []byte) error {
 	if a.HMACSecretFile.Set() {
 		if err := Signature(a.HMACSecretFile.Value(), signatureHeader, r.Header.Get(signatureHeader), body); err != nil {
 			return err

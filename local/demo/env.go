@@ -206,7 +206,8 @@ func (e *Env) startIngress(context.Context) error {
 	}
 	e.Broker = url
 	e.shared = config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: url, MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
-		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second}
+		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second,
+		ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64}
 	return nil
 }
 

@@ -1,0 +1,148 @@
+package host
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runHost serves the test function with settings s on a loopback port
+// through Run (the server's own timeouts), until the test ends.
+func runHost(t *testing.T, mutate func(*Host)) (addr string, st *testState) {
+	t.Helper()
+	h, err := New("test", testSettings(), NewLogger(&logBuffer{}, "info", "json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(h)
+	}
+	fn, st := testFunction(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx, ln, fn) }()
+	t.Cleanup(func() { stop(); <-done })
+	return ln.Addr().String(), st
+}
+
+// rawRequest writes a request's head (and part of a body) on a new
+// connection and returns it, the body left unsent.
+func rawRequest(t *testing.T, addr, head string) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// TestCredentialsAreCheckedBeforeTheBody: a sender without credentials who
+// announces a body and never sends it is answered 401 at once: the body is
+// not read, held or waited for.
+func TestCredentialsAreCheckedBeforeTheBody(t *testing.T) {
+	addr, _ := runHost(t, nil)
+	for _, path := range []string{"/webhooks/test", "/"} {
+		t.Run(path, func(t *testing.T) {
+			conn := rawRequest(t, addr, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nX-Test-Deny: 1\r\nContent-Type: application/json\r\n"+
+				"Ce-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Type: test.accept\r\nCe-Source: /t\r\nContent-Length: 1000000\r\n\r\n{", path))
+			_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer while the body is pending: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("status %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestASlowBodyIsCutOff: a body trickled past SLIPSTREAM_READ_TIMEOUT does
+// not hold the connection: the server gives up on it.
+func TestASlowBodyIsCutOff(t *testing.T) {
+	addr, _ := runHost(t, func(h *Host) { h.settings.ReadTimeout = 300 * time.Millisecond })
+	conn := rawRequest(t, addr, "POST /webhooks/test HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nslow")
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	start := time.Now()
+	b, err := io.ReadAll(conn) // the server answers and closes, or closes
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the connection was still open after 3 s with a body pending (read %q)", b)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the server held the slow body for %s", took)
+	}
+	if status, _, _ := strings.Cut(string(b), "\r\n"); strings.HasPrefix(status, "HTTP/1.1 2") || (len(b) > 0 && !strings.Contains(string(b), "SLIPSTREAM_READ_TIMEOUT")) {
+		t.Errorf("a cut-off body: %q, want no answer or one naming SLIPSTREAM_READ_TIMEOUT", b)
+	}
+}
+
+// TestRequestsBeyondMaxInFlightGet503: with every slot taken, a POST is
+// answered 503 with Retry-After at once and unread; health still answers.
+func TestRequestsBeyondMaxInFlightGet503(t *testing.T) {
+	addr, st := runHost(t, func(h *Host) { h.inFlight = make(chan struct{}, 1) })
+	url := "http://" + addr
+	first := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
+		req.Header = binaryHeaders("test.slow")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- -1
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	select {
+	case <-st.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first request never reached its handler")
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
+	req.Header = binaryHeaders("test.accept")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second request: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	health, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	health.Body.Close()
+	if health.StatusCode != http.StatusOK {
+		t.Errorf("/healthz with every slot taken: %d", health.StatusCode)
+	}
+	close(st.release)
+	if code := <-first; code/100 != 2 {
+		t.Errorf("the first request: %d", code)
+	}
+	// Its slot is free again.
+	req, _ = http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
+	req.Header = binaryHeaders("test.accept")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Errorf("after the slot was released: %d", resp.StatusCode)
+	}
+}
