@@ -35,6 +35,11 @@ type Shared struct {
 	// Default 25s: below the 30 s timeoutSeconds (and so the termination
 	// grace) of infra/'s shortest Services, so draining ends before a kill.
 	ShutdownGrace time.Duration `split_words:"true" default:"25s" desc:"time in-flight requests get to finish after SIGTERM"`
+	// DrainDelay is how long, after SIGTERM, a function keeps accepting
+	// connections with /readyz answering 503, so endpoints stop sending it
+	// new requests before it stops listening; it is part of ShutdownGrace.
+	// Default 3s.
+	DrainDelay time.Duration `split_words:"true" default:"3s" desc:"after SIGTERM, time still accepting with /readyz 503; part of the grace"`
 	// ReadTimeout bounds reading one whole request, headers and body: a
 	// sender trickling a body cannot hold a connection longer. Default 15s.
 	ReadTimeout time.Duration `split_words:"true" default:"15s" desc:"time limit for reading one request, headers and body"`
@@ -76,6 +81,10 @@ func (s *Shared) Validate() error {
 	p.positive(Prefix+"_MAX_BODY_BYTES", s.MaxBodyBytes)
 	p.positiveDuration(Prefix+"_REQUEST_TIMEOUT", s.RequestTimeout)
 	p.nonNegativeDuration(Prefix+"_SHUTDOWN_GRACE", s.ShutdownGrace)
+	p.nonNegativeDuration(Prefix+"_DRAIN_DELAY", s.DrainDelay)
+	if s.DrainDelay > s.ShutdownGrace {
+		p.env(Prefix+"_DRAIN_DELAY", "%s is longer than %s_SHUTDOWN_GRACE (%s), which it is part of", s.DrainDelay, Prefix, s.ShutdownGrace)
+	}
 	p.positiveDuration(Prefix+"_READ_TIMEOUT", s.ReadTimeout)
 	p.positiveDuration(Prefix+"_IDLE_TIMEOUT", s.IdleTimeout)
 	if s.MaxInFlight < 1 {

@@ -51,7 +51,7 @@ func TestLoadSharedDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Shared{Port: 8080, LogLevel: "info", LogFormat: "json", MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
-		ShutdownGrace: 25 * time.Second, ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64,
+		ShutdownGrace: 25 * time.Second, DrainDelay: 3 * time.Second, ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64,
 		SinkRetries: 3, SinkBackoff: 100 * time.Millisecond, SinkTimeout: 2 * time.Second}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

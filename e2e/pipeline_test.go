@@ -167,7 +167,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 		"rollback": {"SLIPSTREAM_ROLLBACK_TOKEN_FILE=" + secret("alert-token", alertToken)},
 	}
 	for i, f := range functions {
-		env := append([]string{fmt.Sprintf("PORT=%d", ports[i]), "K_SINK=" + brokerURL, "SLIPSTREAM_SHUTDOWN_GRACE=1s", "SLIPSTREAM_LOG_LEVEL=debug"}, settings[f]...)
+		env := append([]string{fmt.Sprintf("PORT=%d", ports[i]), "K_SINK=" + brokerURL, "SLIPSTREAM_SHUTDOWN_GRACE=1s", "SLIPSTREAM_DRAIN_DELAY=0s", "SLIPSTREAM_LOG_LEVEL=debug"}, settings[f]...)
 		if f != "intake" {
 			// Each function reads the cluster as its own ServiceAccount, with a
 			// token the TokenRequest API minted, as a pod's projected token.

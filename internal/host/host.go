@@ -203,10 +203,11 @@ func writeJSON(w http.ResponseWriter, code int, status, message string) {
 	_ = json.NewEncoder(w).Encode(answer{Status: status, Message: message})
 }
 
-// Run serves fn on ln until ctx is done (SIGTERM), then stops accepting
-// connections, answers /readyz with 503 and lets in-flight requests finish
-// within the shutdown grace. It returns nil after a clean drain, and an error
-// when serving failed or the grace ran out.
+// Run serves fn on ln until ctx is done (SIGTERM), then answers /readyz with
+// 503 while still accepting connections for the drain delay (endpoints stop
+// sending it requests), then stops accepting and lets in-flight requests
+// finish within the rest of the shutdown grace. It returns nil after a clean
+// drain, and an error when serving failed or the grace ran out.
 func (h *Host) Run(ctx context.Context, ln net.Listener, fn Function) error {
 	srv := &http.Server{
 		Handler:           h.Handler(fn),
@@ -226,9 +227,14 @@ func (h *Host) Run(ctx context.Context, ln net.Listener, fn Function) error {
 	}
 	h.draining.Store(true)
 	close(h.drainStarted)
-	h.log.Info("draining", "grace", h.settings.ShutdownGrace.String())
+	h.log.Info("draining", "grace", h.settings.ShutdownGrace.String(), "delay", h.settings.DrainDelay.String())
 	drainCtx, cancel := context.WithTimeout(context.Background(), h.settings.ShutdownGrace)
 	defer cancel()
+	select {
+	case <-time.After(h.settings.DrainDelay):
+	case err := <-served:
+		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
+	}
 	if err := srv.Shutdown(drainCtx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("draining within %s: %w", h.settings.ShutdownGrace, err)

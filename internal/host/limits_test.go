@@ -146,3 +146,45 @@ func TestRequestsBeyondMaxInFlightGet503(t *testing.T) {
 		t.Errorf("after the slot was released: %d", resp.StatusCode)
 	}
 }
+
+// TestReadinessAnswers503WhileDraining: after SIGTERM the function still
+// accepts connections for the drain delay and answers /readyz 503, then
+// stops listening and returns.
+func TestReadinessAnswers503WhileDraining(t *testing.T) {
+	s := testSettings()
+	s.DrainDelay = 400 * time.Millisecond
+	h, err := New("test", s, NewLogger(&logBuffer{}, "info", "json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, _ := testFunction(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx, ln, fn) }()
+	stop() // SIGTERM
+	<-h.drainStarted
+	resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
+	if err != nil {
+		t.Fatalf("/readyz during the drain delay: %v, want an answer", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the drain delay = %d, want 503", resp.StatusCode)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the drain delay")
+	}
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Error("still listening after the drain")
+	}
+}
