@@ -67,6 +67,22 @@ var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 // "sha256:<64 lower-case hex>".
 func IsDigest(s string) bool { return digestPattern.MatchString(s) }
 
+// repositoryPath is the OCI distribution spec's grammar for a repository
+// name: path components of lower-case letters and digits, separated inside
+// a component by one '.', one or two '_' or any number of '-', joined by '/'.
+var repositoryPath = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+
+// registryHost is a registry's host, with an optional port: no path.
+var registryHost = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
+
+// IsRepository reports whether s is a repository name the OCI distribution
+// spec allows (no "..", no empty component, nothing but the grammar).
+func IsRepository(s string) bool { return len(s) <= 255 && repositoryPath.MatchString(s) }
+
+// IsRegistryHost reports whether s is a registry host with an optional
+// port, and nothing else (a path would fold into the repository).
+func IsRegistryHost(s string) bool { return registryHost.MatchString(s) }
+
 // dns1035Label is a Kubernetes DNS-1035 label (Knative Service and Revision names).
 var dns1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 

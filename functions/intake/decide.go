@@ -47,6 +47,14 @@ func decide(rep report, allowed allowlist) ([]checked, error) {
 		if p.Repository == "" {
 			return nil, malformed(p.Field, "no repository")
 		}
+		// A host with a path would fold the path into the repository; a
+		// repository outside the grammar (../, //) is no repository at all.
+		if !eventing.IsRegistryHost(p.Registry) {
+			return nil, malformed(p.Field, "registry %q is not a host with an optional port", p.Registry)
+		}
+		if !eventing.IsRepository(p.Repository) {
+			return nil, malformed(p.Field, "repository %q is not an OCI repository name (lower-case path components of letters and digits joined by '/', separated by '.', '_', '__' or '-')", p.Repository)
+		}
 		ref, err := name.NewTag(p.Registry+"/"+p.Repository+":"+p.Tag, name.StrictValidation)
 		if err == nil && !tagPattern.MatchString(p.Tag) {
 			err = fmt.Errorf("tag %q does not match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", p.Tag)

@@ -476,7 +476,22 @@ func TestDecide(t *testing.T) {
 		{
 			name:   "upper-case repository",
 			pushes: []push{{Registry: "registry.example.com", Repository: "Team/x", Tag: "1", Field: "f"}},
-			err:    "is not a valid image reference",
+			err:    `repository "Team/x" is not an OCI repository name`,
+		},
+		{
+			name:   "a repository climbing out with ..",
+			pushes: []push{{Registry: "registry.example.com", Repository: "team/../../../etc/passwd", Tag: "1", Field: "f"}},
+			err:    `f: repository "team/../../../etc/passwd" is not an OCI repository name`,
+		},
+		{
+			name:   "an empty path component",
+			pushes: []push{{Registry: "registry.example.com", Repository: "a//b", Tag: "1", Field: "f"}},
+			err:    `f: repository "a//b" is not an OCI repository name`,
+		},
+		{
+			name:   "a path in the registry host",
+			pushes: []push{{Registry: "localhost:5000/evil", Repository: "hello", Tag: "1", Field: "f"}},
+			err:    `f: registry "localhost:5000/evil" is not a host with an optional port`,
 		},
 		{
 			name:   "no repository",
