@@ -50,6 +50,9 @@ type Intake struct {
 	ResolveTimeout time.Duration `split_words:"true" default:"5s" desc:"time limit for one digest look-up"`
 	// DedupWindow is how long a sent event id is remembered so a re-sent webhook is not sent twice. Default 10m.
 	DedupWindow time.Duration `split_words:"true" default:"10m" desc:"how long sent event ids are remembered"`
+	// DedupMax is the most sent event ids remembered; past it the oldest is
+	// forgotten first. Default 100000 (a few MiB).
+	DedupMax int `split_words:"true" default:"100000" desc:"the most sent event ids remembered; the oldest is forgotten first"`
 }
 
 // FormatPrefix is the prefix of a format's settings: SLIPSTREAM_INTAKE_<FORMAT>.
@@ -109,6 +112,9 @@ func (c *Intake) Validate() error {
 	}
 	p.positiveDuration(Prefix+"_INTAKE_RESOLVE_TIMEOUT", c.ResolveTimeout)
 	p.positiveDuration(Prefix+"_INTAKE_DEDUP_WINDOW", c.DedupWindow)
+	if c.DedupMax < 1 {
+		p.env(Prefix+"_INTAKE_DEDUP_MAX", "%d: must be 1 or more", c.DedupMax)
+	}
 	return p.err()
 }
 

@@ -66,7 +66,7 @@ func New(cfg config.Intake, send Sender, resolve DigestResolver, opts ...Option)
 		}
 		in.routes[route] = f
 	}
-	in.sent = newRecent(cfg.DedupWindow, in.now)
+	in.sent = newRecent(cfg.DedupWindow, cfg.DedupMax, in.now)
 	return in, nil
 }
 

@@ -587,7 +587,7 @@ func TestRegistryDown(t *testing.T) {
 
 func TestRecentForgetsAfterTheWindow(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	r := newRecent(time.Minute, func() time.Time { return now })
+	r := newRecent(time.Minute, 10, func() time.Time { return now })
 	release, dup, err := r.claim(t.Context(), "a")
 	if err != nil || dup {
 		t.Fatal(dup, err)
@@ -605,4 +605,30 @@ func TestRecentForgetsAfterTheWindow(t *testing.T) {
 	if len(r.sent) != 0 {
 		t.Errorf("expired ids kept: %v", r.sent)
 	}
+}
+
+// TestRecentIsBoundedByCount: a flood of distinct ids within the window
+// keeps at most max; the oldest are forgotten first, the newest remembered.
+func TestRecentIsBoundedByCount(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := newRecent(time.Hour, 3, func() time.Time { return now })
+	for i := range 1000 {
+		release, dup, err := r.claim(t.Context(), fmt.Sprint(i))
+		if err != nil || dup {
+			t.Fatal(i, dup, err)
+		}
+		release(true)
+		now = now.Add(time.Millisecond)
+	}
+	if len(r.sent) != 3 || len(r.order) > 3 {
+		t.Errorf("remembered %d ids (order %d), want 3", len(r.sent), len(r.order))
+	}
+	if _, dup, _ := r.claim(t.Context(), "999"); !dup {
+		t.Error("the newest id was forgotten")
+	}
+	release, dup, _ := r.claim(t.Context(), "0")
+	if dup {
+		t.Error("the oldest id is still remembered past the bound")
+	}
+	release(false)
 }

@@ -12,14 +12,22 @@ import (
 type recent struct {
 	mu        sync.Mutex
 	window    time.Duration
+	max       int // the most ids remembered; the oldest goes first
 	now       func() time.Time
 	sent      map[string]time.Time
+	order     []sentID // sent ids, oldest first (entries may be stale)
 	inflight  map[string]chan struct{}
 	lastPrune time.Time
 }
 
-func newRecent(window time.Duration, now func() time.Time) *recent {
-	return &recent{window: window, now: now, sent: map[string]time.Time{}, inflight: map[string]chan struct{}{}, lastPrune: now()}
+// sentID is one entry of the order ids were sent in.
+type sentID struct {
+	id string
+	at time.Time
+}
+
+func newRecent(window time.Duration, max int, now func() time.Time) *recent {
+	return &recent{window: window, max: max, now: now, sent: map[string]time.Time{}, inflight: map[string]chan struct{}{}, lastPrune: now()}
 }
 
 // claim reserves id for sending. It returns dup=true when id was sent within
@@ -42,8 +50,11 @@ func (r *recent) claim(ctx context.Context, id string) (release func(sent bool),
 				defer r.mu.Unlock()
 				delete(r.inflight, id)
 				if sent {
-					r.sent[id] = r.now()
+					at := r.now()
+					r.sent[id] = at
+					r.order = append(r.order, sentID{id, at})
 					r.prune()
+					r.bound()
 				}
 				close(ch)
 			}, false, nil
@@ -68,5 +79,26 @@ func (r *recent) prune() {
 			delete(r.sent, id)
 		}
 	}
+	kept := r.order[:0]
+	for _, e := range r.order {
+		if at, ok := r.sent[e.id]; ok && at.Equal(e.at) {
+			kept = append(kept, e)
+		}
+	}
+	r.order = kept
 	r.lastPrune = now
+}
+
+// bound forgets the oldest ids while more than max are remembered: a flood
+// of distinct pushes cannot grow the memory without end. A retry of a push
+// forgotten this way is sent again (promote's idempotency makes it no
+// commit). r.mu is held.
+func (r *recent) bound() {
+	for len(r.sent) > r.max && len(r.order) > 0 {
+		e := r.order[0]
+		r.order = r.order[1:]
+		if at, ok := r.sent[e.id]; ok && at.Equal(e.at) {
+			delete(r.sent, e.id)
+		}
+	}
 }

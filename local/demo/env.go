@@ -276,7 +276,7 @@ func (e *Env) startIntake(context.Context) error {
 	}
 	cfg := config.Intake{Formats: []string{"distribution"},
 		Auth:              map[string]config.WebhookAuth{"distribution": {TokenFile: config.NewSecret([]byte(intakeToken))}},
-		AllowedRegistries: []string{e.Registry}, ResolveTimeout: 5 * time.Second, DedupWindow: dedupWindow}
+		AllowedRegistries: []string{e.Registry}, ResolveTimeout: 5 * time.Second, DedupWindow: dedupWindow, DedupMax: 10000}
 	h, err := e.function(intake.Name, func(send *host.Sender) (host.Function, error) {
 		in, err := intake.New(cfg, send, resolver, intake.WithClock(e.clock.Now))
 		if err != nil {
