@@ -37,8 +37,8 @@ type Shared struct {
 	ShutdownGrace time.Duration `split_words:"true" default:"25s" desc:"time in-flight requests get to finish after SIGTERM"`
 	// DrainDelay is how long, after SIGTERM, a function keeps accepting
 	// connections with /readyz answering 503, so endpoints stop sending it
-	// new requests before it stops listening; it is part of ShutdownGrace.
-	// Default 3s.
+	// new requests before it stops listening. It is part of ShutdownGrace
+	// and at most half of it (a longer one is cut to half). Default 3s.
 	DrainDelay time.Duration `split_words:"true" default:"3s" desc:"after SIGTERM, time still accepting with /readyz 503; part of the grace"`
 	// ReadTimeout bounds reading one whole request, headers and body: a
 	// sender trickling a body cannot hold a connection longer. Default 15s.
@@ -82,9 +82,6 @@ func (s *Shared) Validate() error {
 	p.positiveDuration(Prefix+"_REQUEST_TIMEOUT", s.RequestTimeout)
 	p.nonNegativeDuration(Prefix+"_SHUTDOWN_GRACE", s.ShutdownGrace)
 	p.nonNegativeDuration(Prefix+"_DRAIN_DELAY", s.DrainDelay)
-	if s.DrainDelay > s.ShutdownGrace {
-		p.env(Prefix+"_DRAIN_DELAY", "%s is longer than %s_SHUTDOWN_GRACE (%s), which it is part of", s.DrainDelay, Prefix, s.ShutdownGrace)
-	}
 	p.positiveDuration(Prefix+"_READ_TIMEOUT", s.ReadTimeout)
 	p.positiveDuration(Prefix+"_IDLE_TIMEOUT", s.IdleTimeout)
 	if s.MaxInFlight < 1 {

@@ -104,7 +104,7 @@ func (in *Intake) authorizeHeaders(route string, r *http.Request) error {
 	if !ok {
 		return fmt.Errorf("%w: no format is served at %s", host.ErrUnauthorized, route)
 	}
-	return webauth.CheckHeaders(in.cfg.Auth[f.name], r)
+	return webauth.CheckHeaders(in.cfg.Auth[f.name], f.signature, r)
 }
 
 // authorizeBody checks a format's HMAC signature of the raw body.

@@ -129,10 +129,13 @@ func findServices(files map[string][]byte) (services []service, skipped []skip) 
 			if m.Kind != "Service" || m.APIVersion != "serving.knative.dev/v1" {
 				continue
 			}
-			if err := yamlpatch.Unsafe(doc); err != nil {
-				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1),
-					Reason: fmt.Sprintf("%v: promote edits manifests as text and cannot change this one safely; write it out plainly", err)})
-				continue
+			// Only a managed Service is edited, so only its text must be safe to edit.
+			if _, managed := m.Metadata.Annotations[policy.AnnotationTrack]; managed {
+				if err := yamlpatch.Unsafe(doc); err != nil {
+					skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1),
+						Reason: fmt.Sprintf("%v: promote edits manifests as text and cannot change this one safely; write it out plainly", err)})
+					continue
+				}
 			}
 			s, err := toService(files, p, i, m)
 			if err == nil {

@@ -50,7 +50,7 @@ func TestManifestsPromoteCannotEditSafelyAreSkipped(t *testing.T) {
 			services, skipped := findServices(files)
 			lives := Lives{}
 			for _, s := range services {
-				lives[s.key()] = Live{Found: true}
+				lives[s.key()] = Live{Found: false} // a first deploy: a plain manifest would be written
 			}
 			out := decideImagePushed(services, ev, lives, now)
 			pl := build(files, out.Changes, nil)
@@ -65,5 +65,23 @@ func TestManifestsPromoteCannotEditSafelyAreSkipped(t *testing.T) {
 				t.Errorf("skipped = %+v, want a reason naming the %s", skipped, tc.reason)
 			}
 		})
+	}
+	// The same push to the same Service written plainly is edited: the
+	// checks above can fail.
+	plain := unsafeHead + "spec:\n  template:\n    spec:\n      containers:\n        - image: registry.example.com/team/hello:1.0.0\n"
+	files := map[string][]byte{"apps/hello/service.yaml": []byte(plain)}
+	services, skipped := findServices(files)
+	lives := Lives{}
+	for _, s := range services {
+		lives[s.key()] = Live{Found: false}
+	}
+	if pl := build(files, decideImagePushed(services, ev, lives, now).Changes, nil); len(pl.Files) == 0 || len(skipped) > 0 {
+		t.Errorf("the plain manifest: wrote %d files, skipped %v; want it edited", len(pl.Files), skipped)
+	}
+	// An unmanaged Service may use anchors: promote never edits it, so it is
+	// not listed as skipped either.
+	unmanaged := strings.Replace(unsafeManifests["an anchor on the template"].manifest, "    slipstream.dev/track: \"semver:^1.0.0\"\n", "    team: shop\n", 1)
+	if _, skipped := findServices(map[string][]byte{"apps/other/service.yaml": []byte(unmanaged)}); len(skipped) > 0 {
+		t.Errorf("an unmanaged Service was skipped: %v", skipped)
 	}
 }

@@ -27,6 +27,8 @@ var (
 	ErrThrottled = errors.New("throttled")
 	// ErrUnavailable: a dependency is down. 503, retried.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrBusy: SLIPSTREAM_MAX_IN_FLIGHT requests are being handled (503, busy, Retry-After).
+	ErrBusy = errors.New("busy")
 	// ErrRefused: a well-formed event the function will never act on (an
 	// untracked image, an unmanaged Service). Acknowledged with 200, logged and
 	// counted; never retried.
@@ -47,6 +49,7 @@ const (
 	OutcomeConflict     = "conflict"
 	OutcomeThrottled    = "throttled"
 	OutcomeUnavailable  = "unavailable"
+	OutcomeBusy         = "busy"
 	OutcomeTimeout      = "timeout"
 	OutcomeError        = "error"
 	OutcomePanic        = "panic"
@@ -77,6 +80,8 @@ func Classify(err error) (status int, outcome string) {
 		return http.StatusConflict, OutcomeConflict
 	case errors.Is(err, ErrThrottled):
 		return http.StatusTooManyRequests, OutcomeThrottled
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable, OutcomeBusy
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable, OutcomeUnavailable
 	case errors.Is(err, context.DeadlineExceeded):

@@ -28,6 +28,11 @@ func (h *Host) serveEvent(w http.ResponseWriter, r *http.Request, fn Function) {
 		if err != nil {
 			return err
 		}
+		release, err := h.admit(w)
+		if err != nil {
+			return err
+		}
+		defer release()
 		log = log.With("ce.id", e.ID(), "ce.type", e.Type(), "ce.source", e.Source(), "subject", e.Subject())
 		handle, key := fn.route(e.Type())
 		label = key
@@ -66,10 +71,8 @@ func (h *Host) serveEvent(w http.ResponseWriter, r *http.Request, fn Function) {
 // decodeEvent reads a binary or structured-JSON CloudEvent within the body
 // limit, after the function has authorized the request.
 func (h *Host) decodeEvent(w http.ResponseWriter, r *http.Request, fn Function) (*cloudevents.Event, error) {
-	if fn.AuthorizeHeaders != nil {
-		if err := fn.AuthorizeHeaders("/", r); err != nil {
-			return nil, err
-		}
+	if err := authorizeHeaders(w, r, fn, "/"); err != nil {
+		return nil, err
 	}
 	body, err := h.body(r, w)
 	if err != nil {

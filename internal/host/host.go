@@ -70,9 +70,6 @@ func (h *Host) Handler(fn Function) http.Handler {
 			if allow(w, r, http.MethodGet, http.MethodHead) {
 				metricsHandler.ServeHTTP(w, r)
 			}
-		case r.Method == http.MethodPost && (path == "/" && len(fn.Events) > 0 || fn.Webhooks[path] != nil) && !h.admit():
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusServiceUnavailable, "busy", fmt.Sprintf("%d requests in flight, the most this function takes at once; retry", cap(h.inFlight)))
 		case path == "/" && len(fn.Events) > 0:
 			if r.Method == http.MethodOptions {
 				// CloudEvents HTTP webhook abuse protection handshake.
@@ -82,12 +79,10 @@ func (h *Host) Handler(fn Function) http.Handler {
 				return
 			}
 			if allow(w, r, http.MethodPost) {
-				defer h.release()
 				h.serveEvent(w, r, fn)
 			}
 		case fn.Webhooks[path] != nil:
 			if allow(w, r, http.MethodPost) {
-				defer h.release()
 				h.serveWebhook(w, r, path, fn.Webhooks[path], fn)
 			}
 		default:
@@ -96,19 +91,34 @@ func (h *Host) Handler(fn Function) http.Handler {
 	})
 }
 
-// admit takes an in-flight token for a POST request, or reports that
-// MaxInFlight requests are being handled already.
-func (h *Host) admit() bool {
+// admit takes an in-flight token for a request whose credentials and body
+// have been read, before its handler runs, and returns the release; it
+// refuses with ErrBusy when MaxInFlight requests are being handled. A slot
+// is taken only after the body: senders that trickle bodies hold
+// connections (bounded by the read timeout), never handler slots.
+func (h *Host) admit(w http.ResponseWriter) (release func(), err error) {
 	select {
 	case h.inFlight <- struct{}{}:
-		return true
+		return func() { <-h.inFlight }, nil
 	default:
-		return false
+		w.Header().Set("Retry-After", "1")
+		return nil, fmt.Errorf("%w: %d requests in flight, the most this function handles at once; retry", ErrBusy, cap(h.inFlight))
 	}
 }
 
-// release returns the token admit took.
-func (h *Host) release() { <-h.inFlight }
+// authorizeHeaders runs a function's header check before the body is read.
+// A refused request's connection is closed after the answer, so net/http
+// does not read (and wait for) the unread body first.
+func authorizeHeaders(w http.ResponseWriter, r *http.Request, fn Function, route string) error {
+	if fn.AuthorizeHeaders == nil {
+		return nil
+	}
+	if err := fn.AuthorizeHeaders(route, r); err != nil {
+		w.Header().Set("Connection", "close")
+		return err
+	}
+	return nil
+}
 
 func routes(fn Function) string {
 	s := "GET /healthz, /readyz, /metrics"
@@ -231,7 +241,7 @@ func (h *Host) Run(ctx context.Context, ln net.Listener, fn Function) error {
 	drainCtx, cancel := context.WithTimeout(context.Background(), h.settings.ShutdownGrace)
 	defer cancel()
 	select {
-	case <-time.After(h.settings.DrainDelay):
+	case <-time.After(min(h.settings.DrainDelay, h.settings.ShutdownGrace/2)):
 	case err := <-served:
 		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
 	}

@@ -54,21 +54,50 @@ func rawRequest(t *testing.T, addr, head string) net.Conn {
 // announces a body and never sends it is answered 401 at once: the body is
 // not read, held or waited for.
 func TestCredentialsAreCheckedBeforeTheBody(t *testing.T) {
-	addr, _ := runHost(t, nil)
+	addr, _ := runHost(t, nil) // a 5 s read timeout: an answer within 1 s did not wait for the body
 	for _, path := range []string{"/webhooks/test", "/"} {
-		t.Run(path, func(t *testing.T) {
-			conn := rawRequest(t, addr, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nX-Test-Deny: 1\r\nContent-Type: application/json\r\n"+
-				"Ce-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Type: test.accept\r\nCe-Source: /t\r\nContent-Length: 1000000\r\n\r\n{", path))
-			_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatalf("no answer while the body is pending: %v", err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("status %d, want 401", resp.StatusCode)
-			}
-		})
+		// A small body too: net/http would read (and wait for) up to 256 KiB
+		// of an unread body before answering, unless the connection closes.
+		for _, length := range []int{100, 1000000} {
+			t.Run(fmt.Sprintf("%s %d bytes", path, length), func(t *testing.T) {
+				conn := rawRequest(t, addr, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nX-Test-Deny: 1\r\nContent-Type: application/json\r\n"+
+					"Ce-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Type: test.accept\r\nCe-Source: /t\r\nContent-Length: %d\r\n\r\n{", path, length))
+				start := time.Now()
+				_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatalf("no answer while the body is pending: %v", err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("status %d, want 401", resp.StatusCode)
+				}
+				if took := time.Since(start); took > time.Second {
+					t.Errorf("answered after %s: the server waited for the body", took)
+				}
+			})
+		}
+	}
+}
+
+// TestSlowBodiesDoNotTakeSlots: senders trickling bodies hold connections
+// (until the read timeout), not the handler slots: a whole request still
+// gets through with every slot's worth of slow senders connected.
+func TestSlowBodiesDoNotTakeSlots(t *testing.T) {
+	addr, _ := runHost(t, func(h *Host) { h.inFlight = make(chan struct{}, 2) })
+	for range 4 {
+		rawRequest(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+			"Ce-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Type: test.accept\r\nCe-Source: /t\r\nContent-Length: 100\r\n\r\n{")
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr, strings.NewReader(`{}`))
+	req.Header = binaryHeaders("test.accept")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Errorf("a whole request beside four slow ones: %d, want 2xx", resp.StatusCode)
 	}
 }
 
@@ -152,7 +181,7 @@ func TestRequestsBeyondMaxInFlightGet503(t *testing.T) {
 // stops listening and returns.
 func TestReadinessAnswers503WhileDraining(t *testing.T) {
 	s := testSettings()
-	s.DrainDelay = 400 * time.Millisecond
+	s.DrainDelay = 2 * time.Second // testSettings' grace is 5 s: the delay is not cut
 	h, err := New("test", s, NewLogger(&logBuffer{}, "info", "json"))
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +195,7 @@ func TestReadinessAnswers503WhileDraining(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx, ln, fn) }()
 	stop() // SIGTERM
+	stopped := time.Now()
 	<-h.drainStarted
 	resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
 	if err != nil {
@@ -180,7 +210,10 @@ func TestReadinessAnswers503WhileDraining(t *testing.T) {
 		if err != nil {
 			t.Errorf("Run = %v", err)
 		}
-	case <-time.After(5 * time.Second):
+		if took := time.Since(stopped); took < s.DrainDelay {
+			t.Errorf("Run returned %s after SIGTERM, before the %s drain delay", took, s.DrainDelay)
+		}
+	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after the drain delay")
 	}
 	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {

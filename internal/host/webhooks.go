@@ -15,10 +15,8 @@ func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string
 	var resp Response
 	err := func() (err error) {
 		defer h.recovered(log, &err)
-		if fn.AuthorizeHeaders != nil {
-			if err := fn.AuthorizeHeaders(route, r); err != nil {
-				return err
-			}
+		if err := authorizeHeaders(w, r, fn, route); err != nil {
+			return err
 		}
 		body, err := h.body(r, w)
 		if err != nil {
@@ -29,6 +27,11 @@ func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string
 				return err
 			}
 		}
+		release, err := h.admit(w)
+		if err != nil {
+			return err
+		}
+		defer release()
 		r.Body = readCloser{bytes.NewReader(body)}
 		ctx, cancel := context.WithTimeout(WithLogger(r.Context(), log), h.settings.RequestTimeout)
 		defer cancel()

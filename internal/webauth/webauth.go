@@ -25,12 +25,18 @@ const (
 	HeaderSignature       = "X-Slipstream-Signature"
 )
 
-// CheckHeaders verifies the configured mechanism a request carries in its
-// headers — the shared token — before its body is read. With CheckBody,
-// every configured mechanism must pass.
-func CheckHeaders(a config.WebhookAuth, r *http.Request) error {
+// CheckHeaders verifies what a request carries in its headers before its
+// body is read: the shared token, and that a configured HMAC signature is
+// present at all (signatureHeader), so a sender without credentials never
+// gets a body read. With CheckBody, every configured mechanism must pass.
+func CheckHeaders(a config.WebhookAuth, signatureHeader string, r *http.Request) error {
 	if a.TokenFile.Set() {
-		return Token(a.TokenFile.Value(), r.Header.Get("Authorization"))
+		if err := Token(a.TokenFile.Value(), r.Header.Get("Authorization")); err != nil {
+			return err
+		}
+	}
+	if a.HMACSecretFile.Set() && r.Header.Get(signatureHeader) == "" {
+		return fmt.Errorf("%w: no %s header", host.ErrUnauthorized, signatureHeader)
 	}
 	return nil
 }
