@@ -128,7 +128,7 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 	var live *servingv1.Service
 	var act Action
 	gone := false // the Service does not exist: nothing to roll back
-	err = kservice.RetryOnConflict(func() error {
+	err = kservice.RetryOnConflict(ctx, func() error {
 		var err error
 		live, err = r.cluster.Get(ctx, t.Namespace, t.Service)
 		if gone = errors.Is(err, kservice.ErrNotFound); err != nil {

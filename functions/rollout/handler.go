@@ -265,7 +265,7 @@ func (r *Rollout) decideWith(ctx context.Context, namespace, name string, commit
 	log := host.Logger(ctx).With("service", namespace+"/"+name)
 	var plan Plan
 	attempt := 0
-	err := kservice.RetryOnConflict(func() error {
+	err := kservice.RetryOnConflict(ctx, func() error {
 		if attempt++; attempt > 1 {
 			log.Info("the Service changed while deciding; deciding again")
 		}

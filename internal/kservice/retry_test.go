@@ -1,6 +1,7 @@
 package kservice_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -27,10 +28,9 @@ func TestRetryOnConflict(t *testing.T) {
 			wantCalls: 3,
 		},
 		{
-			name:      "conflicts every time: gives up with the conflict",
-			errs:      []error{conflict, conflict, conflict, conflict, conflict, conflict},
-			wantCalls: 5,
-			wantErr:   kservice.ErrConflict,
+			name:      "many conflicts, then success: not given up while there is time",
+			errs:      []error{conflict, conflict, conflict, conflict, conflict, conflict, conflict, conflict},
+			wantCalls: 9,
 		},
 		{
 			name:      "another error is not retried",
@@ -42,7 +42,7 @@ func TestRetryOnConflict(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			err := kservice.RetryOnConflict(func() error {
+			err := kservice.RetryOnConflict(context.Background(), func() error {
 				calls++
 				if calls <= len(tc.errs) {
 					return tc.errs[calls-1]
@@ -56,5 +56,21 @@ func TestRetryOnConflict(t *testing.T) {
 				t.Errorf("error %v, want %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestRetryOnConflictEndsWithItsContext: conflicts every time are retried
+// until the context ends, and the last conflict is returned.
+func TestRetryOnConflictEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := kservice.RetryOnConflict(ctx, func() error {
+		if calls++; calls == 20 {
+			cancel()
+		}
+		return fmt.Errorf("patching: %w", kservice.ErrConflict)
+	})
+	if !errors.Is(err, kservice.ErrConflict) || calls != 20 {
+		t.Errorf("%d calls, error %v; want 20 calls ending in the conflict", calls, err)
 	}
 }
