@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -96,17 +97,26 @@ type permanent struct{ error }
 // Permanent marks err as one that no retry mends (a peer exited).
 func Permanent(err error) error { return permanent{err} }
 
-// FreePort is a loopback port nothing listens on now.
+// FreePort is a port nothing listens on now (see FreePorts).
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
-// FreePorts is n distinct free loopback ports.
+// Ports are picked below the kernel's ephemeral range (32768 and up on
+// Linux): a port from that range, free when checked, can be taken by an
+// outgoing connection before the peer binds it — the e2e run saw a
+// function fail with "address already in use" on a loaded machine.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+// FreePorts is n distinct ports free on every interface (some peers bind
+// all of them), held until all are found so none is picked twice.
 func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -115,13 +125,17 @@ func FreePorts(n int) ([]int, error) {
 		}
 	}()
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 {
+			return nil, fmt.Errorf("no free port between %d and %d after %d tries", portLow, portHigh, tries)
+		}
+		p := portLow + rand.IntN(portHigh-portLow)
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
 		if err != nil {
-			return nil, err
+			continue
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, p)
 	}
 	return ports, nil
 }
