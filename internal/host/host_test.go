@@ -576,23 +576,7 @@ func TestGracefulDrain(t *testing.T) {
 	go func() { done <- h.Run(ctx, ln, fn) }()
 	url := "http://" + ln.Addr().String()
 
-	slow := make(chan int, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
-		req.Header = binaryHeaders("test.slow")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			slow <- -1
-			return
-		}
-		resp.Body.Close()
-		slow <- resp.StatusCode
-	}()
-	select {
-	case <-st.entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the slow request never reached its handler")
-	}
+	slow := sendSlow(t, url, st)
 	stop() // SIGTERM
 	// Readiness turns 503 as soon as the drain starts (the handler sees it directly).
 	select {

@@ -10,13 +10,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipstream-cd/slipstream/config"
 )
 
-// runHost serves the test function with settings s on a loopback port
-// through Run (the server's own timeouts), until the test ends.
-func runHost(t *testing.T, mutate func(*Host)) (addr string, st *testState) {
+// running is Run serving the test function on a loopback port.
+type running struct {
+	h    *Host
+	addr string
+	st   *testState
+	stop context.CancelFunc // SIGTERM
+	done chan struct{}      // closed when Run returned, with err
+	err  error
+}
+
+// runWith serves the test function with settings s through Run (the
+// server's own timeouts), mutate changing the host first; the test's end
+// stops it.
+func runWith(t *testing.T, s config.Shared, mutate func(*Host)) *running {
 	t.Helper()
-	h, err := New("test", testSettings(), NewLogger(&logBuffer{}, "info", "json"))
+	h, err := New("test", s, NewLogger(&logBuffer{}, "info", "json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,10 +42,42 @@ func runHost(t *testing.T, mutate func(*Host)) (addr string, st *testState) {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx, ln, fn) }()
-	t.Cleanup(func() { stop(); <-done })
-	return ln.Addr().String(), st
+	r := &running{h: h, addr: ln.Addr().String(), st: st, stop: stop, done: make(chan struct{})}
+	go func() { r.err = h.Run(ctx, ln, fn); close(r.done) }()
+	t.Cleanup(func() { stop(); <-r.done })
+	return r
+}
+
+// runHost is runWith the test settings.
+func runHost(t *testing.T, mutate func(*Host)) (addr string, st *testState) {
+	t.Helper()
+	r := runWith(t, testSettings(), mutate)
+	return r.addr, r.st
+}
+
+// sendSlow posts a test.slow event, whose handler waits for st.release, and
+// returns once the handler was entered; its status (-1: the request
+// failed) arrives on the channel.
+func sendSlow(t *testing.T, url string, st *testState) <-chan int {
+	t.Helper()
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
+		req.Header = binaryHeaders("test.slow")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- -1
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	select {
+	case <-st.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow request never reached its handler")
+	}
+	return status
 }
 
 // rawRequest writes a request's head (and part of a body) on a new
@@ -125,23 +170,7 @@ func TestASlowBodyIsCutOff(t *testing.T) {
 func TestRequestsBeyondMaxInFlightGet503(t *testing.T) {
 	addr, st := runHost(t, func(h *Host) { h.inFlight = make(chan struct{}, 1) })
 	url := "http://" + addr
-	first := make(chan int, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
-		req.Header = binaryHeaders("test.slow")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			first <- -1
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	select {
-	case <-st.entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the first request never reached its handler")
-	}
+	first := sendSlow(t, url, st)
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
 	req.Header = binaryHeaders("test.accept")
 	resp, err := http.DefaultClient.Do(req)
@@ -182,22 +211,11 @@ func TestRequestsBeyondMaxInFlightGet503(t *testing.T) {
 func TestReadinessAnswers503WhileDraining(t *testing.T) {
 	s := testSettings()
 	s.DrainDelay = 2 * time.Second // testSettings' grace is 5 s: the delay is not cut
-	h, err := New("test", s, NewLogger(&logBuffer{}, "info", "json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn, _ := testFunction(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx, ln, fn) }()
-	stop() // SIGTERM
+	r := runWith(t, s, nil)
+	r.stop() // SIGTERM
 	stopped := time.Now()
-	<-h.drainStarted
-	resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
+	<-r.h.drainStarted
+	resp, err := http.Get("http://" + r.addr + "/readyz")
 	if err != nil {
 		t.Fatalf("/readyz during the drain delay: %v, want an answer", err)
 	}
@@ -206,9 +224,9 @@ func TestReadinessAnswers503WhileDraining(t *testing.T) {
 		t.Errorf("/readyz during the drain delay = %d, want 503", resp.StatusCode)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run = %v", err)
+	case <-r.done:
+		if r.err != nil {
+			t.Errorf("Run = %v", r.err)
 		}
 		if took := time.Since(stopped); took < s.DrainDelay {
 			t.Errorf("Run returned %s after SIGTERM, before the %s drain delay", took, s.DrainDelay)
@@ -216,7 +234,7 @@ func TestReadinessAnswers503WhileDraining(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after the drain delay")
 	}
-	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", r.addr, time.Second); err == nil {
 		c.Close()
 		t.Error("still listening after the drain")
 	}
