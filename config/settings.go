@@ -49,6 +49,25 @@ type Shared struct {
 	// MaxInFlight is how many POST requests are handled at once; more are
 	// answered 503 at once (the broker and registries retry). Default 64.
 	MaxInFlight int `split_words:"true" default:"64" desc:"POST requests handled at once; more get 503"`
+	// OidcIssuer, when set, makes POST / (the broker's deliveries) require a
+	// bearer token from this issuer — Knative Eventing's OIDC delivery, the
+	// cluster's ServiceAccount issuer — for OidcAudience; a request without a
+	// valid one is answered 401 before its body is read. Empty: POST / is
+	// not authenticated (the default, for now).
+	OidcIssuer string `split_words:"true" desc:"issuer of the tokens POST / requires; empty: not authenticated"`
+	// OidcAudience is the audience the tokens must carry: the Trigger's
+	// subscriber audience. Required with OidcIssuer.
+	OidcAudience string `split_words:"true" desc:"audience the tokens must be minted for (the Trigger's subscriber audience)"`
+	// OidcJwksURL is where the issuer's signing keys are. Default: the
+	// issuer's /openid/v1/jwks (Kubernetes' path).
+	OidcJwksURL string `split_words:"true" desc:"the issuer's JWKS; default <issuer>/openid/v1/jwks"`
+	// OidcCAFile is a PEM bundle to trust when fetching the keys (the
+	// cluster's CA); empty: the system's.
+	OidcCAFile string `split_words:"true" desc:"PEM CA bundle for fetching the JWKS; empty: the system's"`
+	// OidcSubjects, when set, is the allow-list of token subjects (the
+	// Triggers' identities); empty: any subject the issuer signed for the
+	// audience.
+	OidcSubjects []string `split_words:"true" desc:"token subjects allowed; empty: any"`
 	// SinkRetries is how many times a failed send to K_SINK is retried. Default 3.
 	SinkRetries int `split_words:"true" default:"3" desc:"retries of a failed send to K_SINK"`
 	// SinkBackoff is the first retry delay; each retry doubles it. Default 100ms.
@@ -82,6 +101,21 @@ func (s *Shared) Validate() error {
 	p.positiveDuration(Prefix+"_REQUEST_TIMEOUT", s.RequestTimeout)
 	p.nonNegativeDuration(Prefix+"_SHUTDOWN_GRACE", s.ShutdownGrace)
 	p.nonNegativeDuration(Prefix+"_DRAIN_DELAY", s.DrainDelay)
+	if s.OidcIssuer != "" {
+		if err := httpURL(s.OidcIssuer); err != nil {
+			p.env(Prefix+"_OIDC_ISSUER", "%v", err)
+		}
+		if s.OidcAudience == "" {
+			p.env(Prefix+"_OIDC_AUDIENCE", "required with %s_OIDC_ISSUER: the audience the tokens are minted for", Prefix)
+		}
+		if s.OidcJwksURL != "" {
+			if err := httpURL(s.OidcJwksURL); err != nil {
+				p.env(Prefix+"_OIDC_JWKS_URL", "%v", err)
+			}
+		}
+	} else if s.OidcAudience != "" || s.OidcJwksURL != "" || len(s.OidcSubjects) > 0 || s.OidcCAFile != "" {
+		p.env(Prefix+"_OIDC_ISSUER", "required by the other %s_OIDC_* settings", Prefix)
+	}
 	p.positiveDuration(Prefix+"_READ_TIMEOUT", s.ReadTimeout)
 	p.positiveDuration(Prefix+"_IDLE_TIMEOUT", s.IdleTimeout)
 	if s.MaxInFlight < 1 {

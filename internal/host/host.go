@@ -31,6 +31,8 @@ type Host struct {
 	drainStarted chan struct{}
 	// inFlight holds a token per POST request being handled (MaxInFlight).
 	inFlight chan struct{}
+	// tokens verifies POST /'s bearer tokens; nil: not authenticated.
+	tokens *tokens
 }
 
 // New returns a host for the named function with validated shared settings.
@@ -44,8 +46,12 @@ func New(name string, settings config.Shared, log *slog.Logger) (*Host, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	tokens, err := newTokens(settings, time.Now)
+	if err != nil {
+		return nil, err
+	}
 	return &Host{name: name, settings: settings, log: log.With("function", name), metrics: newMetrics(name), drainStarted: make(chan struct{}),
-		inFlight: make(chan struct{}, settings.MaxInFlight)}, nil
+		inFlight: make(chan struct{}, settings.MaxInFlight), tokens: tokens}, nil
 }
 
 // Logger returns the host's logger (with the function name).
