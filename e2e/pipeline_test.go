@@ -79,6 +79,7 @@ type pipeline struct {
 	registry string // host:port of the registry
 	broker   *broker.Broker
 	fns      map[string]*cluster.Proc
+	env      map[string][]string // each function's environment, without PORT
 	urls     map[string]string
 	gitDown  atomic.Bool // the Git server answers 503 while set
 
@@ -135,7 +136,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline{t: t, c: c, ns: ns, service: o.service, dir: t.TempDir(), fns: map[string]*cluster.Proc{}, urls: map[string]string{}}
+	p := &pipeline{t: t, c: c, ns: ns, service: o.service, dir: t.TempDir(), fns: map[string]*cluster.Proc{}, urls: map[string]string{}, env: map[string][]string{}}
 	p.installInfra(ctx)
 
 	ports, err := cluster.FreePorts(len(functions) + 1)
@@ -182,6 +183,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 			env = append(env, "SLIPSTREAM_"+strings.ToUpper(f)+"_KUBECONFIG="+kc)
 		}
 		env = append(env, o.extra[f]...)
+		p.env[f] = env[1:]
 		proc, err := cluster.StartProc(p.dir, f, bin, []string{"serve", f}, env)
 		if err != nil {
 			t.Fatal(err)
