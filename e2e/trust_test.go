@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -191,14 +190,5 @@ func sign(t *testing.T, key *rsa.PrivateKey, c jwt.Claims) string {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(der)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
-		(&jose.SignerOptions{}).WithHeader("kid", base64.RawURLEncoding.EncodeToString(sum[:])).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(signer).Claims(c).CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return testutil.JWT(t, key, base64.RawURLEncoding.EncodeToString(sum[:]), c)
 }

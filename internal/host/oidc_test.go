@@ -12,6 +12,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
+
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
 // issuer is a token issuer for tests: an RSA key, its JWKS served over HTTP.
@@ -37,18 +39,11 @@ func newIssuer(t *testing.T) *issuer {
 	return iss
 }
 
-// token signs claims with key (the issuer's, or another).
+// token signs claims with key (the issuer's, or another) under the
+// issuer's key id.
 func token(t *testing.T, key *rsa.PrivateKey, c jwt.Claims) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(signer).Claims(c).CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return testutil.JWT(t, key, "k1", c)
 }
 
 // TestPostRequiresATokenWhenAnIssuerIsSet: with SLIPSTREAM_OIDC_ISSUER,
