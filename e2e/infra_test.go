@@ -32,7 +32,7 @@ var eventingCRDs = []string{"broker.yaml", "trigger.yaml", "pingsource.yaml", "a
 func TestInfraPassesServerSideDryRun(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
-	dir, err := goModuleDir("knative.dev/eventing")
+	dir, err := cluster.ModuleDir(root, "knative.dev/eventing")
 	if err != nil {
 		t.Fatal(err)
 	}

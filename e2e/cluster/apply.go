@@ -21,6 +21,11 @@ import (
 // harness (field manager e2e), or only checks it with a server-side dry run
 // — the apiserver's schema, admission and RBAC rules, nothing stored.
 func (c *Cluster) ApplyYAML(ctx context.Context, manifest []byte, dryRun bool) error {
+	return c.applyYAML(ctx, manifest, dryRun, nil)
+}
+
+// applyYAML is ApplyYAML, with mutate (may be nil) changing each object first.
+func (c *Cluster) applyYAML(ctx context.Context, manifest []byte, dryRun bool, mutate func(*unstructured.Unstructured) error) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(c.Admin)
 	if err != nil {
 		return err
@@ -42,6 +47,11 @@ func (c *Cluster) ApplyYAML(ctx context.Context, manifest []byte, dryRun bool) e
 		}
 		if len(obj.Object) == 0 {
 			continue
+		}
+		if mutate != nil {
+			if err := mutate(&obj); err != nil {
+				return err
+			}
 		}
 		gvk := obj.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)

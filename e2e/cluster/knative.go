@@ -1,11 +1,8 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,11 +11,9 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -97,8 +92,9 @@ func (c *Cluster) installKnative(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var stream []byte // every file in one stream: one discovery of the API
 	for _, m := range knativeManifests {
-		dir, err := moduleDir(c.root, m.module)
+		dir, err := ModuleDir(c.knativeTools(), m.module)
 		if err != nil {
 			return err
 		}
@@ -107,10 +103,15 @@ func (c *Cluster) installKnative(ctx context.Context) error {
 			return fmt.Errorf("no %s in %s", m.glob, dir)
 		}
 		for _, f := range files {
-			if err := c.applyFile(ctx, dyn, f); err != nil {
-				return fmt.Errorf("%s: %w", f, err)
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
 			}
+			stream = append(append(stream, b...), "\n---\n"...)
 		}
+	}
+	if err := c.applyYAML(ctx, stream, false, overrideConfig); err != nil {
+		return fmt.Errorf("Knative's manifests: %w", err)
 	}
 	ns := c.Kube.CoreV1()
 	if _, err := ns.Endpoints(KnativeNamespace).Create(ctx, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "activator-service"}}, metav1.CreateOptions{}); err != nil {
@@ -119,51 +120,19 @@ func (c *Cluster) installKnative(ctx context.Context) error {
 	return c.waitCRDs(ctx, dyn)
 }
 
-var (
-	crds       = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-)
+var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// applyFile creates the namespaces, CRDs and config maps of one YAML file,
-// with ConfigOverrides on the config maps; other kinds are not expected.
-func (c *Cluster) applyFile(ctx context.Context, dyn dynamic.Interface, file string) error {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return err
+// overrideConfig sets ConfigOverrides on Knative's config maps.
+func overrideConfig(obj *unstructured.Unstructured) error {
+	if obj.GetKind() != "ConfigMap" {
+		return nil
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	for {
-		var obj unstructured.Unstructured
-		if err := dec.Decode(&obj.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
+	for k, v := range ConfigOverrides[obj.GetName()] {
+		if err := unstructured.SetNestedField(obj.Object, v, "data", k); err != nil {
 			return err
 		}
-		if obj.Object == nil {
-			continue
-		}
-		var res dynamic.ResourceInterface
-		switch obj.GetKind() {
-		case "Namespace":
-			res = dyn.Resource(namespaces)
-		case "CustomResourceDefinition":
-			res = dyn.Resource(crds)
-		case "ConfigMap":
-			for k, v := range ConfigOverrides[obj.GetName()] {
-				if err := unstructured.SetNestedField(obj.Object, v, "data", k); err != nil {
-					return err
-				}
-			}
-			res = dyn.Resource(configMaps).Namespace(obj.GetNamespace())
-		default:
-			return fmt.Errorf("unexpected %s %s", obj.GetKind(), obj.GetName())
-		}
-		if _, err := res.Create(ctx, &obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), err)
-		}
 	}
+	return nil
 }
 
 // waitCRDs waits until every CRD is Established.
@@ -213,7 +182,7 @@ func (c *Cluster) webhookConfigs(ctx context.Context, port int) error {
 	if _, err := c.Kube.CoreV1().Secrets(KnativeNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	dir, err := moduleDir(c.root, "knative.dev/serving")
+	dir, err := ModuleDir(c.knativeTools(), "knative.dev/serving")
 	if err != nil {
 		return err
 	}
@@ -268,23 +237,26 @@ func readYAML(file string, into any) error {
 	return sigsyaml.Unmarshal(b, into)
 }
 
-// moduleDir is the folder of a module of Knative's tools module (the
-// versions e2e/tools/knative pins), downloading it when needed.
-func moduleDir(root, module string) (string, error) {
+// knativeTools is the tools module that pins Knative (and its CRDs).
+func (c *Cluster) knativeTools() string { return filepath.Join(c.root, "e2e", "tools", "knative") }
+
+// ModuleDir is the folder of a module required by the Go module at dir (the
+// version it pins), downloading the module when it is not in the cache yet.
+func ModuleDir(dir, module string) (string, error) {
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
-	cmd.Dir = filepath.Join(root, "e2e", "tools", "knative")
+	cmd.Dir = dir
 	out, err := cmd.Output()
-	dir := strings.TrimSpace(string(out))
-	if err == nil && dir == "" {
+	found := strings.TrimSpace(string(out))
+	if err == nil && found == "" {
 		dl := exec.Command("go", "mod", "download", module)
-		dl.Dir = cmd.Dir
+		dl.Dir = dir
 		if err := dl.Run(); err != nil {
 			return "", fmt.Errorf("downloading %s: %w", module, err)
 		}
-		return moduleDir(root, module)
+		return ModuleDir(dir, module)
 	}
 	if err != nil {
 		return "", fmt.Errorf("finding %s: %w", module, err)
 	}
-	return dir, nil
+	return found, nil
 }

@@ -97,15 +97,6 @@ type permanent struct{ error }
 // Permanent marks err as one that no retry mends (a peer exited).
 func Permanent(err error) error { return permanent{err} }
 
-// FreePort is a port nothing listens on now (see FreePorts).
-func FreePort() (int, error) {
-	ports, err := FreePorts(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
-}
-
 // Ports are picked below the kernel's ephemeral range (32768 and up on
 // Linux): a port from that range, free when checked, can be taken by an
 // outgoing connection before the peer binds it — the e2e run saw a
