@@ -21,6 +21,7 @@ import (
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/functions/rollback"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/local/sim"
 )
 
 // deployCommits counts the commits that deploy a tag.
@@ -128,7 +129,7 @@ func TestRollbackUnderConflicts(t *testing.T) {
 	})
 	seen := conflicts(t, p) - conflictsBefore
 	t.Logf("another writer patched %d times; the apiserver refused %d PATCHes of services with 409; rollback answered %d; traffic %s",
-		touches.Load(), seen, resp.StatusCode, trafficOf(live.Status.Traffic))
+		touches.Load(), seen, resp.StatusCode, sim.TargetsText(live.Status.Traffic))
 	if seen == 0 {
 		t.Errorf("no PATCH was refused with a conflict: the test did not exercise rollback's retry")
 	}

@@ -79,12 +79,9 @@ func describe(s *servingv1.Service) string {
 	for _, c := range s.Status.Conditions {
 		fmt.Fprintf(&b, " %s=%s(%s: %s)", c.Type, c.Status, c.Reason, c.Message)
 	}
-	fmt.Fprintf(&b, "; traffic %s", trafficOf(s.Status.Traffic))
+	fmt.Fprintf(&b, "; traffic %s", sim.TargetsText(s.Status.Traffic))
 	return b.String()
 }
-
-// trafficOf is a traffic block as the demo's story prints it.
-func trafficOf(ts []servingv1.TrafficTarget) string { return sim.TargetsText(ts) }
 
 // TestKnativeDecidesReadinessAndTraffic checks the harness against what the
 // issue measured on this kind of machine: Knative's own controller makes a
@@ -123,8 +120,8 @@ func TestKnativeDecidesReadinessAndTraffic(t *testing.T) {
 	}
 	got := waitService(t, c, ns, "hello", 60*time.Second, "Ready with 90/10", ready)
 	t.Logf("second revision Ready with 90/10 in %s", time.Since(start).Round(10*time.Millisecond))
-	if want := "hello-b 10% (candidate), hello-a 90% (stable)"; trafficOf(got.Status.Traffic) != want {
-		t.Errorf("status.traffic = %s, want %s", trafficOf(got.Status.Traffic), want)
+	if want := "hello-b 10% (candidate), hello-a 90% (stable)"; sim.TargetsText(got.Status.Traffic) != want {
+		t.Errorf("status.traffic = %s, want %s", sim.TargetsText(got.Status.Traffic), want)
 	}
 
 	// The webhook's rule the safety issue's case 0 is about.

@@ -15,6 +15,7 @@ import (
 	"github.com/slipstream-cd/slipstream/e2e/cluster"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -99,7 +100,7 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 				specStable, rolledBackAt = time.Now(), s.ResourceVersion
 			}
 			if !specStable.IsZero() && percentOf(s.Spec.Traffic, candidate) > 0 {
-				leaks = append(leaks, "spec "+s.ResourceVersion+": "+trafficOf(s.Spec.Traffic))
+				leaks = append(leaks, "spec "+s.ResourceVersion+": "+sim.TargetsText(s.Spec.Traffic))
 			}
 			if !specStable.IsZero() && s.Status.ObservedGeneration == s.Generation && percentOf(s.Status.Traffic, stable) == 100 && ready(s) {
 				statusStable = time.Now()
@@ -140,7 +141,7 @@ watching:
 			}
 			if s, ok := ev.Object.(*servingv1.Service); ok {
 				if percentOf(s.Spec.Traffic, candidate) > 0 || percentOf(s.Status.Traffic, candidate) > 0 {
-					leaks = append(leaks, s.ResourceVersion+": spec "+trafficOf(s.Spec.Traffic)+" status "+trafficOf(s.Status.Traffic))
+					leaks = append(leaks, s.ResourceVersion+": spec "+sim.TargetsText(s.Spec.Traffic)+" status "+sim.TargetsText(s.Status.Traffic))
 				}
 			}
 		case <-settle:
@@ -198,7 +199,7 @@ watching:
 		again.Spec.Traffic = replay.traffic
 		_, err = c.Serving.ServingV1().Services(ns).Update(context.Background(), again, metav1.UpdateOptions{})
 		if err == nil || !strings.Contains(err.Error(), "slipstream rolled back "+candidate) {
-			t.Errorf("replaying %s with traffic %s: err = %v, want infra/policy's refusal", replay.state, trafficOf(replay.traffic), err)
+			t.Errorf("replaying %s with traffic %s: err = %v, want infra/policy's refusal", replay.state, sim.TargetsText(replay.traffic), err)
 		}
 	}
 	// A new rollout, even of the same revision (its digest taken out of
@@ -233,11 +234,9 @@ watching:
 // waitFor polls ok every 50 ms until it holds or within passes.
 func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", within, what)
-		}
-		<-time.After(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := cluster.Until(ctx, 50*time.Millisecond, func(context.Context) (bool, error) { return ok(), nil }); err != nil {
+		t.Fatalf("waited %s for %s", within, what)
 	}
 }
