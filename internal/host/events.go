@@ -71,13 +71,7 @@ func (h *Host) serveEvent(w http.ResponseWriter, r *http.Request, fn Function) {
 // decodeEvent reads a binary or structured-JSON CloudEvent within the body
 // limit, after the function has authorized the request.
 func (h *Host) decodeEvent(w http.ResponseWriter, r *http.Request, fn Function) (*cloudevents.Event, error) {
-	if h.tokens != nil {
-		if err := h.tokens.check(r); err != nil {
-			w.Header().Set("Connection", "close") // as authorizeHeaders: the body is not read
-			return nil, err
-		}
-	}
-	if err := authorizeHeaders(w, r, fn, "/"); err != nil {
+	if err := h.authorizeHeaders(w, r, fn, "/"); err != nil {
 		return nil, err
 	}
 	body, err := h.body(r, w)

@@ -112,18 +112,26 @@ func (h *Host) admit(w http.ResponseWriter) (release func(), err error) {
 	}
 }
 
-// authorizeHeaders runs a function's header check before the body is read.
-// A refused request's connection is closed after the answer, so net/http
-// does not read (and wait for) the unread body first.
-func authorizeHeaders(w http.ResponseWriter, r *http.Request, fn Function, route string) error {
-	if fn.AuthorizeHeaders == nil {
+// authorizeHeaders runs the checks of what a request carries in its
+// headers, before the body is read: POST /'s OIDC token (when configured),
+// then the function's own. A refused request's connection is closed after
+// the answer, so net/http does not read (and wait for) the unread body.
+func (h *Host) authorizeHeaders(w http.ResponseWriter, r *http.Request, fn Function, route string) error {
+	err := func() error {
+		if route == "/" && h.tokens != nil {
+			if err := h.tokens.check(r); err != nil {
+				return err
+			}
+		}
+		if fn.AuthorizeHeaders != nil {
+			return fn.AuthorizeHeaders(route, r)
+		}
 		return nil
-	}
-	if err := fn.AuthorizeHeaders(route, r); err != nil {
+	}()
+	if err != nil {
 		w.Header().Set("Connection", "close")
-		return err
 	}
-	return nil
+	return err
 }
 
 func routes(fn Function) string {

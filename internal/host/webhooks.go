@@ -15,7 +15,7 @@ func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string
 	var resp Response
 	err := func() (err error) {
 		defer h.recovered(log, &err)
-		if err := authorizeHeaders(w, r, fn, route); err != nil {
+		if err := h.authorizeHeaders(w, r, fn, route); err != nil {
 			return err
 		}
 		body, err := h.body(r, w)
