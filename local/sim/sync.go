@@ -20,7 +20,8 @@ import (
 // applies every object of the application with its Applier — kubectl's
 // client-side apply (Cluster.Apply, ClientSideApply) as Argo CD does, or
 // Flux's server-side apply (ServerSideApply) — or only the OutOfSync ones
-// with ApplyOutOfSyncOnly. Differences at the Ignore pointers do not make an
+// with ApplyOutOfSyncOnly. Once is not safe for concurrent use: one loop
+// calls it. Differences at the Ignore pointers do not make an
 // object OutOfSync (ignoreDifferences), but an object that is applied is
 // applied whole, ignored fields included (no RespectIgnoreDifferences).
 type Sync struct {
@@ -32,6 +33,11 @@ type Sync struct {
 	bare    string
 	dir     string
 	cluster Applier
+
+	// The objects of the head last read: a pass whose head has not moved
+	// compares them with the cluster again without reading the tree again.
+	head    string
+	objects []appObject
 }
 
 // NewSync watches branch main of the bare repository at path bare, folder
@@ -77,7 +83,8 @@ func (s *Sync) Once(ctx context.Context) (string, error) {
 	return head, errors.Join(errs...)
 }
 
-// read returns the head commit's hash and the Knative Services under dir.
+// read returns the head commit's hash and the Knative Services under dir,
+// reading the tree only when the head moved since the last pass.
 func (s *Sync) read() (string, []appObject, error) {
 	repo, err := git.PlainOpen(s.bare)
 	if err != nil {
@@ -86,6 +93,9 @@ func (s *Sync) read() (string, []appObject, error) {
 	ref, err := repo.Reference("refs/heads/main", true)
 	if err != nil {
 		return "", nil, err
+	}
+	if ref.Hash().String() == s.head {
+		return s.head, s.objects, nil
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
@@ -108,7 +118,11 @@ func (s *Sync) read() (string, []appObject, error) {
 		objects = append(objects, services...)
 		return err
 	})
-	return ref.Hash().String(), objects, err
+	if err != nil {
+		return "", nil, err
+	}
+	s.head, s.objects = ref.Hash().String(), objects
+	return s.head, objects, nil
 }
 
 // services are the Knative Services of one file.
