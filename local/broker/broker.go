@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"knative.dev/eventing/pkg/eventfilter/attributes"
 	"knative.dev/eventing/pkg/eventfilter/subscriptionsapi"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+	"knative.dev/pkg/kmeta"
 )
 
 // TTLExtension is the hop budget Knative's broker attaches to events.
@@ -54,6 +57,9 @@ type delivery struct {
 
 type route struct {
 	name string
+	// identity is the Trigger's OIDC identity (a token's subject) and
+	// audience its subscriber's audience; empty: deliveries carry no token.
+	identity, audience string
 	// mu guards filter: Knative's all/any filters reorder themselves as they run.
 	mu         *sync.Mutex
 	filter     eventfilter.Filter
@@ -67,6 +73,7 @@ type Broker struct {
 	client  *http.Client
 	log     *slog.Logger
 	observe func(Delivered)
+	tokens  Tokens
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -80,6 +87,28 @@ func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
 
 // WithObserver is called after every delivery attempt (the demo's event log).
 func WithObserver(f func(Delivered)) Option { return func(b *Broker) { b.observe = f } }
+
+// Tokens mints a bearer token for a Trigger's identity (its OIDC
+// ServiceAccount, as a subject system:serviceaccount:<ns>:<name>) and its
+// subscriber's audience: the cluster's TokenRequest in Knative, a local
+// issuer in `slipstream dev`.
+type Tokens func(ctx context.Context, subject, audience string) (string, error)
+
+// WithTokens turns on OIDC delivery, as Eventing's authentication-oidc
+// feature does: a delivery to a Trigger whose subscriber has an audience
+// carries "Authorization: Bearer <token>" minted by tokens for the
+// Trigger's identity; a token that cannot be minted fails the attempt
+// (retried). Without it, audiences are ignored, as with the feature off.
+func WithTokens(tokens Tokens) Option { return func(b *Broker) { b.tokens = tokens } }
+
+// Identity is the subject of a Trigger's tokens: the ServiceAccount
+// Knative Eventing makes for the Trigger's OIDC identity
+// (auth.GetOIDCServiceAccountNameForResource: <trigger>-oidc-<group>-<kind>,
+// lower case, shortened as kmeta.ChildName does).
+func Identity(t eventingv1.Trigger) string {
+	name := strings.ToLower(kmeta.ChildName(t.Name, "-oidc-eventing.knative.dev-Trigger"))
+	return "system:serviceaccount:" + t.Namespace + ":" + name
+}
 
 // New returns a broker for the Triggers of one Broker object; resolve finds
 // subscriber and dead-letter URLs.
@@ -95,6 +124,9 @@ func New(spec eventingv1.BrokerSpec, triggers []eventingv1.Trigger, resolve Reso
 	}
 	for _, t := range triggers {
 		r := route{name: t.Name, delivery: def, mu: &sync.Mutex{}}
+		if a := t.Spec.Subscriber.Audience; a != nil && *a != "" && b.tokens != nil {
+			r.identity, r.audience = Identity(t), *a
+		}
 		if t.Spec.Delivery != nil { // a Trigger's delivery replaces the Broker's as a whole
 			if r.delivery, err = parseDelivery(t.Spec.Delivery, resolve); err != nil {
 				return nil, fmt.Errorf("trigger %s delivery: %w", t.Name, err)
@@ -345,7 +377,7 @@ func (b *Broker) deliver(r route, e cloudevents.Event) {
 	var err error
 	var reply *cloudevents.Event
 	for attempt := 0; ; attempt++ {
-		status, reply, err = b.send(r.subscriber, e, r.delivery.timeout)
+		status, reply, err = b.send(r, r.subscriber, e, r.delivery.timeout)
 		if b.observe != nil {
 			b.observe(Delivered{Trigger: r.name, Subscriber: r.subscriber, Event: e, Status: status, Err: err, Reply: reply})
 		}
@@ -378,17 +410,25 @@ func (b *Broker) deliver(r route, e cloudevents.Event) {
 		dl := e.Clone()
 		dl.SetExtension("knativeerrordest", r.subscriber)
 		dl.SetExtension("knativeerrorcode", status)
-		b.send(r.delivery.deadLetter, dl, r.delivery.timeout)
+		b.send(route{}, r.delivery.deadLetter, dl, r.delivery.timeout)
 	}
 }
 
-// send posts e in binary mode and reads a reply event, if any.
-func (b *Broker) send(url string, e cloudevents.Event, timeout time.Duration) (int, *cloudevents.Event, error) {
+// send posts e in binary mode, with r's token when it has an audience, and
+// reads a reply event, if any.
+func (b *Broker) send(r route, url string, e cloudevents.Event, timeout time.Duration) (int, *cloudevents.Event, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return 0, nil, err
+	}
+	if r.audience != "" {
+		token, err := b.tokens(ctx, r.identity, r.audience)
+		if err != nil {
+			return 0, nil, fmt.Errorf("minting trigger %s's token: %w", r.name, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&e), req); err != nil {
 		return 0, nil, err
@@ -410,4 +450,36 @@ func (b *Broker) send(url string, e cloudevents.Event, timeout time.Duration) (i
 		return http.StatusBadGateway, nil, errors.New("subscriber replied with a body that is not a CloudEvent")
 	}
 	return resp.StatusCode, reply, nil
+}
+
+// Subscriber is what a Trigger's subscriber verifies of its deliveries
+// under OIDC: the audience its Triggers mint tokens for, and their
+// identities (the tokens' subjects), sorted.
+type Subscriber struct {
+	Audience string
+	Subjects []string
+}
+
+// Subscribers maps each subscriber, by its ref's name, to what it
+// verifies. Triggers that point at one subscriber with different
+// audiences (or one without) are an error: it verifies one audience.
+func Subscribers(triggers []eventingv1.Trigger) (map[string]Subscriber, error) {
+	subs := map[string]Subscriber{}
+	for _, t := range triggers {
+		if t.Spec.Subscriber.Ref == nil {
+			continue
+		}
+		name, audience := t.Spec.Subscriber.Ref.Name, ""
+		if a := t.Spec.Subscriber.Audience; a != nil {
+			audience = *a
+		}
+		s, seen := subs[name]
+		if seen && s.Audience != audience {
+			return nil, fmt.Errorf("trigger %s gives subscriber %s the audience %q, another Trigger %q", t.Name, name, audience, s.Audience)
+		}
+		s.Audience, s.Subjects = audience, append(s.Subjects, Identity(t))
+		slices.Sort(s.Subjects)
+		subs[name] = s
+	}
+	return subs, nil
 }

@@ -2,18 +2,21 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
@@ -357,5 +360,97 @@ func TestIngressRefusesBadInput(t *testing.T) {
 	}
 	if _, err := parseISODuration("500ms"); err == nil {
 		t.Error("500ms accepted as ISO-8601")
+	}
+}
+
+// TestDeliveriesCarryTheTriggersToken: with WithTokens, a delivery to a
+// subscriber with an audience carries a token minted for the Trigger's
+// identity (Knative's ServiceAccount name for it) and that audience, one
+// minted per attempt; a subscriber without an audience gets none; a token
+// that cannot be minted fails the attempt, which is retried.
+func TestDeliveriesCarryTheTriggersToken(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.URL.Path] = append(got[r.URL.Path], r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	audience := "serving.knative.dev/service/slipstream/promote"
+	trigger := func(name, path string, audience *string) eventingv1.Trigger {
+		return eventingv1.Trigger{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "slipstream"}, Spec: eventingv1.TriggerSpec{
+			Subscriber: duckv1.Destination{Ref: &duckv1.KReference{Kind: "Service", Name: path}, Audience: audience}}}
+	}
+	var mints atomic.Int32
+	tokens := func(_ context.Context, subject, aud string) (string, error) {
+		if mints.Add(1) == 1 {
+			return "", errors.New("the token API is down")
+		}
+		return subject + "|" + aud, nil
+	}
+	retry := int32(2)
+	b, err := New(eventingv1.BrokerSpec{Delivery: &eventingduckv1.DeliverySpec{Retry: &retry}},
+		[]eventingv1.Trigger{trigger("image-pushed", "with", &audience), trigger("plain", "without", nil)},
+		func(ref *duckv1.KReference) (string, error) { return srv.URL + "/" + ref.Name, nil }, WithTokens(tokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Publish(ev("any", nil)); err != nil {
+		t.Fatal(err)
+	}
+	b.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string][]string{
+		"/with":    {"Bearer system:serviceaccount:slipstream:image-pushed-oidc-eventing.knative.dev-trigger|" + audience},
+		"/without": {""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Authorization per subscriber (-want +got):\n%s", diff)
+	}
+	if n := mints.Load(); n != 2 {
+		t.Errorf("%d tokens minted, want 2 (the failed one, then the retry's)", n)
+	}
+}
+
+// TestSubscribersOfInfra: what each of infra/'s subscribers verifies, and a
+// subscriber given two audiences is an error.
+func TestSubscribersOfInfra(t *testing.T) {
+	a, b := "a", "b"
+	two := []eventingv1.Trigger{
+		{ObjectMeta: metav1.ObjectMeta{Name: "one"}, Spec: eventingv1.TriggerSpec{Subscriber: duckv1.Destination{Ref: &duckv1.KReference{Name: "fn"}, Audience: &a}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "two"}, Spec: eventingv1.TriggerSpec{Subscriber: duckv1.Destination{Ref: &duckv1.KReference{Name: "fn"}, Audience: &b}}},
+	}
+	if _, err := Subscribers(two); err == nil || !strings.Contains(err.Error(), "fn") {
+		t.Errorf("two audiences for one subscriber: %v, want an error naming it", err)
+	}
+	files, _ := fs.Glob(infra.Files, "base/*.yaml")
+	var contents [][]byte
+	for _, f := range files {
+		b, _ := fs.ReadFile(infra.Files, f)
+		contents = append(contents, b)
+	}
+	_, triggers, err := LoadManifests("default", contents...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs, err := Subscribers(triggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(trigger string) string {
+		return "system:serviceaccount:slipstream:" + trigger + "-oidc-eventing.knative.dev-trigger"
+	}
+	want := map[string]Subscriber{
+		"promote": {Audience: "serving.knative.dev/service/slipstream/promote",
+			Subjects: []string{id("image-pushed"), id("rollout-promoted"), id("rollout-rolledback"), id("traffic-shifted")}},
+		"rollout": {Audience: "serving.knative.dev/service/slipstream/rollout",
+			Subjects: []string{id("knative-changes"), id("manifest-committed"), id("tick")}},
+	}
+	if diff := cmp.Diff(want, subs); diff != "" {
+		t.Errorf("subscribers (-want +got):\n%s", diff)
 	}
 }

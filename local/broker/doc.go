@@ -13,5 +13,11 @@
 // decremented (knativebrokerttl, 255 at first), as Knative's broker does, so a
 // reply loop dies out.
 //
+// With WithTokens, deliveries are authenticated as Eventing's
+// authentication-oidc feature does: a Trigger whose subscriber has an
+// audience sends "Authorization: Bearer <token>" minted for the Trigger's
+// identity (Identity: the ServiceAccount Eventing makes for it) and that
+// audience; Subscribers says what each subscriber must verify.
+//
 // Delivery is asynchronous and at least once; Close waits for what is in flight.
 package broker
