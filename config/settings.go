@@ -49,25 +49,44 @@ type Shared struct {
 	// MaxInFlight is how many POST requests are handled at once; more are
 	// answered 503 at once (the broker and registries retry). Default 64.
 	MaxInFlight int `split_words:"true" default:"64" desc:"POST requests handled at once; more get 503"`
-	// OidcIssuer, when set, makes POST / (the broker's deliveries) require a
-	// bearer token from this issuer — Knative Eventing's OIDC delivery, the
-	// cluster's ServiceAccount issuer — for OidcAudience; a request without a
-	// valid one is answered 401 before its body is read. Empty: POST / is
-	// not authenticated (the default, for now).
-	OidcIssuer string `split_words:"true" desc:"issuer of the tokens POST / requires; empty: not authenticated"`
+	// OidcIssuer is the issuer of the tokens POST / requires when it takes
+	// the broker's deliveries (promote, rollout): Knative Eventing's OIDC
+	// delivery, whose tokens the cluster's ServiceAccount issuer signs for
+	// the Trigger's subscriber audience. Empty (the default): discovered
+	// from the cluster, as Knative Eventing's own verifier does — the
+	// apiserver's /.well-known/openid-configuration and /openid/v1/jwks,
+	// read with the pod's credentials (or $KUBECONFIG's outside a pod).
+	OidcIssuer string `split_words:"true" desc:"issuer of the tokens POST / requires; empty: the cluster's, discovered"`
 	// OidcAudience is the audience the tokens must carry: the Trigger's
-	// subscriber audience. Required with OidcIssuer.
-	OidcAudience string `split_words:"true" desc:"audience the tokens must be minted for (the Trigger's subscriber audience)"`
-	// OidcJwksURL is where the issuer's signing keys are. Default: the
-	// issuer's /openid/v1/jwks (Kubernetes' path).
-	OidcJwksURL string `split_words:"true" desc:"the issuer's JWKS; default <issuer>/openid/v1/jwks"`
-	// OidcCAFile is a PEM bundle to trust when fetching the keys (the
-	// cluster's CA); empty: the system's.
-	OidcCAFile string `split_words:"true" desc:"PEM CA bundle for fetching the JWKS; empty: the system's"`
+	// subscriber audience. Required where POST / takes the broker's
+	// deliveries, unless AllowUnauthenticatedEvents.
+	OidcAudience string `split_words:"true" desc:"audience the tokens must be minted for (the Triggers' subscriber.audience)"`
+	// OidcJwksURL is where an explicit issuer's signing keys are. Default:
+	// the issuer's /openid/v1/jwks (Kubernetes' path).
+	OidcJwksURL string `split_words:"true" desc:"the issuer's JWKS, with SLIPSTREAM_OIDC_ISSUER; default <issuer>/openid/v1/jwks"`
+	// OidcCAFile is a PEM bundle to trust when fetching an explicit
+	// issuer's keys (the cluster's CA); empty: the system's.
+	OidcCAFile string `split_words:"true" desc:"PEM CA bundle for fetching the JWKS, with SLIPSTREAM_OIDC_ISSUER; empty: the system's"`
 	// OidcSubjects, when set, is the allow-list of token subjects (the
-	// Triggers' identities); empty: any subject the issuer signed for the
-	// audience.
-	OidcSubjects []string `split_words:"true" desc:"token subjects allowed; empty: any"`
+	// Triggers' identities, system:serviceaccount:<ns>:<name>); an entry
+	// ending in * allows every subject with that prefix, as Knative's
+	// EventPolicy does. Empty: any subject the issuer signed for the audience.
+	OidcSubjects []string `split_words:"true" desc:"token subjects allowed (a trailing * matches a prefix); empty: any"`
+	// AllowUnauthenticatedEvents turns the token check of POST / off: any
+	// sender that reaches the function can make it act. Logged as a warning
+	// at start-up. For a cluster without Eventing's OIDC feature; never
+	// with the function reachable from outside.
+	AllowUnauthenticatedEvents bool `split_words:"true" default:"false" desc:"accept the broker's deliveries without a token (logged as a warning)"`
+	// Kubeconfig is the standard KUBECONFIG: outside a pod, the cluster
+	// whose issuer is discovered. Inside a pod: the pod's credentials.
+	Kubeconfig string `envconfig:"KUBECONFIG" desc:"outside a pod: the cluster whose OIDC issuer is discovered"`
+	// SinkTokenFile is the OIDC token sent with every event to K_SINK
+	// ("Authorization: Bearer …"): where a SinkBinding mounts the token for
+	// the sink's audience when Knative Eventing's OIDC feature is on, and
+	// keeps it fresh. Read before each send, so a rotated token is used at
+	// once. A file that does not exist: events go without a token (the
+	// feature is off).
+	SinkTokenFile string `split_words:"true" default:"/oidc/token" desc:"OIDC token for K_SINK, mounted by a SinkBinding; absent: none sent"`
 	// SinkRetries is how many times a failed send to K_SINK is retried. Default 3.
 	SinkRetries int `split_words:"true" default:"3" desc:"retries of a failed send to K_SINK"`
 	// SinkBackoff is the first retry delay; each retry doubles it. Default 100ms.
@@ -105,16 +124,16 @@ func (s *Shared) Validate() error {
 		if err := httpURL(s.OidcIssuer); err != nil {
 			p.env(Prefix+"_OIDC_ISSUER", "%v", err)
 		}
-		if s.OidcAudience == "" {
-			p.env(Prefix+"_OIDC_AUDIENCE", "required with %s_OIDC_ISSUER: the audience the tokens are minted for", Prefix)
-		}
 		if s.OidcJwksURL != "" {
 			if err := httpURL(s.OidcJwksURL); err != nil {
 				p.env(Prefix+"_OIDC_JWKS_URL", "%v", err)
 			}
 		}
-	} else if s.OidcAudience != "" || s.OidcJwksURL != "" || len(s.OidcSubjects) > 0 || s.OidcCAFile != "" {
-		p.env(Prefix+"_OIDC_ISSUER", "required by the other %s_OIDC_* settings", Prefix)
+	} else if s.OidcJwksURL != "" || s.OidcCAFile != "" {
+		p.env(Prefix+"_OIDC_ISSUER", "required by %s_OIDC_JWKS_URL and _CA_FILE (a discovered issuer's keys come from the cluster)", Prefix)
+	}
+	if s.AllowUnauthenticatedEvents && (s.OidcIssuer != "" || s.OidcAudience != "" || len(s.OidcSubjects) > 0) {
+		p.env(Prefix+"_ALLOW_UNAUTHENTICATED_EVENTS", "contradicts the %s_OIDC_* settings also set: choose one", Prefix)
 	}
 	p.positiveDuration(Prefix+"_READ_TIMEOUT", s.ReadTimeout)
 	p.positiveDuration(Prefix+"_IDLE_TIMEOUT", s.IdleTimeout)

@@ -52,7 +52,7 @@ func TestLoadSharedDefaults(t *testing.T) {
 	}
 	want := Shared{Port: 8080, LogLevel: "info", LogFormat: "json", MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		ShutdownGrace: 25 * time.Second, DrainDelay: 3 * time.Second, ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64,
-		SinkRetries: 3, SinkBackoff: 100 * time.Millisecond, SinkTimeout: 2 * time.Second}
+		SinkTokenFile: "/oidc/token", SinkRetries: 3, SinkBackoff: 100 * time.Millisecond, SinkTimeout: 2 * time.Second}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
@@ -96,6 +96,26 @@ func TestLoadShared(t *testing.T) {
 		errs: []string{"PORT: 70000 is not a TCP port", `SLIPSTREAM_LOG_LEVEL: "loud"`, `SLIPSTREAM_LOG_FORMAT: "xml"`,
 			"K_SINK:", "SLIPSTREAM_MAX_BODY_BYTES", "SLIPSTREAM_REQUEST_TIMEOUT", "SLIPSTREAM_SHUTDOWN_GRACE",
 			"SLIPSTREAM_SINK_RETRIES", "SLIPSTREAM_SINK_BACKOFF", "SLIPSTREAM_SINK_TIMEOUT"},
+	}, {
+		name: "the cluster's issuer, discovered: an audience and subjects alone",
+		env: map[string]string{"SLIPSTREAM_OIDC_AUDIENCE": "serving.knative.dev/service/slipstream/promote",
+			"SLIPSTREAM_OIDC_SUBJECTS": "system:serviceaccount:slipstream:tick-oidc-eventing.knative.dev-trigger,system:serviceaccount:x:*"},
+		want: func(s *Shared) {
+			s.OidcAudience = "serving.knative.dev/service/slipstream/promote"
+			s.OidcSubjects = []string{"system:serviceaccount:slipstream:tick-oidc-eventing.knative.dev-trigger", "system:serviceaccount:x:*"}
+		},
+	}, {
+		name: "keys and CA need an explicit issuer",
+		env:  map[string]string{"SLIPSTREAM_OIDC_JWKS_URL": "https://keys.example.com/jwks"},
+		errs: []string{"SLIPSTREAM_OIDC_ISSUER: required by"},
+	}, {
+		name: "an issuer that is not a URL",
+		env:  map[string]string{"SLIPSTREAM_OIDC_ISSUER": "kubernetes", "SLIPSTREAM_OIDC_AUDIENCE": "a"},
+		errs: []string{"SLIPSTREAM_OIDC_ISSUER"},
+	}, {
+		name: "the opt-out and OIDC settings together",
+		env:  map[string]string{"SLIPSTREAM_ALLOW_UNAUTHENTICATED_EVENTS": "true", "SLIPSTREAM_OIDC_AUDIENCE": "a"},
+		errs: []string{"SLIPSTREAM_ALLOW_UNAUTHENTICATED_EVENTS: contradicts"},
 	}, {
 		name: "credentials in the sink URL are refused and not printed",
 		env:  map[string]string{"K_SINK": "https://user:hunter2@broker.example.com/"},

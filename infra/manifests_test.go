@@ -16,6 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/apis/feature"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/functions/intake"
+	"github.com/slipstream-cd/slipstream/local/broker"
 )
 
 // knativeObject is a Knative type with defaulting and validation.
@@ -66,6 +68,8 @@ func typed(apiVersion, kind string) any {
 		return &rbacv1.RoleBinding{}
 	case "rbac.authorization.k8s.io/v1/ClusterRoleBinding":
 		return &rbacv1.ClusterRoleBinding{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
 	case "serving.knative.dev/v1/Service":
 		return &servingv1.Service{}
 	case "eventing.knative.dev/v1/Broker":
@@ -339,4 +343,65 @@ func TestFuncYAML(t *testing.T) {
 	if err := schema.Validate(map[string]any{"name": "x"}); err == nil {
 		t.Error("the schema accepted a func.yaml without specVersion and created")
 	}
+}
+
+// TestTriggersCarryTheAudiencesTheFunctionsVerify: in every build, each
+// Trigger's subscriber has an audience, and the Service it points at
+// verifies exactly that audience and exactly the identities of the
+// Triggers pointing at it — else, with Eventing's OIDC on, every delivery
+// would be refused (or one from a Trigger not meant for it taken).
+func TestTriggersCarryTheAudiencesTheFunctionsVerify(t *testing.T) {
+	for _, dir := range []string{"base", "overlays/kafka", "overlays/all-in-one"} {
+		t.Run(dir, func(t *testing.T) {
+			docs := build(t, dir)
+			var triggers []eventingv1.Trigger
+			for _, d := range docs {
+				if d["kind"] != "Trigger" {
+					continue
+				}
+				raw, _ := json.Marshal(d)
+				var tr eventingv1.Trigger
+				if err := json.Unmarshal(raw, &tr); err != nil {
+					t.Fatal(err)
+				}
+				triggers = append(triggers, tr)
+			}
+			subs, err := broker.Subscribers(triggers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(subs) == 0 {
+				t.Fatal("no Triggers")
+			}
+			for svc, sub := range subs {
+				if sub.Audience == "" {
+					t.Errorf("the Triggers to %s have no subscriber audience: their deliveries would carry no token", svc)
+				}
+				env := containerEnv(t, find(docs, "Service", svc))
+				if got := env["SLIPSTREAM_OIDC_AUDIENCE"]; got != sub.Audience {
+					t.Errorf("Service %s verifies audience %q; its Triggers' audience is %q", svc, got, sub.Audience)
+				}
+				if got, want := env["SLIPSTREAM_OIDC_SUBJECTS"], strings.Join(sub.Subjects, ","); got != want {
+					t.Errorf("Service %s allows subjects %q; its Triggers' identities are %q", svc, got, want)
+				}
+			}
+		})
+	}
+}
+
+// containerEnv is the literal env of a Knative Service's first container.
+func containerEnv(t *testing.T, svc map[string]any) map[string]string {
+	t.Helper()
+	raw, _ := json.Marshal(svc)
+	var s servingv1.Service
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	if cs := s.Spec.Template.Spec.Containers; len(cs) > 0 {
+		for _, e := range cs[0].Env {
+			env[e.Name] = e.Value
+		}
+	}
+	return env
 }

@@ -67,7 +67,7 @@ func New(repo Repo, opts ...Option) (*Promote, error) {
 
 // Function returns the broker-facing handlers for the host.
 func (p *Promote) Function() host.Function {
-	return host.Function{Name: Name, Events: map[string]host.EventHandler{
+	return host.Function{Name: Name, FromBroker: true, Events: map[string]host.EventHandler{
 		eventing.TypeImagePushed: handle(p, func(ev eventing.ImagePushed, services []service, known answers, at time.Time) outcome {
 			return decideImagePushed(services, ev, known.lives, at)
 		}),

@@ -90,7 +90,7 @@ func New(cluster Cluster, opts ...Option) (*Rollout, error) {
 
 // Function returns the broker-facing handlers for the host.
 func (r *Rollout) Function() host.Function {
-	return host.Function{Name: Name, Events: map[string]host.EventHandler{
+	return host.Function{Name: Name, FromBroker: true, Events: map[string]host.EventHandler{
 		eventing.TypeManifestCommitted:     r.onCommitted,
 		eventing.TypeAPIServerPrefix + "*": r.onAPIServer,
 		eventing.TypePing:                  r.onTick,

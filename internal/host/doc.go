@@ -3,9 +3,15 @@
 //
 // What comes in: CloudEvents at POST / (binary or structured JSON mode) routed
 // by type to the function's EventHandlers, raw webhooks at the function's
-// routes, and GET /healthz, /readyz and /metrics.
+// routes, and GET /healthz, /readyz and /metrics. Where POST / takes the
+// broker's deliveries (Function.FromBroker), each must carry Knative
+// Eventing's OIDC token: signed by the cluster's ServiceAccount issuer
+// (discovered from the apiserver, or SLIPSTREAM_OIDC_ISSUER) for the
+// function's audience, from an allowed subject; Run refuses to start with
+// nothing to verify them unless SLIPSTREAM_ALLOW_UNAUTHENTICATED_EVENTS.
 // What goes out: the handler's reply event in the HTTP response (200, binary
-// mode) or an empty 202; events sent to $K_SINK through a Sender; a status code
+// mode) or an empty 202; events sent to $K_SINK through a Sender, with the
+// SinkBinding's OIDC token when one is mounted; a status code
 // that follows the Knative Eventing data-plane contract. Reply builds a
 // handler's follow-ups: the first is the reply, the others go to the Sender.
 //

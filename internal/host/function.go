@@ -34,6 +34,12 @@ type Function struct {
 	// type with that prefix. Events of other types are refused (200, counted).
 	// Empty: POST / answers 404.
 	Events map[string]EventHandler
+	// FromBroker says POST / takes the broker's deliveries (the function is
+	// a Trigger's subscriber): each must carry the broker's OIDC token for
+	// the function's audience, unless the check is turned off by
+	// SLIPSTREAM_ALLOW_UNAUTHENTICATED_EVENTS. False: POST / is a format
+	// with its own credentials (AuthorizeHeaders), such as intake's.
+	FromBroker bool
 	// Webhooks maps paths (e.g. "/webhooks/alertmanager") to raw webhook handlers (POST only).
 	Webhooks map[string]WebhookHandler
 	// AuthorizeHeaders checks the credentials a request carries in its

@@ -112,14 +112,44 @@ func (h *Host) admit(w http.ResponseWriter) (release func(), err error) {
 	}
 }
 
+// CheckDeliveries refuses a function whose POST / takes the broker's
+// deliveries when nothing would verify them: no audience to check tokens
+// for and no explicit opt-out. It logs the opt-out as a warning. Run calls
+// it before listening; so must anything that serves Handler(fn) itself.
+func (h *Host) CheckDeliveries(fn Function) error {
+	if !fn.FromBroker || len(fn.Events) == 0 || h.tokens != nil {
+		return nil
+	}
+	if h.settings.AllowUnauthenticatedEvents {
+		h.log.Warn("POST / accepts events without a token: anyone who reaches this function can make it act",
+			"setting", config.Prefix+"_ALLOW_UNAUTHENTICATED_EVENTS")
+		return nil
+	}
+	return config.SettingError(config.Prefix+"_OIDC_AUDIENCE", fmt.Errorf(
+		"required: %s's POST / takes the broker's deliveries, which must carry Knative Eventing's OIDC token "+
+			"for this audience (the Triggers' subscriber.audience); set %s_ALLOW_UNAUTHENTICATED_EVENTS=true to accept any sender instead (never on a reachable address)",
+		fn.Name, config.Prefix))
+}
+
+// checkDelivery verifies a delivery's token (see CheckDeliveries).
+func (h *Host) checkDelivery(r *http.Request) error {
+	switch {
+	case h.tokens != nil:
+		return h.tokens.check(r)
+	case h.settings.AllowUnauthenticatedEvents:
+		return nil
+	}
+	return fmt.Errorf("%w: this function has no audience to verify the broker's tokens for (%s_OIDC_AUDIENCE)", ErrUnauthorized, config.Prefix)
+}
+
 // authorizeHeaders runs the checks of what a request carries in its
-// headers, before the body is read: POST /'s OIDC token (when configured),
-// then the function's own. A refused request's connection is closed after
+// headers, before the body is read: the broker's OIDC token on POST / of a
+// function that takes its deliveries, then the function's own. A refused request's connection is closed after
 // the answer, so net/http does not read (and wait for) the unread body.
 func (h *Host) authorizeHeaders(w http.ResponseWriter, r *http.Request, fn Function, route string) error {
 	err := func() error {
-		if route == "/" && h.tokens != nil {
-			if err := h.tokens.check(r); err != nil {
+		if route == "/" && fn.FromBroker {
+			if err := h.checkDelivery(r); err != nil {
 				return err
 			}
 		}
@@ -233,6 +263,9 @@ func writeJSON(w http.ResponseWriter, code int, status, message string) {
 // finish within the rest of the shutdown grace. It returns nil after a clean
 // drain, and an error when serving failed or the grace ran out.
 func (h *Host) Run(ctx context.Context, ln net.Listener, fn Function) error {
+	if err := h.CheckDeliveries(fn); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           h.Handler(fn),
 		ReadHeaderTimeout: min(10*time.Second, h.settings.ReadTimeout),

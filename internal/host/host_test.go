@@ -49,7 +49,8 @@ func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l
 func testFunction(t *testing.T) (Function, *testState) {
 	st := &testState{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	return Function{
-		Name: "test",
+		Name:       "test",
+		FromBroker: true,
 		Events: map[string]EventHandler{
 			"test.echo": func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 				Logger(ctx).Info("echoing")

@@ -4,42 +4,83 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/slipstream-cd/slipstream/config"
 )
 
 // tokens verifies the bearer token of a delivery to POST /: a JWT signed
-// by the configured issuer (the cluster's ServiceAccount issuer, with which
-// Knative Eventing's OIDC delivery mints them), for the function's
-// audience, unexpired, and from an allowed subject when a list is set.
+// by the issuer (the cluster's ServiceAccount issuer, with which Knative
+// Eventing's OIDC delivery mints them), for the function's audience,
+// unexpired, and from an allowed subject when a list is set.
 type tokens struct {
-	verifier *oidc.IDTokenVerifier
+	audience string
 	subjects []string
+	now      func() time.Time
+	// verifier returns the verifier, building it on first use: a
+	// discovered issuer is read from the cluster then.
+	verifier func(ctx context.Context) (*oidc.IDTokenVerifier, error)
 }
 
-// newTokens builds the verifier from the settings, or nil when POST / is
-// not authenticated. It does no I/O: the keys are fetched, and cached, on
-// the first token (and again for a key id not seen yet).
+// newTokens builds the verifier from the settings, or nil when there is no
+// audience to verify for (a function without broker deliveries needs
+// none; Host.CheckDeliveries refuses one that has them). It does no I/O:
+// the issuer is discovered and the keys fetched, and cached, on the first
+// token (the keys again for a key id not seen yet).
 func newTokens(s config.Shared, now func() time.Time) (*tokens, error) {
-	if s.OidcIssuer == "" {
+	if s.OidcAudience == "" || s.AllowUnauthenticatedEvents {
 		return nil, nil
 	}
-	jwks := s.OidcJwksURL
-	if jwks == "" {
-		jwks = strings.TrimSuffix(s.OidcIssuer, "/") + "/openid/v1/jwks"
+	t := &tokens{audience: s.OidcAudience, subjects: s.OidcSubjects, now: now}
+	if s.OidcIssuer != "" {
+		client, err := keysClient(s.OidcCAFile)
+		if err != nil {
+			return nil, err
+		}
+		jwks := s.OidcJwksURL
+		if jwks == "" {
+			jwks = strings.TrimSuffix(s.OidcIssuer, "/") + "/openid/v1/jwks"
+		}
+		v := t.build(s.OidcIssuer, jwks, client)
+		t.verifier = func(context.Context) (*oidc.IDTokenVerifier, error) { return v, nil }
+		return t, nil
 	}
+	cluster, err := clusterConfig(s.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	client, err := rest.HTTPClientFor(cluster)
+	if err != nil {
+		return nil, config.SettingError("KUBECONFIG", err)
+	}
+	client.Timeout = 5 * time.Second
+	t.verifier = t.discover(strings.TrimSuffix(cluster.Host, "/"), client)
+	return t, nil
+}
+
+// build returns the verifier for an issuer whose keys are at jwks.
+func (t *tokens) build(issuer, jwks string, client *http.Client) *oidc.IDTokenVerifier {
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwks)
+	return oidc.NewVerifier(issuer, keys, &oidc.Config{ClientID: t.audience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256}, Now: t.now})
+}
+
+// keysClient is the client that fetches an explicit issuer's keys.
+func keysClient(caFile string) (*http.Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if s.OidcCAFile != "" {
-		pem, err := os.ReadFile(s.OidcCAFile)
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, config.SettingError(config.Prefix+"_OIDC_CA_FILE", err)
 		}
@@ -49,25 +90,111 @@ func newTokens(s config.Shared, now func() time.Time) (*tokens, error) {
 		}
 		tlsConfig.RootCAs = pool
 	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwks)
-	v := oidc.NewVerifier(s.OidcIssuer, keys, &oidc.Config{ClientID: s.OidcAudience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256}, Now: now})
-	return &tokens{verifier: v, subjects: s.OidcSubjects}, nil
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}, nil
+}
+
+// clusterConfig is the cluster whose issuer is discovered: $KUBECONFIG's,
+// else the pod's own credentials.
+func clusterConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		c, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, config.SettingError("KUBECONFIG", err)
+		}
+		return c, nil
+	}
+	c, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, config.SettingError(config.Prefix+"_OIDC_ISSUER", fmt.Errorf(
+			"required outside a cluster (or KUBECONFIG, to discover the cluster's): POST / takes the broker's deliveries, which carry Knative Eventing's OIDC tokens (%v)", err))
+	}
+	return c, nil
+}
+
+// discover returns a verifier getter that reads the cluster's issuer from
+// the apiserver's OpenID discovery document the first time it is asked,
+// and takes the keys from the apiserver's own /openid/v1/jwks — with the
+// cluster's credentials, never sent anywhere else, whatever jwks_uri the
+// document names. Every ServiceAccount may read both (the
+// system:service-account-issuer-discovery binding Kubernetes creates). A
+// failed discovery is retried on the next token.
+func (t *tokens) discover(apiserver string, client *http.Client) func(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	var mu sync.Mutex
+	var found *oidc.IDTokenVerifier
+	return func(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if found != nil {
+			return found, nil
+		}
+		issuer, err := discoverIssuer(ctx, apiserver, client)
+		if err != nil {
+			return nil, fmt.Errorf("%w: discovering the cluster's OIDC issuer at %s: %v", ErrUnavailable, apiserver, err)
+		}
+		found = t.build(issuer, apiserver+"/openid/v1/jwks", client)
+		return found, nil
+	}
+}
+
+// discoverIssuer reads the issuer from the apiserver's discovery document.
+func discoverIssuer(ctx context.Context, apiserver string, client *http.Client) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiserver+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&doc); err != nil {
+		return "", fmt.Errorf("not an OpenID discovery document: %v", err)
+	}
+	if doc.Issuer == "" {
+		return "", errors.New("the discovery document names no issuer")
+	}
+	return doc.Issuer, nil
 }
 
 // check verifies the request's bearer token; every refusal wraps
-// ErrUnauthorized and says which check failed, never the token.
+// ErrUnauthorized and says which check failed, never the token. An issuer
+// that cannot be discovered yet wraps ErrUnavailable (the broker retries).
 func (t *tokens) check(r *http.Request) error {
 	scheme, raw, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
 		return fmt.Errorf("%w: a bearer token is required (Knative Eventing's OIDC delivery)", ErrUnauthorized)
 	}
-	tok, err := t.verifier.Verify(r.Context(), strings.TrimSpace(raw))
+	v, err := t.verifier(r.Context())
+	if err != nil {
+		return err
+	}
+	tok, err := v.Verify(r.Context(), strings.TrimSpace(raw))
 	if err != nil {
 		return fmt.Errorf("%w: the token is not valid here: %v", ErrUnauthorized, err)
 	}
-	if len(t.subjects) > 0 && !slices.Contains(t.subjects, tok.Subject) {
+	if len(t.subjects) > 0 && !subjectAllowed(tok.Subject, t.subjects) {
 		return fmt.Errorf("%w: subject %q is not allowed", ErrUnauthorized, tok.Subject)
 	}
 	return nil
+}
+
+// subjectAllowed is Knative Eventing's rule for an EventPolicy's subjects
+// (auth.SubjectContained): equal ignoring case, or a prefix when the entry
+// ends in *.
+func subjectAllowed(sub string, allowed []string) bool {
+	for _, s := range allowed {
+		if strings.EqualFold(s, sub) {
+			return true
+		}
+		if p, ok := strings.CutSuffix(s, "*"); ok && strings.HasPrefix(sub, p) {
+			return true
+		}
+	}
+	return false
 }

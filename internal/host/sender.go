@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -29,6 +32,7 @@ type Sender struct {
 	backoff   time.Duration
 	timeout   time.Duration
 	overrides map[string]string
+	tokenFile string
 	log       *slog.Logger
 	metrics   *metrics
 	// wait pauses between attempts; tests may shorten it, never with time.Sleep.
@@ -48,6 +52,7 @@ func (h *Host) Sender() (*Sender, error) {
 		backoff:   h.settings.SinkBackoff,
 		timeout:   h.settings.SinkTimeout,
 		overrides: h.settings.CEOverrides.Extensions,
+		tokenFile: h.settings.SinkTokenFile,
 		log:       h.log,
 		metrics:   h.metrics,
 		wait:      backoff.Wait,
@@ -116,6 +121,13 @@ func (s *Sender) attempt(ctx context.Context, e cloudevents.Event) (status int, 
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&e), req); err != nil {
 		return 0, 0, fmt.Errorf("encoding event: %w", err)
 	}
+	token, err := s.token()
+	if err != nil {
+		return 0, 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, 0, err
@@ -126,6 +138,36 @@ func (s *Sender) attempt(ctx context.Context, e cloudevents.Event) (status int, 
 		retryAfter = time.Duration(secs) * time.Second
 	}
 	return resp.StatusCode, retryAfter, nil
+}
+
+// maxTokenBytes bounds the token file read: a projected ServiceAccount
+// token is a few KiB.
+const maxTokenBytes = 64 << 10
+
+// token reads the sink's OIDC token, afresh each time (the SinkBinding's
+// Secret is updated in place when the token is renewed); "" when the file
+// does not exist.
+func (s *Sender) token() (string, error) {
+	if s.tokenFile == "" {
+		return "", nil
+	}
+	f, err := os.Open(s.tokenFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the sink's OIDC token: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the sink's OIDC token: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(b) > maxTokenBytes || strings.ContainsAny(token, " \r\n\t") {
+		return "", fmt.Errorf("the sink's OIDC token in %s is not one token", s.tokenFile)
+	}
+	return token, nil
 }
 
 // retryable lists the statuses Knative Eventing retries.

@@ -6,7 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,5 +128,50 @@ func TestSenderNeedsASink(t *testing.T) {
 	}
 	if _, err := h.Sender(); !errors.Is(err, ErrNoSink) {
 		t.Errorf("Sender without K_SINK = %v, want ErrNoSink", err)
+	}
+}
+
+// TestSenderSendsTheMountedTokenAsItRotates: with the SinkBinding's token
+// file present, every send carries it, read afresh (a renewed token is sent
+// at once); without the file, none; a file that is not one token fails the
+// send and sends nothing.
+func TestSenderSendsTheMountedTokenAsItRotates(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sink.Close()
+	snd, _ := newSender(t, sink.URL, 0, nil)
+	snd.tokenFile = filepath.Join(t.TempDir(), "token")
+	send := func() error { return snd.Send(context.Background(), newEvent("test.accept")) }
+	write := func(s string) {
+		if err := os.WriteFile(snd.tokenFile, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := send(); err != nil { // no file yet: OIDC off
+		t.Fatal(err)
+	}
+	write("first.token.jwt\n")
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	write("second.token.jwt")
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	write("one two")
+	if err := send(); err == nil || !strings.Contains(err.Error(), "not one token") {
+		t.Errorf("a file of two words: %v, want an error", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"", "Bearer first.token.jwt", "Bearer second.token.jwt"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("Authorization headers %q, want %q", seen, want)
 	}
 }

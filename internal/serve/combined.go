@@ -21,9 +21,10 @@ type Combined struct {
 
 // Combine builds the named functions (all of them when names is empty) from
 // the environment and routes to them: raw webhooks by path, CloudEvents at /
-// by type. Broker events at / are not authenticated (the broker is inside the
-// cluster), so intake's own CloudEvents format is left out here; its webhook
-// formats are served as usual.
+// by type. Broker events at / need the broker's OIDC token as in the
+// separate functions (Combine refuses to start when nothing would verify
+// them); intake's own CloudEvents format, which has other credentials, is
+// left out of /; its webhook formats are served as usual.
 func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, error) {
 	if len(names) == 0 {
 		names = Names()
@@ -36,7 +37,7 @@ func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, er
 	if err != nil {
 		return nil, err
 	}
-	all := host.Function{Name: "slipstream", Events: map[string]host.EventHandler{}, Webhooks: map[string]host.WebhookHandler{}}
+	all := host.Function{Name: "slipstream", FromBroker: true, Events: map[string]host.EventHandler{}, Webhooks: map[string]host.WebhookHandler{}}
 	headers := map[string]func(string, *http.Request) error{}
 	bodies := map[string]func(string, *http.Request, []byte) error{}
 	c := &Combined{}
@@ -81,6 +82,9 @@ func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, er
 			return a(route, r, body)
 		}
 		return nil
+	}
+	if err := h.CheckDeliveries(all); err != nil {
+		return nil, err
 	}
 	c.handler = h.Handler(all)
 	return c, nil

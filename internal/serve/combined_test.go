@@ -17,6 +17,19 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
+// TestCombinedRefusesToServeBrokerRoutesUnverified: the all-in-one
+// function serves / on intake's public address, so without an audience to
+// verify the broker's tokens (and no explicit opt-out) it does not start.
+func TestCombinedRefusesToServeBrokerRoutesUnverified(t *testing.T) {
+	url, _ := testutil.NewGitRepo(t, map[string]string{"apps/README": "none"})
+	t.Setenv("K_SINK", testutil.NewSink(t).URL)
+	t.Setenv("SLIPSTREAM_PROMOTE_GIT_URL", url)
+	_, err := Combine(context.Background(), []string{"promote"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "SLIPSTREAM_OIDC_AUDIENCE") {
+		t.Fatalf("Combine: %v, want a refusal naming SLIPSTREAM_OIDC_AUDIENCE", err)
+	}
+}
+
 // TestCombinedRoutesByPathAndType runs intake and promote in one handler:
 // a registry webhook goes to intake, an image.pushed event to promote.
 func TestCombinedRoutesByPathAndType(t *testing.T) {
@@ -43,7 +56,8 @@ spec:
 	tok := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tok, []byte("tok"), 0o600)
 	for k, v := range map[string]string{"K_SINK": sink.URL, "SLIPSTREAM_INTAKE_FORMATS": "distribution", "SLIPSTREAM_INTAKE_DISTRIBUTION_TOKEN_FILE": tok,
-		"SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "registry.example.com", "SLIPSTREAM_PROMOTE_GIT_URL": url, "SLIPSTREAM_PROMOTE_PATHS": "apps"} {
+		"SLIPSTREAM_INTAKE_ALLOWED_REGISTRIES": "registry.example.com", "SLIPSTREAM_PROMOTE_GIT_URL": url, "SLIPSTREAM_PROMOTE_PATHS": "apps",
+		"SLIPSTREAM_ALLOW_UNAUTHENTICATED_EVENTS": "true"} {
 		t.Setenv(k, v)
 	}
 	c, err := Combine(context.Background(), []string{"intake", "promote"}, &bytes.Buffer{})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/registry"
 	"github.com/slipstream-cd/slipstream/local/broker"
+	"github.com/slipstream-cd/slipstream/local/issuer"
 	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
 )
@@ -105,12 +107,18 @@ type Env struct {
 	clock    *clock           // intake's clock, which the story moves on
 	broker   *broker.Broker   // nil until the Triggers are loaded
 	ingress  *lateHandler     // the broker's server, which starts first
-	registry *sim.Registry    // nil with a real registry
-	tempDir  string           // the state folder Start made, removed if Start fails
-	servers  []*http.Server   // every server started, closed by Close
-	sockets  []net.Listener   // their sockets
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	issuer   *issuer.Issuer   // signs the broker's deliveries, which promote and rollout verify
+	// triggers and spec are infra/'s Triggers and Broker; subscribers what
+	// each function verifies of their deliveries.
+	triggers    []eventingv1.Trigger
+	spec        eventingv1.BrokerSpec
+	subscribers map[string]broker.Subscriber
+	registry    *sim.Registry  // nil with a real registry
+	tempDir     string         // the state folder Start made, removed if Start fails
+	servers     []*http.Server // every server started, closed by Close
+	sockets     []net.Listener // their sockets
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 
 	mu        sync.Mutex
 	log       []Line
@@ -197,7 +205,9 @@ func (e *Env) serve(h http.Handler) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// startIngress starts the broker's server first: every function sends to it.
+// startIngress starts the broker's server first, since every function
+// sends to it, and the local token issuer, whose tokens the broker's
+// deliveries carry, as Knative Eventing's OIDC delivery does in a cluster.
 func (e *Env) startIngress(context.Context) error {
 	e.ingress = &lateHandler{}
 	url, err := e.serve(e.ingress)
@@ -205,10 +215,42 @@ func (e *Env) startIngress(context.Context) error {
 		return err
 	}
 	e.Broker = url
+	if e.spec, e.triggers, err = infraTriggers(); err != nil {
+		return err
+	}
+	if e.subscribers, err = broker.Subscribers(e.triggers); err != nil {
+		return err
+	}
+	issuing := &lateHandler{}
+	issuerURL, err := e.serve(issuing)
+	if err != nil {
+		return err
+	}
+	if e.issuer, err = issuer.New(issuerURL, time.Now); err != nil {
+		return err
+	}
+	issuing.set(e.issuer.Handler())
 	e.shared = config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: url, MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second,
-		ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64}
+		ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64, OidcIssuer: issuerURL}
 	return nil
+}
+
+// infraTriggers reads the Broker and Trigger objects of infra/base.
+func infraTriggers() (eventingv1.BrokerSpec, []eventingv1.Trigger, error) {
+	files, err := fs.Glob(infra.Files, "base/*.yaml")
+	if err != nil {
+		return eventingv1.BrokerSpec{}, nil, err
+	}
+	var manifests [][]byte
+	for _, f := range files {
+		b, err := fs.ReadFile(infra.Files, f)
+		if err != nil {
+			return eventingv1.BrokerSpec{}, nil, err
+		}
+		manifests = append(manifests, b)
+	}
+	return broker.LoadManifests("default", manifests...)
 }
 
 // connectCluster starts the simulated Knative, whose changes reach the
@@ -231,9 +273,14 @@ func (e *Env) connectCluster(context.Context) error {
 }
 
 // function builds one function on its own host, sending to the broker, and
-// returns the handler that serves it.
+// returns the handler that serves it. A function the Triggers deliver to
+// verifies their tokens: the audience and identities infra/ gives them.
 func (e *Env) function(name string, build func(send *host.Sender) (host.Function, error)) (http.Handler, error) {
-	h, err := host.New(name, e.shared, e.opts.Log)
+	s := e.shared
+	if sub, ok := e.subscribers[name]; ok {
+		s.OidcAudience, s.OidcSubjects = sub.Audience, sub.Subjects
+	}
+	h, err := host.New(name, s, e.opts.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +290,9 @@ func (e *Env) function(name string, build func(send *host.Sender) (host.Function
 	}
 	fn, err := build(send)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.CheckDeliveries(fn); err != nil {
 		return nil, err
 	}
 	return h.Handler(fn), nil
@@ -355,28 +405,15 @@ func (e *Env) startRollback(context.Context) (err error) {
 // of infra/, to the functions started here.
 func (e *Env) routeTriggers(context.Context) error {
 	urls := map[string]string{intake.Name: e.Intake, promote.Name: e.Promote, rollout.Name: e.Rollout, rollback.Name: e.Rollback}
-	files, err := fs.Glob(infra.Files, "base/*.yaml")
-	if err != nil {
-		return err
+	mint := func(_ context.Context, subject, audience string) (string, error) {
+		return e.issuer.Mint(subject, audience, 10*time.Minute)
 	}
-	var manifests [][]byte
-	for _, f := range files {
-		b, err := fs.ReadFile(infra.Files, f)
-		if err != nil {
-			return err
-		}
-		manifests = append(manifests, b)
-	}
-	spec, triggers, err := broker.LoadManifests("default", manifests...)
-	if err != nil {
-		return err
-	}
-	b, err := broker.New(spec, triggers, func(ref *duckv1.KReference) (string, error) {
+	b, err := broker.New(e.spec, e.triggers, func(ref *duckv1.KReference) (string, error) {
 		if u, ok := urls[ref.Name]; ok {
 			return u, nil
 		}
 		return "", fmt.Errorf("no local %s %s", ref.Kind, ref.Name)
-	}, broker.WithLogger(e.opts.Log), broker.WithObserver(e.observe))
+	}, broker.WithLogger(e.opts.Log), broker.WithObserver(e.observe), broker.WithTokens(mint))
 	if err != nil {
 		return err
 	}

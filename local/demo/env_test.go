@@ -3,10 +3,13 @@ package demo
 import (
 	"context"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipstream-cd/slipstream/local/issuer"
 )
 
 // TestStartClosesWhatItStartedWhenAStepFails: the cluster step fails (a
@@ -51,5 +54,65 @@ func TestClockAdvances(t *testing.T) {
 	c.Advance(time.Hour)
 	if got := c.Now().Sub(before); got < time.Hour {
 		t.Errorf("after Advance(1h) the clock moved %s", got)
+	}
+}
+
+// TestDeliveriesNeedTheBrokersToken: the local pipeline verifies the
+// broker's deliveries as a cluster does. promote takes an event only with a
+// token the local issuer minted for its audience and a Trigger's identity;
+// without one, with one for rollout, or from a key of its own, 401.
+func TestDeliveriesNeedTheBrokersToken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := Start(ctx, Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	sub := e.subscribers["promote"]
+	if sub.Audience == "" || len(sub.Subjects) == 0 {
+		t.Fatalf("infra/ gives promote no audience or identities: %+v", sub)
+	}
+	mint := func(iss *issuer.Issuer, subject, audience string) string {
+		tok, err := iss.Mint(subject, audience, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	stranger, err := issuer.New(e.issuer.URL(), time.Now) // the same name, another key
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"the broker's token", mint(e.issuer, sub.Subjects[0], sub.Audience), http.StatusOK},
+		{"no token", "", http.StatusUnauthorized},
+		{"rollout's audience", mint(e.issuer, sub.Subjects[0], e.subscribers["rollout"].Audience), http.StatusUnauthorized},
+		{"not a Trigger's identity", mint(e.issuer, "system:serviceaccount:slipstream:intake", sub.Audience), http.StatusUnauthorized},
+		{"another key", mint(stranger, sub.Subjects[0], sub.Audience), http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A type promote takes and ignores: no side effect either way.
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.Promote, strings.NewReader(`{}`))
+			req.Header.Set("Ce-Specversion", "1.0")
+			req.Header.Set("Ce-Id", "token-test")
+			req.Header.Set("Ce-Source", "/test")
+			req.Header.Set("Ce-Type", "dev.slipstream.unknown.v1")
+			req.Header.Set("Content-Type", "application/json")
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
 	}
 }
