@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -77,15 +79,21 @@ type pipeline struct {
 	dir      string
 	bare     string // the config repository, served over HTTP
 	registry string // host:port of the registry
+	ingress  string // the broker's ingress URL (K_SINK)
 	broker   *broker.Broker
-	fns      map[string]*cluster.Proc
-	env      map[string][]string // each function's environment, without PORT
-	urls     map[string]string
-	gitDown  atomic.Bool // the Git server answers 503 while set
+	// subscribers is what each function the Triggers deliver to verifies;
+	// sinkTokens the file each function's SinkBinding token is in.
+	subscribers map[string]broker.Subscriber
+	sinkTokens  map[string]string
+	fns         map[string]*cluster.Proc
+	env         map[string][]string // each function's environment, without PORT
+	urls        map[string]string
+	gitDown     atomic.Bool // the Git server answers 503 while set
 
 	mu         sync.Mutex
 	syncErrors []error            // what the GitOps tool could not apply
 	delivered  []broker.Delivered // every delivery the broker made
+	ingressed  []string           // the subject of every event sent to the broker's ingress
 }
 
 // Delivered is every delivery the broker made so far.
@@ -150,6 +158,7 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 	p.startRegistry(o.duplicate)
 	gitURL := p.startGit(o.pause)
 	brokerURL := p.startBroker()
+	p.ingress = brokerURL
 
 	secret := func(name, value string) string {
 		path := filepath.Join(p.dir, name)
@@ -168,7 +177,8 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 		"rollback": {"SLIPSTREAM_ROLLBACK_TOKEN_FILE=" + secret("alert-token", alertToken)},
 	}
 	for i, f := range functions {
-		env := append([]string{fmt.Sprintf("PORT=%d", ports[i]), "K_SINK=" + brokerURL, "SLIPSTREAM_SHUTDOWN_GRACE=1s", "SLIPSTREAM_DRAIN_DELAY=0s", "SLIPSTREAM_LOG_LEVEL=debug"}, settings[f]...)
+		env := append([]string{fmt.Sprintf("PORT=%d", ports[i]), "K_SINK=" + brokerURL, "SLIPSTREAM_SHUTDOWN_GRACE=1s", "SLIPSTREAM_DRAIN_DELAY=0s", "SLIPSTREAM_LOG_LEVEL=debug",
+			"SLIPSTREAM_SINK_TOKEN_FILE=" + p.sinkTokens[f]}, settings[f]...)
 		if f != "intake" {
 			// Each function reads the cluster as its own ServiceAccount, with a
 			// token the TokenRequest API minted, as a pod's projected token.
@@ -181,6 +191,12 @@ func startPipeline(t *testing.T, c *cluster.Cluster, ns string, o options) *pipe
 				t.Fatal(err)
 			}
 			env = append(env, "SLIPSTREAM_"+strings.ToUpper(f)+"_KUBECONFIG="+kc)
+			if sub, ok := p.subscribers[f]; ok {
+				// The broker's deliveries: verified with the issuer discovered
+				// from the cluster (as in a pod, here with the function's own
+				// credentials), for the audience and identities of infra/'s Triggers.
+				env = append(env, "KUBECONFIG="+kc, "SLIPSTREAM_OIDC_AUDIENCE="+sub.Audience, "SLIPSTREAM_OIDC_SUBJECTS="+strings.Join(sub.Subjects, ","))
+			}
 		}
 		env = append(env, o.extra[f]...)
 		p.env[f] = env[1:]
@@ -402,6 +418,7 @@ spec:
 // startBroker routes with infra/'s Broker and Triggers to the functions.
 func (p *pipeline) startBroker() string {
 	p.t.Helper()
+	ctx := context.Background()
 	files, err := fs.Glob(infra.Files, "base/*.yaml")
 	if err != nil {
 		p.t.Fatal(err)
@@ -418,6 +435,29 @@ func (p *pipeline) startBroker() string {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	if p.subscribers, err = broker.Subscribers(triggers); err != nil {
+		p.t.Fatal(err)
+	}
+	// Knative Eventing's OIDC identities, as its reconcilers make them: a
+	// ServiceAccount per Trigger (the broker mints each delivery's token
+	// for it) and one for the SinkBinding (whose token the functions send
+	// to the broker with).
+	identities := []string{sinkBindingIdentity}
+	for _, tr := range triggers {
+		identities = append(identities, broker.Identity(tr))
+	}
+	var accounts []byte
+	for _, id := range identities {
+		ns, name, err := splitSubject(id)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		accounts = append(accounts, fmt.Sprintf("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: %s, namespace: %s}\n---\n", name, ns)...)
+	}
+	if err := p.c.ApplyYAML(ctx, accounts, false); err != nil {
+		p.t.Fatalf("the OIDC identities: %v", err)
+	}
+	tokens := &tokenCache{c: p.c, tokens: map[string]string{}}
 	b, err := broker.New(spec, triggers, func(ref *duckv1.KReference) (string, error) {
 		if u, ok := p.urls[ref.Name]; ok {
 			return u, nil
@@ -427,14 +467,102 @@ func (p *pipeline) startBroker() string {
 		p.mu.Lock()
 		p.delivered = append(p.delivered, d)
 		p.mu.Unlock()
-	}))
+	}), broker.WithTokens(tokens.mint))
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	p.broker = b
-	srv := httptest.NewServer(b)
+	// What the SinkBinding mounts at /oidc/token, one file per function.
+	p.sinkTokens = map[string]string{}
+	for _, f := range functions {
+		tok, err := tokens.mint(ctx, sinkBindingIdentity, brokerAudience)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		p.sinkTokens[f] = filepath.Join(p.dir, f+"-oidc-token")
+		if err := os.WriteFile(p.sinkTokens[f], []byte(tok), 0o600); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	// The ingress takes only the SinkBinding's token for the Broker's
+	// audience, as Eventing's broker ingress does with OIDC on; the
+	// apiserver reviews it.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		subject, err := p.review(r.Context(), r.Header.Get("Authorization"), brokerAudience)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		p.mu.Lock()
+		p.ingressed = append(p.ingressed, subject)
+		p.mu.Unlock()
+		b.ServeHTTP(w, r)
+	}))
 	p.t.Cleanup(func() { srv.Close(); b.Close() })
 	return srv.URL
+}
+
+// The SinkBinding's OIDC identity and the Broker's audience, as Knative
+// Eventing names them (auth.GetOIDCServiceAccountNameForResource,
+// auth.GetAudience) for infra/'s SinkBinding functions-to-broker and
+// Broker default.
+const (
+	sinkBindingIdentity = "system:serviceaccount:slipstream:functions-to-broker-oidc-sources.knative.dev-sinkbinding"
+	brokerAudience      = "eventing.knative.dev/broker/slipstream/default"
+)
+
+// splitSubject splits system:serviceaccount:<ns>:<name>.
+func splitSubject(subject string) (ns, name string, err error) {
+	parts := strings.Split(subject, ":")
+	if len(parts) != 4 || parts[0] != "system" || parts[1] != "serviceaccount" {
+		return "", "", fmt.Errorf("%q is not a ServiceAccount's subject", subject)
+	}
+	return parts[2], parts[3], nil
+}
+
+// tokenCache mints tokens with the TokenRequest API, one per subject and
+// audience for an hour, as Eventing's token provider caches them.
+type tokenCache struct {
+	c      *cluster.Cluster
+	mu     sync.Mutex
+	tokens map[string]string
+}
+
+func (tc *tokenCache) mint(ctx context.Context, subject, audience string) (string, error) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	key := subject + " " + audience
+	if tok, ok := tc.tokens[key]; ok {
+		return tok, nil
+	}
+	ns, name, err := splitSubject(subject)
+	if err != nil {
+		return "", err
+	}
+	tok, err := tc.c.Token(ctx, ns, name, time.Hour, audience)
+	if err != nil {
+		return "", err
+	}
+	tc.tokens[key] = tok
+	return tok, nil
+}
+
+// review asks the apiserver whether a bearer token is valid for audience
+// and returns its subject.
+func (p *pipeline) review(ctx context.Context, header, audience string) (string, error) {
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || token == "" {
+		return "", errors.New("a bearer token is required")
+	}
+	tr, err := p.c.Kube.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+		Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: []string{audience}}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	if !tr.Status.Authenticated {
+		return "", fmt.Errorf("token refused: %s", tr.Status.Error)
+	}
+	return tr.Status.User.Username, nil
 }
 
 // apiServerSource stands in for infra/'s ApiServerSource (Resource mode):

@@ -11,16 +11,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v3/jwt"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipstream-cd/slipstream/e2e/cluster"
@@ -28,13 +27,16 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
-// TestEventTokens is scenario 6's first half: promote, told to require
-// Knative Eventing's OIDC tokens (SLIPSTREAM_OIDC_*), takes an event with a
-// token the real kube-apiserver minted for its audience (TokenRequest, as
-// Eventing mints for a Trigger's identity), and answers 401 — with nothing
-// committed to Git and the live Service unchanged — to no token, a forged
-// token, one for another audience, one for a subject it does not allow, and
-// an expired one signed with the cluster's own key.
+// TestEventTokens is scenario 6's first half: promote, as infra/ runs it
+// (the issuer discovered from the cluster, the audience and identities of
+// infra/'s Triggers), takes an event with a token the real kube-apiserver
+// minted for a Trigger's identity and its audience (TokenRequest, as
+// Eventing mints them), and answers 401 — with nothing committed to Git and
+// the live Service unchanged — to no token, a forged token, one for another
+// audience, one for a subject it does not allow, and an expired one signed
+// with the cluster's own key. The whole pipeline around it ran on such
+// tokens: every delivery carried one, and intake sent to the broker with
+// the SinkBinding's token, which the apiserver accepted.
 func TestEventTokens(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
@@ -43,38 +45,29 @@ func TestEventTokens(t *testing.T) {
 	d1 := p.push("team/hello", "1.0.0")
 	waitService(t, c, ns, service, 90*time.Second, "serving 1.0.0", servesOnly(d1))
 
-	// The keys are public, as kubeadm clusters with a public issuer make them.
-	if _, err := c.Kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "e2e-issuer-discovery-anonymous"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:service-account-issuer-discovery"},
-		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "system:unauthenticated"}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	p.mu.Lock()
+	ingressed := append([]string(nil), p.ingressed...)
+	p.mu.Unlock()
+	if len(ingressed) == 0 || slices.ContainsFunc(ingressed, func(s string) bool { return s != sinkBindingIdentity }) {
+		t.Errorf("the broker's ingress took events from %q, want them all sent with the SinkBinding's token (%s)", ingressed, sinkBindingIdentity)
 	}
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, c.CA.CertPEM, 0o600); err != nil {
-		t.Fatal(err)
+	if resp, body := testutil.Post(t, p.ingress, http.Header{"Content-Type": {"application/cloudevents+json"}}, strings.NewReader(`{}`)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the broker's ingress took an event without a token: %d %s", resp.StatusCode, body)
 	}
-	const subject = "system:serviceaccount:slipstream:events"
-	ports, err := cluster.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
+	var tokened int
+	for _, d := range p.Delivered() {
+		if d.Status/100 == 2 {
+			tokened++
+		} else if d.Status == http.StatusUnauthorized {
+			t.Errorf("a delivery of trigger %s was refused: 401", d.Trigger)
+		}
 	}
-	bin, err := slipstreamBin()
-	if err != nil {
-		t.Fatal(err)
+	if tokened == 0 {
+		t.Error("no delivery succeeded")
 	}
-	env := append(append([]string{fmt.Sprintf("PORT=%d", ports[0])}, p.env["promote"]...),
-		"SLIPSTREAM_OIDC_ISSUER="+cluster.Issuer, "SLIPSTREAM_OIDC_AUDIENCE=promote",
-		"SLIPSTREAM_OIDC_JWKS_URL="+c.Host+"/openid/v1/jwks", "SLIPSTREAM_OIDC_CA_FILE="+caFile, "SLIPSTREAM_OIDC_SUBJECTS="+subject)
-	proc, err := cluster.StartProc(t.TempDir(), "promote-oidc", bin, []string{"serve", "promote"}, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proc.Stop(5 * time.Second) })
-	p.fns["promote-oidc"], p.urls["promote-oidc"] = proc, "http://"+cluster.Addr(ports[0])
-	p.waitReady(ctx, "promote-oidc")
 
+	sub := p.subscribers["promote"]
+	identity := sub.Subjects[0]
 	// An image.pushed of a new digest: promote would commit a candidate.
 	pushed := func(t *testing.T, digest string) string {
 		t.Helper()
@@ -92,15 +85,19 @@ func TestEventTokens(t *testing.T) {
 		}
 		return string(body)
 	}
-	mint := func(account string, audiences ...string) string {
-		tok, err := c.Token(ctx, "slipstream", account, time.Hour, audiences...)
+	mint := func(subject string, audiences ...string) string {
+		ns, name, err := splitSubject(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := c.Token(ctx, ns, name, time.Hour, audiences...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
 	now := time.Now()
-	claims := jwt.Claims{Issuer: cluster.Issuer, Audience: jwt.Audience{"promote"}, Subject: subject,
+	claims := jwt.Claims{Issuer: cluster.Issuer, Audience: jwt.Audience{sub.Audience}, Subject: identity,
 		IssuedAt: jwt.NewNumericDate(now.Add(-2 * time.Hour)), NotBefore: jwt.NewNumericDate(now.Add(-2 * time.Hour)), Expiry: jwt.NewNumericDate(now.Add(time.Hour))}
 	forger, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -120,8 +117,8 @@ func TestEventTokens(t *testing.T) {
 	for _, tc := range []struct{ name, token, why string }{
 		{"no token", "", "a bearer token is required"},
 		{"a forged token", sign(t, forger, claims), "signature"},
-		{"a token for another audience", mint("events", "rollout"), "audience"},
-		{"a token of a subject not allowed", mint("intake", "promote"), "system:serviceaccount:slipstream:intake"},
+		{"a token for another audience", mint(identity, p.subscribers["rollout"].Audience), "audience"},
+		{"a token of a subject not allowed", mint("system:serviceaccount:slipstream:intake", sub.Audience), "system:serviceaccount:slipstream:intake"},
 		// Refused for its expiry, not its key: the cluster's JWKS has the key.
 		{"an expired token signed with the cluster's key", sign(t, clusterKey, expired), "expired"},
 	} {
@@ -131,7 +128,7 @@ func TestEventTokens(t *testing.T) {
 			if tc.token != "" {
 				header.Set("Authorization", "Bearer "+tc.token)
 			}
-			resp, reply := testutil.Post(t, p.urls["promote-oidc"], header, strings.NewReader(pushed(t, digestOf("c"))))
+			resp, reply := testutil.Post(t, p.urls["promote"], header, strings.NewReader(pushed(t, digestOf("c"))))
 			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(reply, tc.why) {
 				t.Errorf("status %d (%s), want 401 saying %q", resp.StatusCode, reply, tc.why)
 			}
@@ -147,7 +144,7 @@ func TestEventTokens(t *testing.T) {
 		t.Helper()
 		commits := p.commits()
 		header := http.Header{"Content-Type": {"application/cloudevents+json"}, "Authorization": {"Bearer " + token}}
-		resp, reply := testutil.Post(t, p.urls["promote-oidc"], header, strings.NewReader(pushed(t, digest)))
+		resp, reply := testutil.Post(t, p.urls["promote"], header, strings.NewReader(pushed(t, digest)))
 		if resp.StatusCode/100 != 2 {
 			t.Fatalf("status %d (%s), want 2xx", resp.StatusCode, reply)
 		}
@@ -155,8 +152,8 @@ func TestEventTokens(t *testing.T) {
 			t.Errorf("%d commits made, want the candidate's one", got-commits)
 		}
 	}
-	minted, unexpired := mint("events", "promote"), sign(t, clusterKey, claims)
-	t.Run("a token the apiserver minted for promote", func(t *testing.T) { accepted(t, minted, digestOf("c")) })
+	minted, unexpired := mint(identity, sub.Audience), sign(t, clusterKey, claims)
+	t.Run("a token the apiserver minted for a Trigger to promote", func(t *testing.T) { accepted(t, minted, digestOf("c")) })
 	// The expired token above, unexpired: so it was refused for its expiry.
 	t.Run("the same token signed with the cluster's key, unexpired", func(t *testing.T) { accepted(t, unexpired, digestOf("d")) })
 }
