@@ -31,14 +31,21 @@ type tokens struct {
 	now      func() time.Time
 	// verifier returns the verifier, building it on first use: a
 	// discovered issuer is read from the cluster then.
-	verifier func(ctx context.Context) (*oidc.IDTokenVerifier, error)
+	verifier func(ctx context.Context) (*verifier, error)
+}
+
+// verifier checks tokens' claims and, with keys, their signatures.
+type verifier struct {
+	*oidc.IDTokenVerifier
+	keys *keySet
 }
 
 // newTokens builds the verifier from the settings, or nil when there is no
 // audience to verify for (a function without broker deliveries needs
 // none; Host.CheckDeliveries refuses one that has them). It does no I/O:
 // the issuer is discovered and the keys fetched, and cached, on the first
-// token (the keys again for a key id not seen yet).
+// token (the keys again for a key id not seen yet, at most every
+// refetchEvery: keySet).
 func newTokens(s config.Shared, now func() time.Time) (*tokens, error) {
 	if s.OidcAudience == "" || s.AllowUnauthenticatedEvents {
 		return nil, nil
@@ -54,7 +61,7 @@ func newTokens(s config.Shared, now func() time.Time) (*tokens, error) {
 			jwks = strings.TrimSuffix(s.OidcIssuer, "/") + "/openid/v1/jwks"
 		}
 		v := t.build(s.OidcIssuer, jwks, client)
-		t.verifier = func(context.Context) (*oidc.IDTokenVerifier, error) { return v, nil }
+		t.verifier = func(context.Context) (*verifier, error) { return v, nil }
 		return t, nil
 	}
 	cluster, err := clusterConfig(s.Kubeconfig)
@@ -71,9 +78,9 @@ func newTokens(s config.Shared, now func() time.Time) (*tokens, error) {
 }
 
 // build returns the verifier for an issuer whose keys are at jwks.
-func (t *tokens) build(issuer, jwks string, client *http.Client) *oidc.IDTokenVerifier {
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), client), jwks)
-	return oidc.NewVerifier(issuer, keys, &oidc.Config{ClientID: t.audience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256}, Now: t.now})
+func (t *tokens) build(issuer, jwks string, client *http.Client) *verifier {
+	keys := &keySet{url: jwks, client: client, now: t.now}
+	return &verifier{IDTokenVerifier: oidc.NewVerifier(issuer, keys, &oidc.Config{ClientID: t.audience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256}, Now: t.now}), keys: keys}
 }
 
 // keysClient is the client that fetches an explicit issuer's keys.
@@ -117,22 +124,29 @@ func clusterConfig(kubeconfig string) (*rest.Config, error) {
 // cluster's credentials, never sent anywhere else, whatever jwks_uri the
 // document names. Every ServiceAccount may read both (the
 // system:service-account-issuer-discovery binding Kubernetes creates). A
-// failed discovery is retried on the next token.
-func (t *tokens) discover(apiserver string, client *http.Client) func(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+// failed discovery is tried again on a later token, at most once every
+// refetchEvery, so tokens cannot make each request cost one to the apiserver.
+func (t *tokens) discover(apiserver string, client *http.Client) func(ctx context.Context) (*verifier, error) {
 	var mu sync.Mutex
-	var found *oidc.IDTokenVerifier
-	return func(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	var found *verifier
+	var tried time.Time
+	var failed error
+	return func(ctx context.Context) (*verifier, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if found != nil {
 			return found, nil
 		}
-		issuer, err := discoverIssuer(ctx, apiserver, client)
-		if err != nil {
-			return nil, fmt.Errorf("%w: discovering the cluster's OIDC issuer at %s: %v", ErrUnavailable, apiserver, err)
+		if tried.IsZero() || t.now().Sub(tried) >= refetchEvery {
+			tried = t.now()
+			issuer, err := discoverIssuer(context.WithoutCancel(ctx), apiserver, client)
+			if err == nil {
+				found = t.build(issuer, apiserver+"/openid/v1/jwks", client)
+				return found, nil
+			}
+			failed = err
 		}
-		found = t.build(issuer, apiserver+"/openid/v1/jwks", client)
-		return found, nil
+		return nil, fmt.Errorf("%w: discovering the cluster's OIDC issuer at %s: %v", ErrUnavailable, apiserver, failed)
 	}
 }
 
@@ -176,6 +190,9 @@ func (t *tokens) check(r *http.Request) error {
 	}
 	tok, err := v.Verify(r.Context(), strings.TrimSpace(raw))
 	if err != nil {
+		if err := v.keys.unavailable(); err != nil {
+			return err // not the token's fault: the broker retries
+		}
 		return fmt.Errorf("%w: the token is not valid here: %v", ErrUnauthorized, err)
 	}
 	if len(t.subjects) > 0 && !subjectAllowed(tok.Subject, t.subjects) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,12 +116,17 @@ func TestPostRequiresATokenWhenAnIssuerIsSet(t *testing.T) {
 // its /openid/v1/jwks, both read with the cluster's credentials (here
 // KUBECONFIG's bearer token; the jwks_uri the document names, elsewhere,
 // is not used). While discovery fails, a delivery is answered 503 (the
-// broker retries); once it works, tokens verify.
+// broker retries) and the apiserver is asked again only after
+// refetchEvery; once it works, tokens verify.
 func TestTheClustersIssuerIsDiscovered(t *testing.T) {
 	iss := newIssuer(t)
 	var up atomic.Bool
 	var unauthenticated atomic.Int32
+	var discoveries atomic.Int32
 	apiserver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.well-known/openid-configuration" {
+			discoveries.Add(1)
+		}
 		if r.Header.Get("Authorization") != "Bearer sa-token" {
 			unauthenticated.Add(1)
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
@@ -153,27 +160,34 @@ current-context: c
 	s := testSettings()
 	s.AllowUnauthenticatedEvents = false
 	s.OidcAudience, s.Kubeconfig = "promote", kubeconfig
-	r := runWith(t, s, nil)
+	var mu sync.Mutex
 	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	tk, err := newTokens(s, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	good := token(t, iss.key, jwt.Claims{Issuer: iss.url, Audience: jwt.Audience{"promote"}, Subject: "system:serviceaccount:slipstream:tick",
 		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), Expiry: jwt.NewNumericDate(now.Add(time.Hour))})
-	post := func() int {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr, strings.NewReader(`{}`))
-		req.Header = binaryHeaders("test.accept")
-		req.Header.Set("Authorization", "Bearer "+good)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+	check := func() error {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+good)
+		return tk.check(r)
 	}
-	if got := post(); got != http.StatusServiceUnavailable {
-		t.Errorf("while the apiserver cannot answer: status %d, want 503", got)
+	for range 20 {
+		if err := check(); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("while the apiserver cannot answer: %v, want ErrUnavailable (503)", err)
+		}
+	}
+	if n := discoveries.Load(); n != 1 {
+		t.Errorf("20 tokens while discovery failed asked the apiserver %d times, want once", n)
 	}
 	up.Store(true)
-	if got := post(); got != http.StatusAccepted {
-		t.Errorf("once discovered: status %d, want 202", got)
+	mu.Lock()
+	now = now.Add(refetchEvery)
+	mu.Unlock()
+	if err := check(); err != nil {
+		t.Errorf("once discovered: %v", err)
 	}
 	if n := unauthenticated.Load(); n != 0 {
 		t.Errorf("%d requests reached the apiserver without the cluster's credentials", n)
