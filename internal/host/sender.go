@@ -151,10 +151,17 @@ func (s *Sender) token() (string, error) {
 	if s.tokenFile == "" {
 		return "", nil
 	}
-	f, err := os.Open(s.tokenFile)
+	info, err := os.Stat(s.tokenFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
+	if err != nil {
+		return "", fmt.Errorf("reading the sink's OIDC token: %w", err)
+	}
+	if !info.Mode().IsRegular() { // a FIFO or device would block the open or never end
+		return "", fmt.Errorf("the sink's OIDC token %s is not a regular file", s.tokenFile)
+	}
+	f, err := os.Open(s.tokenFile)
 	if err != nil {
 		return "", fmt.Errorf("reading the sink's OIDC token: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,6 +168,14 @@ func TestSenderSendsTheMountedTokenAsItRotates(t *testing.T) {
 	write("one two")
 	if err := send(); err == nil || !strings.Contains(err.Error(), "not one token") {
 		t.Errorf("a file of two words: %v, want an error", err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snd.tokenFile = fifo // nothing writes to it: opening it would block
+	if err := send(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a FIFO: %v, want an error", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
