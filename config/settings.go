@@ -71,7 +71,7 @@ type Shared struct {
 	// Triggers' identities, system:serviceaccount:<ns>:<name>); an entry
 	// ending in * allows every subject with that prefix, as Knative's
 	// EventPolicy does. Empty: any subject the issuer signed for the audience.
-	OidcSubjects []string `split_words:"true" desc:"token subjects allowed (a trailing * matches a prefix); empty: any"`
+	OidcSubjects Subjects `split_words:"true" desc:"token subjects allowed (a trailing * matches a prefix); empty: any"`
 	// AllowUnauthenticatedEvents turns the token check of POST / off: any
 	// sender that reaches the function can make it act. Logged as a warning
 	// at start-up. For a cluster without Eventing's OIDC feature; never
@@ -132,6 +132,14 @@ func (s *Shared) Validate() error {
 	} else if s.OidcJwksURL != "" || s.OidcCAFile != "" {
 		p.env(Prefix+"_OIDC_ISSUER", "required by %s_OIDC_JWKS_URL and _CA_FILE (a discovered issuer's keys come from the cluster)", Prefix)
 	}
+	for i, sub := range s.OidcSubjects {
+		switch strings.TrimSpace(sub) {
+		case "":
+			p.env(Prefix+"_OIDC_SUBJECTS", "entry %d is empty (a stray comma?): it would allow a token without a subject", i+1)
+		case "*":
+			p.env(Prefix+"_OIDC_SUBJECTS", "%q allows every subject; leave the setting empty for that, or list the Triggers' identities", sub)
+		}
+	}
 	if s.AllowUnauthenticatedEvents && (s.OidcIssuer != "" || s.OidcAudience != "" || len(s.OidcSubjects) > 0) {
 		p.env(Prefix+"_ALLOW_UNAUTHENTICATED_EVENTS", "contradicts the %s_OIDC_* settings also set: choose one", Prefix)
 	}
@@ -146,6 +154,23 @@ func (s *Shared) Validate() error {
 	p.positiveDuration(Prefix+"_SINK_BACKOFF", s.SinkBackoff)
 	p.positiveDuration(Prefix+"_SINK_TIMEOUT", s.SinkTimeout)
 	return p.err()
+}
+
+// Subjects is a comma-separated list of token subjects. Entries are
+// trimmed and kept even when empty, so Validate can refuse a stray comma
+// or a blank value instead of reading it as "no list: any subject".
+type Subjects []string
+
+// Decode implements envconfig.Decoder.
+func (s *Subjects) Decode(value string) error {
+	*s = nil
+	if value == "" {
+		return nil
+	}
+	for _, e := range strings.Split(value, ",") {
+		*s = append(*s, strings.TrimSpace(e))
+	}
+	return nil
 }
 
 // CEOverrides is Knative's K_CE_OVERRIDES: {"extensions": {"name": "value"}}.

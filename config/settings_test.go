@@ -105,6 +105,21 @@ func TestLoadShared(t *testing.T) {
 			s.OidcSubjects = []string{"system:serviceaccount:slipstream:tick-oidc-eventing.knative.dev-trigger", "system:serviceaccount:x:*"}
 		},
 	}, {
+		name: "subjects are trimmed",
+		env:  map[string]string{"SLIPSTREAM_OIDC_AUDIENCE": "a", "SLIPSTREAM_OIDC_SUBJECTS": "system:serviceaccount:x:a, system:serviceaccount:x:b"},
+		want: func(s *Shared) {
+			s.OidcAudience = "a"
+			s.OidcSubjects = []string{"system:serviceaccount:x:a", "system:serviceaccount:x:b"}
+		},
+	}, {
+		name: "an empty subject entry, or one allowing all, is refused",
+		env:  map[string]string{"SLIPSTREAM_OIDC_AUDIENCE": "a", "SLIPSTREAM_OIDC_SUBJECTS": "system:serviceaccount:x:a,,*"},
+		errs: []string{"SLIPSTREAM_OIDC_SUBJECTS: entry 2 is empty", `SLIPSTREAM_OIDC_SUBJECTS: "*" allows every subject`},
+	}, {
+		name: "a blank subject list is refused",
+		env:  map[string]string{"SLIPSTREAM_OIDC_AUDIENCE": "a", "SLIPSTREAM_OIDC_SUBJECTS": " "},
+		errs: []string{"SLIPSTREAM_OIDC_SUBJECTS: entry 1 is empty"},
+	}, {
 		name: "keys and CA need an explicit issuer",
 		env:  map[string]string{"SLIPSTREAM_OIDC_JWKS_URL": "https://keys.example.com/jwks"},
 		errs: []string{"SLIPSTREAM_OIDC_ISSUER: required by"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -66,7 +67,7 @@ func (k *keySet) get(ctx context.Context, kid string) ([]jose.JSONWebKey, error)
 	defer k.mu.Unlock()
 	if k.has(kid) || (!k.fetched.IsZero() && k.now().Sub(k.fetched) < refetchEvery) {
 		if k.keys == nil {
-			return nil, fmt.Errorf("%w: the issuer's keys: %v", ErrUnavailable, k.err)
+			return nil, keysUnavailable(k.err)
 		}
 		return k.keys, nil
 	}
@@ -75,7 +76,7 @@ func (k *keySet) get(ctx context.Context, kid string) ([]jose.JSONWebKey, error)
 	k.err = err
 	if err != nil {
 		if k.keys == nil {
-			return nil, fmt.Errorf("%w: fetching the issuer's keys from %s: %v", ErrUnavailable, k.url, err)
+			return nil, keysUnavailable(err)
 		}
 		return k.keys, nil // the keys we have still verify the tokens they signed
 	}
@@ -89,9 +90,14 @@ func (k *keySet) unavailable() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.keys == nil && k.err != nil {
-		return fmt.Errorf("%w: the issuer's keys cannot be fetched from %s: %v", ErrUnavailable, k.url, k.err)
+		return keysUnavailable(k.err)
 	}
 	return nil
+}
+
+// keysUnavailable is the answer while no key could be fetched.
+func keysUnavailable(err error) error {
+	return fmt.Errorf("%w: the issuer's keys cannot be fetched yet (%v); retry", ErrUnavailable, err)
 }
 
 // has reports whether a key of id kid is known ("" matches any key).
@@ -102,6 +108,17 @@ func (k *keySet) has(kid string) bool {
 		}
 	}
 	return false
+}
+
+// withoutURL drops the URL net/http puts in a request's error: an error
+// here may reach a sender, which has no business knowing the cluster's
+// addresses.
+func withoutURL(err error) error {
+	var u *url.Error
+	if errors.As(err, &u) {
+		return u.Err
+	}
+	return err
 }
 
 // maxJWKSBytes bounds the key set read: a cluster's is a few KiB.
@@ -116,7 +133,7 @@ func (k *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	}
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, withoutURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

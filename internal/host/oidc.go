@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v3"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -146,7 +147,7 @@ func (t *tokens) discover(apiserver string, client *http.Client) func(ctx contex
 			}
 			failed = err
 		}
-		return nil, fmt.Errorf("%w: discovering the cluster's OIDC issuer at %s: %v", ErrUnavailable, apiserver, failed)
+		return nil, fmt.Errorf("%w: the cluster's OIDC issuer cannot be discovered yet (%v); retry", ErrUnavailable, failed)
 	}
 }
 
@@ -158,7 +159,7 @@ func discoverIssuer(ctx context.Context, apiserver string, client *http.Client) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", err
+		return "", withoutURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -177,28 +178,62 @@ func discoverIssuer(ctx context.Context, apiserver string, client *http.Client) 
 }
 
 // check verifies the request's bearer token; every refusal wraps
-// ErrUnauthorized and says which check failed, never the token. An issuer
-// that cannot be discovered yet wraps ErrUnavailable (the broker retries).
+// ErrUnauthorized and says which check failed in a few fixed words, never
+// the token or what it claims at length. An issuer or keys that cannot be
+// had yet wrap ErrUnavailable (the broker retries). A token that is not a
+// signed JWT is refused before the issuer is discovered.
 func (t *tokens) check(r *http.Request) error {
 	scheme, raw, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	raw = strings.TrimSpace(raw)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
 		return fmt.Errorf("%w: a bearer token is required (Knative Eventing's OIDC delivery)", ErrUnauthorized)
+	}
+	if jws, err := jose.ParseSigned(raw); err != nil || len(jws.Signatures) != 1 {
+		return fmt.Errorf("%w: the bearer token is not a signed JWT", ErrUnauthorized)
 	}
 	v, err := t.verifier(r.Context())
 	if err != nil {
 		return err
 	}
-	tok, err := v.Verify(r.Context(), strings.TrimSpace(raw))
+	tok, err := v.Verify(r.Context(), raw)
 	if err != nil {
 		if err := v.keys.unavailable(); err != nil {
 			return err // not the token's fault: the broker retries
 		}
-		return fmt.Errorf("%w: the token is not valid here: %v", ErrUnauthorized, err)
+		return fmt.Errorf("%w: the token is not valid here: %s", ErrUnauthorized, refusal(err))
 	}
 	if len(t.subjects) > 0 && !subjectAllowed(tok.Subject, t.subjects) {
-		return fmt.Errorf("%w: subject %q is not allowed", ErrUnauthorized, tok.Subject)
+		return fmt.Errorf("%w: subject %q is not allowed", ErrUnauthorized, truncate(tok.Subject, 253))
 	}
 	return nil
+}
+
+// refusal names the check a token failed, in fixed words: go-oidc's
+// messages quote the token's claims, which a sender may make huge.
+func refusal(err error) string {
+	var expired *oidc.TokenExpiredError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &expired):
+		return "it has expired"
+	case strings.Contains(msg, "audience"):
+		return "it is for another audience"
+	case strings.Contains(msg, "issued by a different provider"):
+		return "it is from another issuer"
+	case strings.Contains(msg, "signature"), strings.Contains(msg, "signing algorithm"):
+		return "its signature does not verify with the issuer's keys"
+	case strings.Contains(msg, "before"):
+		return "it is not valid yet"
+	}
+	return "it is malformed"
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // subjectAllowed is Knative Eventing's rule for an EventPolicy's subjects

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -75,11 +76,13 @@ func TestPostRequiresATokenWhenAnIssuerIsSet(t *testing.T) {
 	good := jwt.Claims{Issuer: iss.url, Audience: jwt.Audience{"promote"}, Subject: "system:serviceaccount:knative-eventing:broker",
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), Expiry: jwt.NewNumericDate(now.Add(time.Hour))}
 	with := func(change func(*jwt.Claims)) jwt.Claims { c := good; change(&c); return c }
+	huge := strings.Repeat("x", 600<<10)
 	for _, tc := range []struct {
 		name   string
 		header string
 		want   int
 	}{
+		{name: "a claim of 600 KiB, not echoed", header: "Bearer " + token(t, other, with(func(c *jwt.Claims) { c.Audience = jwt.Audience{huge} })), want: http.StatusUnauthorized},
 		{name: "a token for this function", header: "Bearer " + token(t, iss.key, good), want: http.StatusAccepted},
 		{name: "no token", want: http.StatusUnauthorized},
 		{name: "not a bearer token", header: "Basic dTpw", want: http.StatusUnauthorized},
@@ -103,9 +106,13 @@ func TestPostRequiresATokenWhenAnIssuerIsSet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != tc.want {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if len(body) > 512 {
+				t.Errorf("a %d-byte answer: a refusal names the check, it does not echo the token", len(body))
 			}
 		})
 	}
@@ -173,6 +180,14 @@ current-context: c
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.Header.Set("Authorization", "Bearer "+good)
 		return tk.check(r)
+	}
+	notJWT := httptest.NewRequest(http.MethodPost, "/", nil)
+	notJWT.Header.Set("Authorization", "Bearer x")
+	if err := tk.check(notJWT); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("Bearer x: %v, want ErrUnauthorized", err)
+	}
+	if n := discoveries.Load(); n != 0 {
+		t.Errorf("a token that is not a JWT made the function ask the apiserver (%d times)", n)
 	}
 	for range 20 {
 		if err := check(); !errors.Is(err, ErrUnavailable) {

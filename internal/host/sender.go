@@ -46,8 +46,10 @@ func (h *Host) Sender() (*Sender, error) {
 		return nil, ErrNoSink
 	}
 	return &Sender{
-		target:    h.settings.Sink,
-		client:    &http.Client{},
+		target: h.settings.Sink,
+		// A broker's ingress never redirects: following one would carry
+		// the token elsewhere.
+		client:    &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		retries:   h.settings.SinkRetries,
 		backoff:   h.settings.SinkBackoff,
 		timeout:   h.settings.SinkTimeout,
@@ -171,6 +173,9 @@ func (s *Sender) token() (string, error) {
 		return "", fmt.Errorf("reading the sink's OIDC token: %w", err)
 	}
 	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("the sink's OIDC token file %s is empty", s.tokenFile)
+	}
 	if len(b) > maxTokenBytes || strings.ContainsAny(token, " \r\n\t") {
 		return "", fmt.Errorf("the sink's OIDC token in %s is not one token", s.tokenFile)
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -169,6 +170,10 @@ func TestSenderSendsTheMountedTokenAsItRotates(t *testing.T) {
 	if err := send(); err == nil || !strings.Contains(err.Error(), "not one token") {
 		t.Errorf("a file of two words: %v, want an error", err)
 	}
+	write("  \n")
+	if err := send(); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("an empty token file: %v, want an error", err)
+	}
 	fifo := filepath.Join(t.TempDir(), "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -182,5 +187,26 @@ func TestSenderSendsTheMountedTokenAsItRotates(t *testing.T) {
 	want := []string{"", "Bearer first.token.jwt", "Bearer second.token.jwt"}
 	if !slices.Equal(seen, want) {
 		t.Errorf("Authorization headers %q, want %q", seen, want)
+	}
+}
+
+// TestSenderDoesNotFollowRedirects: a sink answering 307 does not get the
+// event (and its token) sent on to where it points.
+func TestSenderDoesNotFollowRedirects(t *testing.T) {
+	var reached atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Store(true) }))
+	defer elsewhere.Close()
+	sink := httptest.NewServer(http.RedirectHandler(elsewhere.URL, http.StatusTemporaryRedirect))
+	defer sink.Close()
+	snd, _ := newSender(t, sink.URL, 0, nil)
+	snd.tokenFile = filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(snd.tokenFile, []byte("secret.token.jwt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Send(context.Background(), newEvent("test.accept")); err == nil || !strings.Contains(err.Error(), "307") {
+		t.Errorf("Send = %v, want a refusal naming status 307", err)
+	}
+	if reached.Load() {
+		t.Error("the redirect was followed")
 	}
 }
