@@ -419,17 +419,9 @@ spec:
 func (p *pipeline) startBroker() string {
 	p.t.Helper()
 	ctx := context.Background()
-	files, err := fs.Glob(infra.Files, "base/*.yaml")
+	manifests, err := infra.Base()
 	if err != nil {
 		p.t.Fatal(err)
-	}
-	var manifests [][]byte
-	for _, f := range files {
-		b, err := fs.ReadFile(infra.Files, f)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		manifests = append(manifests, b)
 	}
 	spec, triggers, err := broker.LoadManifests("default", manifests...)
 	if err != nil {

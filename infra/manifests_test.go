@@ -239,20 +239,11 @@ func TestKustomizeBuilds(t *testing.T) {
 // Trigger routes, or a Trigger points at a Service that does not exist.
 func TestEveryEventTypeHasATrigger(t *testing.T) {
 	docs := build(t, "base")
-	var triggers []eventingv1.Trigger
-	for _, d := range docs {
-		if d["kind"] != "Trigger" {
-			continue
-		}
-		raw, _ := json.Marshal(d)
-		var tr eventingv1.Trigger
-		if err := json.Unmarshal(raw, &tr); err != nil {
-			t.Fatal(err)
-		}
+	triggers := triggersOf(t, docs)
+	for _, tr := range triggers {
 		if tr.Spec.Subscriber.Ref == nil || find(docs, "Service", tr.Spec.Subscriber.Ref.Name) == nil {
 			t.Errorf("trigger %s points at a Service that is not installed", tr.Name)
 		}
-		triggers = append(triggers, tr)
 	}
 	routes := func(eventType string) bool {
 		for _, tr := range triggers {
@@ -354,19 +345,7 @@ func TestTriggersCarryTheAudiencesTheFunctionsVerify(t *testing.T) {
 	for _, dir := range []string{"base", "overlays/kafka", "overlays/all-in-one"} {
 		t.Run(dir, func(t *testing.T) {
 			docs := build(t, dir)
-			var triggers []eventingv1.Trigger
-			for _, d := range docs {
-				if d["kind"] != "Trigger" {
-					continue
-				}
-				raw, _ := json.Marshal(d)
-				var tr eventingv1.Trigger
-				if err := json.Unmarshal(raw, &tr); err != nil {
-					t.Fatal(err)
-				}
-				triggers = append(triggers, tr)
-			}
-			subs, err := broker.Subscribers(triggers)
+			subs, err := broker.Subscribers(triggersOf(t, docs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -404,4 +383,22 @@ func containerEnv(t *testing.T, svc map[string]any) map[string]string {
 		}
 	}
 	return env
+}
+
+// triggersOf decodes the Triggers among docs.
+func triggersOf(t *testing.T, docs []map[string]any) []eventingv1.Trigger {
+	t.Helper()
+	var triggers []eventingv1.Trigger
+	for _, d := range docs {
+		if d["kind"] != "Trigger" {
+			continue
+		}
+		raw, _ := json.Marshal(d)
+		var tr eventingv1.Trigger
+		if err := json.Unmarshal(raw, &tr); err != nil {
+			t.Fatal(err)
+		}
+		triggers = append(triggers, tr)
+	}
+	return triggers
 }

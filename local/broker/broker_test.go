@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,11 +45,9 @@ func matches(t *testing.T, tr eventingv1.Trigger, e cloudevents.Event) bool {
 // TestInfraTriggersRoute: the Triggers shipped in infra/ route each event
 // type to the function the pipeline needs, with Knative's own filter code.
 func TestInfraTriggersRoute(t *testing.T) {
-	files, _ := fs.Glob(infra.Files, "base/*.yaml")
-	var contents [][]byte
-	for _, f := range files {
-		b, _ := fs.ReadFile(infra.Files, f)
-		contents = append(contents, b)
+	contents, err := infra.Base()
+	if err != nil {
+		t.Fatal(err)
 	}
 	spec, triggers, err := LoadManifests("default", contents...)
 	if err != nil {
@@ -427,11 +424,9 @@ func TestSubscribersOfInfra(t *testing.T) {
 	if _, err := Subscribers(two); err == nil || !strings.Contains(err.Error(), "fn") {
 		t.Errorf("two audiences for one subscriber: %v, want an error naming it", err)
 	}
-	files, _ := fs.Glob(infra.Files, "base/*.yaml")
-	var contents [][]byte
-	for _, f := range files {
-		b, _ := fs.ReadFile(infra.Files, f)
-		contents = append(contents, b)
+	contents, err := infra.Base()
+	if err != nil {
+		t.Fatal(err)
 	}
 	_, triggers, err := LoadManifests("default", contents...)
 	if err != nil {

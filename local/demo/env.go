@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -238,17 +237,9 @@ func (e *Env) startIngress(context.Context) error {
 
 // infraTriggers reads the Broker and Trigger objects of infra/base.
 func infraTriggers() (eventingv1.BrokerSpec, []eventingv1.Trigger, error) {
-	files, err := fs.Glob(infra.Files, "base/*.yaml")
+	manifests, err := infra.Base()
 	if err != nil {
 		return eventingv1.BrokerSpec{}, nil, err
-	}
-	var manifests [][]byte
-	for _, f := range files {
-		b, err := fs.ReadFile(infra.Files, f)
-		if err != nil {
-			return eventingv1.BrokerSpec{}, nil, err
-		}
-		manifests = append(manifests, b)
 	}
 	return broker.LoadManifests("default", manifests...)
 }
