@@ -9,17 +9,17 @@ import (
 	"math/rand/v2"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -47,6 +47,9 @@ type Files interface {
 	Read(path string) ([]byte, error)
 	// List returns every file path under dir ("." for the root), sorted.
 	List(dir string) ([]string, error)
+	// Version identifies a file's content (its blob hash): equal versions,
+	// equal content. ok is false for a file that does not exist.
+	Version(path string) (version string, ok bool)
 }
 
 // Change is what an edit wants committed.
@@ -75,7 +78,15 @@ type Repo struct {
 
 	mu   sync.Mutex
 	repo *git.Repository
-	fs   billy.Filesystem
+	// listings caches each tree's files by the tree's hash: a tree's
+	// content never changes, so a new head decodes only the trees that did.
+	listings map[plumbing.Hash][]entry
+}
+
+// entry is a file of a tree: its path under the tree and its blob.
+type entry struct {
+	path string
+	hash plumbing.Hash
 }
 
 // Option configures a Repo.
@@ -154,14 +165,19 @@ func (r *Repo) Update(ctx context.Context, edit Edit) (string, error) {
 	defer r.mu.Unlock()
 	delay := r.backoff
 	for attempt := 0; ; attempt++ {
-		if err := r.sync(ctx); err != nil {
-			return "", err
-		}
-		change, err := edit(fsFiles{r.fs})
+		head, err := r.sync(ctx)
 		if err != nil {
 			return "", err
 		}
-		hash, err := r.commit(change)
+		files, err := r.files(head)
+		if err != nil {
+			return "", err
+		}
+		change, err := edit(files)
+		if err != nil {
+			return "", err
+		}
+		hash, err := r.commit(head, files, change)
 		if err != nil {
 			return "", err
 		}
@@ -187,14 +203,11 @@ func (r *Repo) Update(ctx context.Context, edit Edit) (string, error) {
 func (r *Repo) Head(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.sync(ctx); err != nil {
+	head, err := r.sync(ctx)
+	if err != nil {
 		return "", err
 	}
-	ref, err := r.repo.Head()
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNotFound, err)
-	}
-	return ref.Hash().String(), nil
+	return head.Hash.String(), nil
 }
 
 func (r *Repo) branchRef() plumbing.ReferenceName { return plumbing.NewBranchReferenceName(r.branch) }
@@ -203,68 +216,116 @@ func (r *Repo) remoteRef() plumbing.ReferenceName {
 	return plumbing.NewRemoteReferenceName("origin", r.branch)
 }
 
-// sync clones on first use, else fetches, then resets the worktree to the remote head.
-func (r *Repo) sync(ctx context.Context) error {
+// sync clones on first use, else fetches, and returns the remote head. The
+// repository is bare, in memory: files are read from, and commits made of,
+// its objects, with no worktree to check out or reset.
+func (r *Repo) sync(ctx context.Context) (*object.Commit, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	if r.repo == nil {
-		fs := memfs.New()
-		repo, err := git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{
+		repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
 			URL: r.url, Auth: r.auth, ReferenceName: r.branchRef(), SingleBranch: true, Depth: 1, Tags: git.NoTags,
+			RemoteName: "origin",
 		})
 		if err != nil {
-			return classify("cloning", r.url, err)
+			return nil, classify("cloning", r.url, err)
 		}
-		r.repo, r.fs = repo, fs
-		return nil
-	}
-	err := r.repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: "origin", Auth: r.auth, Depth: 1, Force: true, Tags: git.NoTags,
-		RefSpecs: []gitconfig.RefSpec{gitconfig.RefSpec("+" + r.branchRef().String() + ":" + r.remoteRef().String())},
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return classify("fetching", r.url, err)
+		r.repo, r.listings = repo, map[plumbing.Hash][]entry{}
+	} else {
+		err := r.repo.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: "origin", Auth: r.auth, Depth: 1, Force: true, Tags: git.NoTags,
+			RefSpecs: []gitconfig.RefSpec{gitconfig.RefSpec("+" + r.branchRef().String() + ":" + r.remoteRef().String())},
+		})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return nil, classify("fetching", r.url, err)
+		}
 	}
 	remote, err := r.repo.Reference(r.remoteRef(), true)
 	if err != nil {
-		return fmt.Errorf("%w: %s has no branch %s: %v", ErrNotFound, r.url, r.branch, err)
+		return nil, fmt.Errorf("%w: %s has no branch %s: %v", ErrNotFound, r.url, r.branch, err)
 	}
-	wt, err := r.repo.Worktree()
+	head, err := r.repo.CommitObject(remote.Hash())
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("reading %s: %w", remote.Hash(), err)
 	}
-	if err := wt.Reset(&git.ResetOptions{Commit: remote.Hash(), Mode: git.HardReset}); err != nil {
-		return fmt.Errorf("resetting to %s: %w", remote.Hash(), err)
-	}
-	return nil
+	return head, nil
 }
 
-// commit writes the changed files and commits them; ErrNoChange when none differ.
-func (r *Repo) commit(c Change) (string, error) {
+// files is the read-only view of head's tree.
+func (r *Repo) files(head *object.Commit) (treeFiles, error) {
+	tree, err := head.Tree()
+	if err != nil {
+		return treeFiles{}, fmt.Errorf("reading the tree of %s: %w", head.Hash, err)
+	}
+	all, err := r.list(tree, "")
+	if err != nil {
+		return treeFiles{}, err
+	}
+	byPath := make(map[string]plumbing.Hash, len(all))
+	for _, e := range all {
+		byPath[e.path] = e.hash
+	}
+	return treeFiles{repo: r.repo, all: all, byPath: byPath}, nil
+}
+
+// list returns every file under tree, prefixed, sorted, decoding only the
+// trees not listed before.
+func (r *Repo) list(tree *object.Tree, prefix string) ([]entry, error) {
+	rel, ok := r.listings[tree.Hash]
+	if !ok {
+		for _, e := range tree.Entries {
+			switch {
+			case e.Mode == filemode.Dir:
+				sub, err := r.repo.TreeObject(e.Hash)
+				if err != nil {
+					return nil, fmt.Errorf("reading tree %s: %w", e.Name, err)
+				}
+				files, err := r.list(sub, e.Name+"/")
+				if err != nil {
+					return nil, err
+				}
+				rel = append(rel, files...)
+			case e.Mode.IsFile():
+				rel = append(rel, entry{path: e.Name, hash: e.Hash})
+			}
+		}
+		sort.Slice(rel, func(i, j int) bool { return rel[i].path < rel[j].path })
+		r.listings[tree.Hash] = rel
+	}
+	if prefix == "" {
+		return rel, nil
+	}
+	out := make([]entry, len(rel))
+	for i, e := range rel {
+		out[i] = entry{path: prefix + e.path, hash: e.hash}
+	}
+	return out, nil
+}
+
+// commit makes a commit of c on head, sets the local branch to it and
+// returns its hash; ErrNoChange when no file differs.
+func (r *Repo) commit(head *object.Commit, files treeFiles, c Change) (string, error) {
 	paths := make([]string, 0, len(c.Files))
 	for p := range c.Files {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	wt, err := r.repo.Worktree()
-	if err != nil {
-		return "", err
-	}
+	root := head.TreeHash
 	changed := 0
 	for _, p := range paths {
 		clean := path.Clean(p)
-		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		if path.IsAbs(clean) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
 			return "", fmt.Errorf("gitrepo: path %q is outside the repository", p)
 		}
-		old, err := readFile(r.fs, clean)
-		if err == nil && bytes.Equal(old, c.Files[p]) {
+		if old, ok := files.byPath[clean]; ok && old == plumbing.ComputeHash(plumbing.BlobObject, c.Files[p]) {
 			continue
 		}
-		if err := writeFile(r.fs, clean, c.Files[p]); err != nil {
+		blob, err := r.store(plumbing.BlobObject, func(w io.Writer) error { _, err := w.Write(c.Files[p]); return err })
+		if err != nil {
 			return "", err
 		}
-		if _, err := wt.Add(clean); err != nil {
-			return "", fmt.Errorf("staging %s: %w", clean, err)
+		if root, err = r.put(root, strings.Split(clean, "/"), blob); err != nil {
+			return "", fmt.Errorf("writing %s: %w", clean, err)
 		}
 		changed++
 	}
@@ -273,11 +334,111 @@ func (r *Repo) commit(c Change) (string, error) {
 	}
 	sig := r.author
 	sig.When = r.now()
-	h, err := wt.Commit(c.Message, &git.CommitOptions{Author: &sig, Committer: &sig, SignKey: r.signKey})
+	commit := &object.Commit{Author: sig, Committer: sig, Message: c.Message, TreeHash: root, ParentHashes: []plumbing.Hash{head.Hash}}
+	if r.signKey != nil {
+		unsigned := &plumbing.MemoryObject{}
+		if err := commit.EncodeWithoutSignature(unsigned); err != nil {
+			return "", err
+		}
+		rd, err := unsigned.Reader()
+		if err != nil {
+			return "", err
+		}
+		var sigBuf bytes.Buffer
+		if err := openpgp.ArmoredDetachSign(&sigBuf, r.signKey, rd, nil); err != nil {
+			return "", fmt.Errorf("signing the commit: %w", err)
+		}
+		commit.PGPSignature = sigBuf.String()
+	}
+	hash, err := r.store(plumbing.CommitObject, func(w io.Writer) error {
+		obj := &plumbing.MemoryObject{}
+		if err := commit.Encode(obj); err != nil {
+			return err
+		}
+		rd, err := obj.Reader()
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(w, rd)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("committing: %w", err)
 	}
-	return h.String(), nil
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(r.branchRef(), hash)); err != nil {
+		return "", err
+	}
+	return hash.String(), nil
+}
+
+// store writes an object of type t and returns its hash.
+func (r *Repo) store(t plumbing.ObjectType, write func(io.Writer) error) (plumbing.Hash, error) {
+	obj := r.repo.Storer.NewEncodedObject()
+	obj.SetType(t)
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := write(w); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return r.repo.Storer.SetEncodedObject(obj)
+}
+
+// put returns the hash of the tree at treeHash (zero: empty) with the file
+// at parts set to blob, writing the trees along the path.
+func (r *Repo) put(treeHash plumbing.Hash, parts []string, blob plumbing.Hash) (plumbing.Hash, error) {
+	var entries []object.TreeEntry
+	if !treeHash.IsZero() {
+		t, err := r.repo.TreeObject(treeHash)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		entries = slices.Clone(t.Entries)
+	}
+	i := slices.IndexFunc(entries, func(e object.TreeEntry) bool { return e.Name == parts[0] })
+	e := object.TreeEntry{Name: parts[0], Mode: filemode.Regular, Hash: blob}
+	if len(parts) > 1 {
+		sub := plumbing.ZeroHash
+		if i >= 0 && entries[i].Mode == filemode.Dir {
+			sub = entries[i].Hash
+		}
+		h, err := r.put(sub, parts[1:], blob)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		e = object.TreeEntry{Name: parts[0], Mode: filemode.Dir, Hash: h}
+	} else if i >= 0 && entries[i].Mode.IsFile() {
+		e.Mode = entries[i].Mode // an executable stays executable
+	}
+	if i >= 0 {
+		entries[i] = e
+	} else {
+		entries = append(entries, e)
+	}
+	// Git's order: by name, a tree's name as if it ended in "/".
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(entries, func(a, b int) bool { return key(entries[a]) < key(entries[b]) })
+	return r.store(plumbing.TreeObject, func(w io.Writer) error {
+		obj := &plumbing.MemoryObject{}
+		if err := (&object.Tree{Entries: entries}).Encode(obj); err != nil {
+			return err
+		}
+		rd, err := obj.Reader()
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(w, rd)
+		return err
+	})
 }
 
 func (r *Repo) push(ctx context.Context) error {
@@ -287,7 +448,14 @@ func (r *Repo) push(ctx context.Context) error {
 	err := r.repo.PushContext(ctx, &git.PushOptions{RemoteName: "origin", Auth: r.auth, RefSpecs: []gitconfig.RefSpec{spec}})
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
+		// The remote's branch is our commit now: say so, so the next fetch
+		// finds nothing new. (A shallow fetch of a commit not yet known
+		// here downloads its whole tree again.)
+		local, err := r.repo.Reference(r.branchRef(), true)
+		if err != nil {
+			return err
+		}
+		return r.repo.Storer.SetReference(plumbing.NewHashReference(r.remoteRef(), local.Hash()))
 	case errors.Is(err, plumbing.ErrObjectNotFound):
 		// Our clone is shallow: when the remote head is a commit we never
 		// fetched, go-git's fast-forward check walks into the shallow boundary
@@ -315,68 +483,43 @@ func classify(op, url string, err error) error {
 	return fmt.Errorf("%s %s: %w: %v", op, url, ErrUnavailable, err)
 }
 
-// fsFiles reads the worktree.
-type fsFiles struct{ fs billy.Filesystem }
+// treeFiles reads a commit's tree from the object store.
+type treeFiles struct {
+	repo   *git.Repository
+	all    []entry // sorted by path
+	byPath map[string]plumbing.Hash
+}
 
-func (f fsFiles) Read(p string) ([]byte, error) { return readFile(f.fs, path.Clean(p)) }
-
-func (f fsFiles) List(dir string) ([]string, error) {
-	var out []string
-	var walk func(string) error
-	walk = func(d string) error {
-		infos, err := f.fs.ReadDir(d)
-		if err != nil {
-			return err
-		}
-		for _, fi := range infos {
-			p := path.Join(d, fi.Name())
-			if d == "." || d == "" {
-				p = fi.Name()
-			}
-			switch {
-			case fi.IsDir() && fi.Name() == ".git":
-			case fi.IsDir():
-				if err := walk(p); err != nil {
-					return err
-				}
-			case fi.Mode().IsRegular():
-				out = append(out, p)
-			}
-		}
-		return nil
+func (f treeFiles) Read(p string) ([]byte, error) {
+	h, ok := f.byPath[path.Clean(p)]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", p, os.ErrNotExist)
 	}
-	if err := walk(path.Clean(dir)); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
+	blob, err := f.repo.BlobObject(h)
+	if err != nil {
 		return nil, err
 	}
-	sort.Strings(out)
+	rd, err := blob.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func (f treeFiles) List(dir string) ([]string, error) {
+	dir = path.Clean(dir)
+	var out []string
+	for _, e := range f.all {
+		if dir == "." || strings.HasPrefix(e.path, dir+"/") {
+			out = append(out, e.path)
+		}
+	}
 	return out, nil
 }
 
-func readFile(fs billy.Filesystem, p string) ([]byte, error) {
-	f, err := fs.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(f)
-}
-
-func writeFile(fs billy.Filesystem, p string, content []byte) error {
-	if dir := path.Dir(p); dir != "." {
-		if err := fs.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	f, err := fs.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(content); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+// Version is the file's blob hash: the same for the same content.
+func (f treeFiles) Version(p string) (string, bool) {
+	h, ok := f.byPath[path.Clean(p)]
+	return h.String(), ok
 }
