@@ -153,22 +153,23 @@ func digestOf(image string) string {
 	return d
 }
 
-// sameRepository compares a manifest's image name with a pushed repository,
-// normalised the way registries name them (docker.io is index.docker.io).
-func sameRepository(imageName, pushed string) bool {
-	a, err := name.NewRepository(imageName)
+// repositoryName is an image name's repository, normalised the way
+// registries name them (docker.io is index.docker.io); "" when it is not
+// one.
+func repositoryName(imageName string) string {
+	r, err := name.NewRepository(imageName)
 	if err != nil {
-		return false
+		return ""
 	}
-	b, err := name.NewRepository(pushed)
-	return err == nil && a.Name() == b.Name()
+	return r.Name()
 }
 
 // decideImagePushed pins the pushed image in every Service that takes it.
 func decideImagePushed(services []service, ev eventing.ImagePushed, lives Lives, at time.Time) outcome {
 	var out outcome
+	pushed := repositoryName(ev.Registry + "/" + ev.Repository)
 	for _, s := range services {
-		if !sameRepository(s.ImageName, ev.Registry+"/"+ev.Repository) {
+		if pushed == "" || s.Repository != pushed {
 			continue
 		}
 		pol, err := s.policy()

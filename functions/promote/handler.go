@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +26,7 @@ type Promote struct {
 	live  LiveReader
 	send  Sender
 	now   func() time.Time
+	index index
 }
 
 // Option configures Promote.
@@ -117,11 +117,10 @@ func handle[T any, P interface {
 		for round := 1; ; round++ {
 			var need outcome
 			hash, err = p.repo.Update(ctx, func(files gitrepo.Files) (gitrepo.Change, error) {
-				snapshot, err := load(files, p.paths)
+				snapshot, services, skipped, err := p.index.scan(files, p.paths)
 				if err != nil {
 					return gitrepo.Change{}, err
 				}
-				services, skipped := findServices(snapshot)
 				out := decide(ev, services, known, e.Time().UTC())
 				if needs(out) && p.live == nil { // nothing to read: answer at once
 					p.answer(ctx, out, known)
@@ -214,28 +213,6 @@ func (p *Promote) answer(ctx context.Context, out outcome, known answers) {
 		spec, found, err := p.live.RevisionTemplate(ctx, parts[0], parts[1], parts[2])
 		known.templates[key] = Template{Found: found, Spec: spec, Err: err}
 	}
-}
-
-// load reads the YAML files under the configured paths.
-func load(files gitrepo.Files, paths []string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for _, dir := range paths {
-		list, err := files.List(dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range list {
-			if ext := path.Ext(f); ext != ".yaml" && ext != ".yml" && path.Base(f) != "Kustomization" {
-				continue
-			}
-			b, err := files.Read(f)
-			if err != nil {
-				return nil, err
-			}
-			out[f] = b
-		}
-	}
-	return out, nil
 }
 
 // build applies every desired change to a working copy of the files; a

@@ -21,7 +21,10 @@ type service struct {
 	// Image is the effective image of the first container (after a kustomize images entry).
 	Image string
 	// ImageName is the image without tag or digest, as written in the manifest.
-	ImageName   string
+	ImageName string
+	// Repository is ImageName normalised as registries name it (docker.io
+	// is index.docker.io), read once with the file; "" when it is not one.
+	Repository  string
 	Annotations map[string]string
 	Template    string // spec.template.metadata.name
 	// TemplateJSON is spec.template as JSON, to name its revisions.
@@ -106,47 +109,55 @@ func splitImage(ref string) (name, tag string) {
 // not parse are reported in skipped and do not stop the others.
 func findServices(files map[string][]byte) (services []service, skipped []skip) {
 	for _, p := range sortedKeys(files) {
-		ext := path.Ext(p)
-		if (ext != ".yaml" && ext != ".yml") || isKustomization(p) {
+		s, k := servicesIn(files, p)
+		services, skipped = append(services, s...), append(skipped, k...)
+	}
+	return services, skipped
+}
+
+// servicesIn reads the Knative Services of the file at p (of files, which
+// has its folder's kustomization too, if any).
+func servicesIn(files map[string][]byte, p string) (services []service, skipped []skip) {
+	ext := path.Ext(p)
+	if (ext != ".yaml" && ext != ".yml") || isKustomization(p) {
+		return nil, nil
+	}
+	f, err := yamlpatch.Parse(files[p])
+	if err != nil {
+		if strings.Contains(string(files[p]), "serving.knative.dev") {
+			skipped = append(skipped, skip{Subject: p, Reason: fmt.Sprintf("does not parse: %v", err)})
+		}
+		return nil, skipped
+	}
+	for i, doc := range f.Docs() {
+		if doc == nil || doc.Kind != yaml.MappingNode {
 			continue
 		}
-		f, err := yamlpatch.Parse(files[p])
+		var m manifestShape
+		if err := doc.Decode(&m); err != nil {
+			skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1), Reason: err.Error()})
+			continue
+		}
+		if m.Kind != "Service" || m.APIVersion != "serving.knative.dev/v1" {
+			continue
+		}
+		// Only a managed Service is edited, so only its text must be safe to edit.
+		if _, managed := m.Metadata.Annotations[policy.AnnotationTrack]; managed {
+			if err := yamlpatch.Unsafe(doc); err != nil {
+				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1),
+					Reason: fmt.Sprintf("%v: promote edits manifests as text and cannot change this one safely; write it out plainly", err)})
+				continue
+			}
+		}
+		s, err := toService(files, p, i, m)
+		if err == nil {
+			s.TemplateJSON, err = templateJSON(doc)
+		}
 		if err != nil {
-			if strings.Contains(string(files[p]), "serving.knative.dev") {
-				skipped = append(skipped, skip{Subject: p, Reason: fmt.Sprintf("does not parse: %v", err)})
-			}
+			skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1), Reason: err.Error()})
 			continue
 		}
-		for i, doc := range f.Docs() {
-			if doc == nil || doc.Kind != yaml.MappingNode {
-				continue
-			}
-			var m manifestShape
-			if err := doc.Decode(&m); err != nil {
-				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1), Reason: err.Error()})
-				continue
-			}
-			if m.Kind != "Service" || m.APIVersion != "serving.knative.dev/v1" {
-				continue
-			}
-			// Only a managed Service is edited, so only its text must be safe to edit.
-			if _, managed := m.Metadata.Annotations[policy.AnnotationTrack]; managed {
-				if err := yamlpatch.Unsafe(doc); err != nil {
-					skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1),
-						Reason: fmt.Sprintf("%v: promote edits manifests as text and cannot change this one safely; write it out plainly", err)})
-					continue
-				}
-			}
-			s, err := toService(files, p, i, m)
-			if err == nil {
-				s.TemplateJSON, err = templateJSON(doc)
-			}
-			if err != nil {
-				skipped = append(skipped, skip{Subject: fmt.Sprintf("%s (document %d)", p, i+1), Reason: err.Error()})
-				continue
-			}
-			services = append(services, s)
-		}
+		services = append(services, s)
 	}
 	return services, skipped
 }
@@ -162,6 +173,7 @@ func toService(files map[string][]byte, p string, doc int, m manifestShape) (ser
 	}
 	s.Image = m.Spec.Template.Spec.Containers[0].Image
 	s.ImageName, _ = splitImage(s.Image)
+	s.Repository = repositoryName(s.ImageName)
 	kpath, k := readKustomization(files, path.Dir(p))
 	if k != nil {
 		if s.Namespace == "" {
