@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -391,13 +390,9 @@ spec:
 `, p.service, p.ns, pause, p.registry)
 	_, bare := testutil.NewGitRepo(p.t, map[string]string{p.file(): manifest})
 	p.bare = bare
-	exec, err := exec.Command("git", "--exec-path").Output()
+	backend, err := testutil.GitHTTPBackend(filepath.Dir(bare), "slipstream")
 	if err != nil {
 		p.t.Fatal(err)
-	}
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(exec)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=slipstream"},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.gitDown.Load() {

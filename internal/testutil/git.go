@@ -1,6 +1,9 @@
 package testutil
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/cgi"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,15 +23,38 @@ func NewGitRepo(t testing.TB, files map[string]string) (url, bare string) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
-	dir := t.TempDir()
-	bare = filepath.Join(dir, "config.git")
-	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := Commit("file://"+bare, filepath.Join(dir, "seed"), files, "seed", true); err != nil {
+	bare, err := NewBareRepo(t.TempDir(), files)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return "file://" + bare, bare
+}
+
+// NewBareRepo makes dir/config.git, a bare repository whose main branch
+// has files in one commit, and returns its path.
+func NewBareRepo(dir string, files map[string]string) (string, error) {
+	bare := filepath.Join(dir, "config.git")
+	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}}); err != nil {
+		return "", err
+	}
+	if err := Commit("file://"+bare, filepath.Join(dir, "seed"), files, "seed", true); err != nil {
+		return "", err
+	}
+	return bare, nil
+}
+
+// GitHTTPBackend serves the bare repositories under root over Git's smart
+// HTTP protocol, pushes included, with the git CLI's own server (`git
+// http-backend` as CGI), as user.
+func GitHTTPBackend(root, user string) (http.Handler, error) {
+	execPath, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		return nil, fmt.Errorf("git --exec-path: %w", err)
+	}
+	return &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=" + user},
+	}, nil
 }
 
 // Commit commits files to main as another writer would (a person, another
