@@ -286,6 +286,10 @@ type Rollback struct {
 	Kubeconfig string `desc:"kubeconfig; empty: in-cluster credentials"`
 	// APITimeout bounds each call to the Kubernetes API. Default 2s.
 	APITimeout time.Duration `split_words:"true" default:"2s" desc:"time limit for each Kubernetes API call"`
+	// Concurrency is how many Services of one notification are rolled back
+	// at once (Alertmanager groups alerts: a bad dependency fails many
+	// Services together). Default 16.
+	Concurrency int `split_words:"true" default:"16" desc:"Services of one notification rolled back at once"`
 }
 
 // Validate implements Validator.
@@ -312,6 +316,9 @@ func (c *Rollback) Validate() error {
 		}
 	}
 	p.positiveDuration(Prefix+"_ROLLBACK_API_TIMEOUT", c.APITimeout)
+	if c.Concurrency < 1 {
+		p.env(Prefix+"_ROLLBACK_CONCURRENCY", "%d: must be 1 or more", c.Concurrency)
+	}
 	if len(c.DefaultRollbackOn) == 0 {
 		p.env(Prefix+"_ROLLBACK_DEFAULT_ROLLBACK_ON", "must hold at least one matcher")
 	}

@@ -52,7 +52,7 @@ func TestLoadSharedDefaults(t *testing.T) {
 	}
 	want := Shared{Port: 8080, LogLevel: "info", LogFormat: "json", MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		ShutdownGrace: 25 * time.Second, DrainDelay: 3 * time.Second, ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64,
-		SinkTokenFile: "/oidc/token", SinkRetries: 3, SinkBackoff: 100 * time.Millisecond, SinkTimeout: 2 * time.Second}
+		KubeQPS: 50, KubeBurst: 100, SinkTokenFile: "/oidc/token", SinkRetries: 3, SinkBackoff: 100 * time.Millisecond, SinkTimeout: 2 * time.Second}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
@@ -358,7 +358,7 @@ func TestRollbackDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Rollback{AllowUnauthenticated: true, NamespaceLabels: []string{"namespace", "namespace_name"},
-		ServiceLabels: []string{"service_name", "knative_service", "service"}, RevisionLabels: []string{"revision_name", "revision"}, APITimeout: 2 * time.Second}
+		ServiceLabels: []string{"service_name", "knative_service", "service"}, RevisionLabels: []string{"revision_name", "revision"}, APITimeout: 2 * time.Second, Concurrency: 16}
 	if diff := cmp.Diff(want, r, cmpopts.IgnoreFields(Rollback{}, "DefaultRollbackOn"), cmp.AllowUnexported(Secret{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -50,7 +50,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if sender, err := h.Sender(); err == nil {
 		popts = append(popts, WithSender(sender))
 	}
-	kc, err := kservice.Connect(prefix, cfg.Kubeconfig, cfg.GitTimeout, false)
+	kc, err := kservice.Connect(prefix, cfg.Kubeconfig, cfg.GitTimeout, false, kservice.LimitsOf(h.Settings()))
 	switch {
 	case err != nil:
 		return host.Function{}, err

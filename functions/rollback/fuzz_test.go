@@ -20,7 +20,7 @@ func FuzzNotification(f *testing.F) {
 		b, _ := os.ReadFile(filepath.Join("testdata", s))
 		f.Add(b)
 	}
-	cfg := config.Rollback{NamespaceLabels: []string{"namespace"}, ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}}
+	cfg := config.Rollback{NamespaceLabels: []string{"namespace"}, ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, Concurrency: 1}
 	defaults, _ := parseDefault(`severity="critical"`)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		n, err := parse(body)

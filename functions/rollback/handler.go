@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -71,39 +73,68 @@ func (r *Rollback) authorize(_ string, req *http.Request) error {
 	return nil // SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED
 }
 
-// handle decides per Service named by the notification's alerts.
+// handle decides per Service named by the notification's alerts, up to
+// cfg.Concurrency Services at once: a storm (one bad dependency failing
+// many Services) arrives as one grouped notification, and each Service
+// waits for no other.
 func (r *Rollback) handle(ctx context.Context, _ *http.Request, body []byte) (host.Response, error) {
 	n, err := parse(body)
 	if err != nil {
 		return host.Response{}, err
 	}
 	log := host.Logger(ctx).With("groupKey", n.GroupKey)
-	var notes []string
-	failed := false
-	done := map[string]bool{} // a Service is rolled back once per notification
-	for _, a := range n.Alerts {
-		note, err := r.alert(ctx, a, done)
-		if err != nil {
-			failed = true
-			note = "failed: " + err.Error()
-			log.Error("alert not handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "error", err.Error())
-		} else {
-			log.Info("alert handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "status", a.Status, "outcome", note)
-		}
-		notes = append(notes, fmt.Sprintf("%s (%s): %s", a.Name(), a.Fingerprint, note))
+	notes := make([]string, len(n.Alerts))
+	failed := make([]bool, len(n.Alerts))
+	claims := &claims{done: map[string]bool{}} // a Service is rolled back once per notification
+	slots := make(chan struct{}, r.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i, a := range n.Alerts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			note, err := r.alert(ctx, a, claims)
+			if err != nil {
+				failed[i], note = true, "failed: "+err.Error()
+				log.Error("alert not handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "error", err.Error())
+			} else {
+				log.Info("alert handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "status", a.Status, "outcome", note)
+			}
+			notes[i] = fmt.Sprintf("%s (%s): %s", a.Name(), a.Fingerprint, note)
+		}()
 	}
+	wg.Wait()
 	if len(notes) == 0 {
 		notes = append(notes, "no alerts")
 	}
 	msg := strings.Join(notes, "; ")
-	if failed {
+	if slices.Contains(failed, true) {
 		return host.Response{}, fmt.Errorf("%w: %s", host.ErrUnavailable, msg)
 	}
 	return host.Response{Status: http.StatusOK, Message: msg}, nil
 }
 
+// claims are the Services an alert of one notification has taken on.
+type claims struct {
+	mu   sync.Mutex
+	done map[string]bool
+}
+
+// claim reports whether key is this caller's to roll back: the first alert
+// that decides to roll a Service back does; the others leave it to it.
+func (c *claims) claim(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done[key] {
+		return false
+	}
+	c.done[key] = true
+	return true
+}
+
 // alert handles one alert: read the Service, decide, patch, tell promote.
-func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (string, error) {
+func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (string, error) {
 	if a.Status != "firing" {
 		return "resolved: nothing changes", nil
 	}
@@ -122,12 +153,11 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 		t.Service = rev.Service
 	}
 	key := t.Namespace + "/" + t.Service
-	if done[key] {
-		return key + ": handled by an earlier alert of this notification", nil
-	}
 	var live *servingv1.Service
 	var act Action
-	gone := false // the Service does not exist: nothing to roll back
+	gone := false    // the Service does not exist: nothing to roll back
+	claimed := false // this alert rolls key back
+	other := false   // another alert of the notification does
 	err = kservice.RetryOnConflict(ctx, func() error {
 		var err error
 		live, err = r.cluster.Get(ctx, t.Namespace, t.Service)
@@ -135,6 +165,12 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 			return err
 		}
 		act = Decide(a, t.Revision, live, r.cfg.DefaultRollbackOn, r.now())
+		if act.Kind != Ignore && !claimed {
+			if other = !claims.claim(key); other {
+				return nil
+			}
+			claimed = true
+		}
 		if act.Kind != RollBack {
 			return nil
 		}
@@ -156,10 +192,11 @@ func (r *Rollback) alert(ctx context.Context, a Alert, done map[string]bool) (st
 		return fmt.Sprintf("ignored: Service %s does not exist", key), nil
 	case err != nil:
 		return "", err
+	case other:
+		return key + ": rolled back for another alert of this notification", nil
 	case act.Kind == Ignore:
 		return key + ": " + act.Note, nil
 	}
-	done[key] = true
 	if err := r.announce(ctx, live, act); err != nil {
 		return "", fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
 	}

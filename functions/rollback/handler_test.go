@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,6 +69,8 @@ func promoted(ns, name string, ago time.Duration) *servingv1.Service {
 
 type env struct {
 	t       testing.TB
+	wrap    func(Cluster) Cluster // wraps the cluster adapter; nil: none
+	cfg     config.Rollback
 	cs      *fake.Clientset
 	sink    *testutil.Sink
 	url     string
@@ -122,19 +125,30 @@ func newEnvTB(t testing.TB, objects ...runtime.Object) *env {
 	if err := config.Load(config.Prefix+"_ROLLBACK", &cfg); err != nil {
 		t.Fatal(err)
 	}
+	e.cfg = cfg
+	e.restart()
+	return e
+}
+
+// restart serves a new rollback over the env's cluster (wrapped by e.wrap).
+func (e *env) restart() {
+	t := e.t
 	h, err := host.New(Name, testutil.Shared(e.sink.URL), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sender, _ := h.Sender()
-	r, err := New(cfg, kservice.New(e.cs, time.Second), sender, WithClock(func() time.Time { return now }))
+	var c Cluster = kservice.New(e.cs, time.Second)
+	if e.wrap != nil {
+		c = e.wrap(c)
+	}
+	r, err := New(e.cfg, c, sender, WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h.Handler(r.Function()))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
-	return e
 }
 
 func (e *env) post(body []byte, auth string) (int, string) {
@@ -258,9 +272,80 @@ func TestGroupedNotification(t *testing.T) {
 	if n := len(e.sink.Events()); n != 2 {
 		t.Errorf("%d events, want 2 (one per Service)", n)
 	}
-	if !strings.Contains(msg, "handled by an earlier alert") {
+	if !strings.Contains(msg, "rolled back for another alert of this notification") {
 		t.Errorf("answer does not report the second checkout alert: %s", msg)
 	}
+}
+
+// TestAStormIsRolledBackConcurrently: the Services of one grouped
+// notification are handled at once (SLIPSTREAM_ROLLBACK_CONCURRENCY), each
+// rolled back and announced once; with a concurrency of 1, one by one. The
+// fake API holds the first Service read until another is in flight or a
+// second passes, so whether reads overlap is what the handler allowed.
+func TestAStormIsRolledBackConcurrently(t *testing.T) {
+	for _, tc := range []struct {
+		concurrency string
+		overlap     bool
+	}{{"16", true}, {"1", false}} {
+		t.Run("concurrency "+tc.concurrency, func(t *testing.T) {
+			t.Setenv("SLIPSTREAM_ROLLBACK_CONCURRENCY", tc.concurrency)
+			var objects []runtime.Object
+			var alerts []string
+			for i := range 20 {
+				name := fmt.Sprintf("svc-%02d", i)
+				objects = append(objects, midRollout("shop", name))
+				alerts = append(alerts, alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "service_name": name, "severity": "critical"}))
+			}
+			e := newEnv(t, objects...)
+			b := &barrier{Cluster: kservice.New(e.cs, time.Second)}
+			b.others = sync.NewCond(&b.mu)
+			e.wrap = func(c Cluster) Cluster { b.Cluster = c; return b }
+			e.restart()
+			code, msg := e.post(notification(alerts...), bearer())
+			if code != 200 {
+				t.Fatalf("%d %s", code, msg)
+			}
+			for i := range 20 {
+				if s, st := e.svc("shop", fmt.Sprintf("svc-%02d", i)); st.Phase != policy.RolledBack || !strings.HasSuffix(traffic(s), "aa11bb22cc=100") {
+					t.Errorf("svc-%02d: %s %s", i, traffic(s), st.Phase)
+				}
+			}
+			if n := len(e.sink.Events()); n != 20 {
+				t.Errorf("%d events, want 20", n)
+			}
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if got := b.widest > 1; got != tc.overlap {
+				t.Errorf("at most %d Services read at once; want overlap %v", b.widest, tc.overlap)
+			}
+		})
+	}
+}
+
+// barrier holds the first Service read until another is in flight or a
+// second passes, and records the most reads in flight at once.
+type barrier struct {
+	Cluster
+	mu               sync.Mutex
+	others           *sync.Cond
+	inFlight, widest int
+	held             bool
+}
+
+func (b *barrier) Get(ctx context.Context, namespace, name string) (*servingv1.Service, error) {
+	b.mu.Lock()
+	b.inFlight++
+	b.widest = max(b.widest, b.inFlight)
+	b.others.Broadcast()
+	if !b.held {
+		b.held = true
+		deadline := time.AfterFunc(time.Second, func() { b.mu.Lock(); b.others.Broadcast(); b.mu.Unlock() })
+		b.others.Wait()
+		deadline.Stop()
+	}
+	b.mu.Unlock()
+	defer func() { b.mu.Lock(); b.inFlight--; b.mu.Unlock() }()
+	return b.Cluster.Get(ctx, namespace, name)
 }
 
 func TestRevisionLabelledAlert(t *testing.T) {

@@ -19,7 +19,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if err != nil {
 		return host.Function{}, err
 	}
-	kc, err := kservice.Connect(prefix, cfg.Kubeconfig, cfg.APITimeout, true)
+	kc, err := kservice.Connect(prefix, cfg.Kubeconfig, cfg.APITimeout, true, kservice.LimitsOf(h.Settings()))
 	if err != nil {
 		return host.Function{}, err
 	}

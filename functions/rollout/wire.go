@@ -17,7 +17,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if err := config.Load(prefix, &cfg); err != nil {
 		return host.Function{}, err
 	}
-	kc, err := kservice.Connect(prefix, cfg.Kubeconfig, cfg.QueryTimeout, true)
+	kc, err := kservice.Connect(prefix, cfg.Kubeconfig, cfg.QueryTimeout, true, kservice.LimitsOf(h.Settings()))
 	if err != nil {
 		return host.Function{}, err
 	}

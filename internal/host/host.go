@@ -54,6 +54,9 @@ func New(name string, settings config.Shared, log *slog.Logger) (*Host, error) {
 		inFlight: make(chan struct{}, settings.MaxInFlight), tokens: tokens}, nil
 }
 
+// Settings returns the shared settings the host was made with.
+func (h *Host) Settings() config.Shared { return h.settings }
+
 // Logger returns the host's logger (with the function name).
 func (h *Host) Logger() *slog.Logger { return h.log }
 

@@ -17,8 +17,9 @@ import (
 // credentials inside a pod. Outside a cluster without a kubeconfig it
 // returns nil, or, when required, a *config.Error naming the setting; so do
 // a kubeconfig that does not load and credentials the clientset refuses.
-// timeout bounds each API call (see New).
-func Connect(prefix, path string, timeout time.Duration, required bool) (*Client, error) {
+// timeout bounds each API call (see New); limits is the client-side rate
+// limit (SLIPSTREAM_KUBE_QPS and _BURST).
+func Connect(prefix, path string, timeout time.Duration, required bool, limits Limits) (*Client, error) {
 	settingErr := func(err error) error { return config.SettingError(prefix+"_KUBECONFIG", err) }
 	restCfg, err := restConfig(path)
 	if err != nil {
@@ -30,7 +31,7 @@ func Connect(prefix, path string, timeout time.Duration, required bool) (*Client
 		}
 		return nil, nil
 	}
-	restCfg.QPS, restCfg.Burst = clientQPS, clientBurst
+	restCfg.QPS, restCfg.Burst = limits.QPS, limits.Burst
 	cs, err := servingclient.NewForConfig(restCfg)
 	if err != nil {
 		return nil, settingErr(err)
@@ -38,17 +39,14 @@ func Connect(prefix, path string, timeout time.Duration, required bool) (*Client
 	return New(cs, timeout), nil
 }
 
-// clientQPS and clientBurst are the client-side rate limit of the
-// functions' Kubernetes client. client-go's default (5 requests a second,
-// bursts of 10) throttles a function that reads the cluster on every
-// ApiServerSource event: on the e2e control plane, rollout's requests
-// queued behind the limiter past their deadline during a rollout (each
-// answered 503, which the broker retried, which queued more). The
-// apiserver's own priority and fairness protects it from a busy client.
-const (
-	clientQPS   = 50
-	clientBurst = 100
-)
+// Limits is a client's rate limit: requests a second, and at once above it.
+type Limits struct {
+	QPS   float32
+	Burst int
+}
+
+// LimitsOf is the rate limit the shared settings give.
+func LimitsOf(s config.Shared) Limits { return Limits{QPS: s.KubeQPS, Burst: s.KubeBurst} }
 
 // restConfig returns the cluster credentials: the kubeconfig named, else
 // in-cluster ones inside a pod, else none.

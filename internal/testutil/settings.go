@@ -16,5 +16,6 @@ import (
 func Shared(sink string) config.Shared {
 	return config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: sink, MaxBodyBytes: 1 << 20,
 		RequestTimeout: 10 * time.Second, ShutdownGrace: time.Second, SinkRetries: 1, SinkBackoff: time.Millisecond, SinkTimeout: time.Second,
-		ReadTimeout: 5 * time.Second, IdleTimeout: 10 * time.Second, MaxInFlight: 16, AllowUnauthenticatedEvents: true}
+		ReadTimeout: 5 * time.Second, IdleTimeout: 10 * time.Second, MaxInFlight: 16, AllowUnauthenticatedEvents: true,
+		KubeQPS: 50, KubeBurst: 100}
 }

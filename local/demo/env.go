@@ -231,7 +231,7 @@ func (e *Env) startIngress(context.Context) error {
 	issuing.set(e.issuer.Handler())
 	e.shared = config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: url, MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second,
-		ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64, OidcIssuer: issuerURL}
+		ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64, OidcIssuer: issuerURL, KubeQPS: 50, KubeBurst: 100}
 	return nil
 }
 
@@ -381,7 +381,7 @@ func (e *Env) startRollback(context.Context) (err error) {
 		return err
 	}
 	cfg := config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace"},
-		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second}
+		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second, Concurrency: 16}
 	e.Rollback, err = e.start(rollback.Name, func(send *host.Sender) (host.Function, error) {
 		rb, err := rollback.New(cfg, e.services, send)
 		if err != nil {
