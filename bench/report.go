@@ -165,6 +165,9 @@ func (r Report) Text() string {
 			}
 			b.WriteString("\n")
 		}
+		if s.Notes != "" {
+			fmt.Fprintf(&b, "  (%s)\n", strings.TrimSpace(s.Notes))
+		}
 	}
 	return b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slipstream-cd/slipstream/bench"
+	"github.com/slipstream-cd/slipstream/e2e/peers"
 )
 
 func main() {
@@ -64,6 +65,10 @@ func run(ctx context.Context, doc, only string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
 	started := time.Now()
 	r := bench.Report{Machine: bench.ThisMachine(), Date: started, Commit: bench.Commit(".")}
 	scenarios := []struct {
@@ -71,6 +76,7 @@ func run(ctx context.Context, doc, only string) error {
 		run  func() (bench.Section, error)
 	}{
 		{"P1", func() (bench.Section, error) { return bench.P1(ctx, work, p1Sizes, 3, 20, 5) }},
+		{"P2", func() (bench.Section, error) { return bench.P2(ctx, work, root, peers.Cache(root), 20) }},
 	}
 	for _, s := range scenarios {
 		if only != "" && !strings.Contains(","+only+",", ","+s.name+",") {

@@ -1,0 +1,386 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+	fakeserving "knative.dev/serving/pkg/client/clientset/versioned/fake"
+
+	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/e2e/cluster"
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/functions/rollback"
+	"github.com/slipstream-cd/slipstream/internal/host"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
+	"github.com/slipstream-cd/slipstream/policy"
+)
+
+const (
+	p2Namespace = "bench"
+	alertToken  = "bench-alert-token"
+	stormSize   = 20
+)
+
+// p2Service is the i-th Service of P2, mid-rollout: stable v1 75%,
+// candidate v2 25%.
+func p2Service(i int) *servingv1.Service {
+	name := fmt.Sprintf("svc-%02d", i)
+	started := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	st := policy.State{Phase: policy.Progressing, Stable: name + "-v1", StableImage: "registry.bench.local/team/" + name + ":1.0.0@" + digest(name+"1"),
+		Candidate: name + "-v2", CandidateImage: "registry.bench.local/team/" + name + ":1.1.0@" + digest(name+"2"), Step: 2, StartedAt: &started}
+	return testutil.Service(p2Namespace, name, testutil.WithAnnotation(policy.AnnotationTrack, "semver:^1.0.0"), testutil.WithState(st),
+		testutil.WithTemplateName(st.Candidate), testutil.WithImage(st.CandidateImage),
+		testutil.WithSpecTraffic(eventing.TrafficTarget{RevisionName: st.Stable, Percent: 75, Tag: "stable"}, eventing.TrafficTarget{RevisionName: st.Candidate, Percent: 25, Tag: "candidate"}))
+}
+
+// alertsFor is an Alertmanager notification of one firing alert per Service.
+func alertsFor(group string, services ...int) string {
+	var alerts []string
+	for _, i := range services {
+		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"HighErrorRate","namespace":%q,"service_name":"svc-%02d","severity":"critical"},"annotations":{},"startsAt":%q,"endsAt":"0001-01-01T00:00:00Z","fingerprint":"%s%02d"}`,
+			p2Namespace, i, time.Now().UTC().Format(time.RFC3339), group, i))
+	}
+	return fmt.Sprintf(`{"version":"4","groupKey":%q,"status":"firing","receiver":"slipstream","alerts":[%s]}`, group, strings.Join(alerts, ","))
+}
+
+// patchTimes wraps rollback's cluster adapter and notes when each Service's
+// first patch since reset was answered by the API.
+type patchTimes struct {
+	rollback.Cluster
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (p *patchTimes) Patch(ctx context.Context, svc *servingv1.Service, ch kservice.Change) (*servingv1.Service, error) {
+	s, err := p.Cluster.Patch(ctx, svc, ch)
+	if err == nil {
+		p.mu.Lock()
+		if _, ok := p.at[svc.Name]; !ok {
+			p.at[svc.Name] = time.Now()
+		}
+		p.mu.Unlock()
+	}
+	return s, err
+}
+
+func (p *patchTimes) reset() { p.mu.Lock(); p.at = map[string]time.Time{}; p.mu.Unlock() }
+
+func (p *patchTimes) get(name string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.at[name]
+	return t, ok
+}
+
+// rollbackUnder serves rollback over serving with concurrency; it returns
+// its URL, the patch recorder and a stop.
+func rollbackUnder(serving servingclient.Interface, concurrency int) (string, *patchTimes, func(), error) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	shared := testutil.Shared(sink.URL)
+	shared.LogLevel, shared.MaxInFlight, shared.RequestTimeout = "error", 256, time.Minute
+	h, err := host.New(rollback.Name, shared, slog.New(slog.DiscardHandler))
+	if err != nil {
+		sink.Close()
+		return "", nil, nil, err
+	}
+	send, err := h.Sender()
+	if err != nil {
+		sink.Close()
+		return "", nil, nil, err
+	}
+	matchers, err := policy.ParseMatchers(`severity="critical"`)
+	if err != nil {
+		sink.Close()
+		return "", nil, nil, err
+	}
+	cfg := config.Rollback{TokenFile: config.NewSecret([]byte(alertToken)), NamespaceLabels: []string{"namespace"}, ServiceLabels: []string{"service_name"},
+		RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 10 * time.Second, Concurrency: concurrency}
+	pt := &patchTimes{Cluster: kservice.New(serving, 10*time.Second), at: map[string]time.Time{}}
+	rb, err := rollback.New(cfg, pt, send)
+	if err != nil {
+		sink.Close()
+		return "", nil, nil, err
+	}
+	srv := httptest.NewServer(h.Handler(rb.Function()))
+	return srv.URL, pt, func() { srv.Close(); sink.Close() }, nil
+}
+
+// postAlert sends a notification and returns once rollback answered.
+func postAlert(ctx context.Context, url, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+rollback.Route, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+alertToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("rollback answered %d: %s", resp.StatusCode, msg)
+	}
+	return nil
+}
+
+// p2Cluster is where P2's Services live: the serving client rollback
+// uses, with a rate limit, and a reset of Services to mid-rollout.
+type p2Cluster struct {
+	name   string
+	client func(qps float32, burst int) (servingclient.Interface, error)
+	reset  func(ctx context.Context, i int) error
+}
+
+// p2Fake is the serving fake clientset (no rate limit applies).
+func p2Fake() p2Cluster {
+	var objects []runtime.Object
+	for i := range stormSize {
+		s := p2Service(i)
+		objects = append(objects, s, &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: p2Namespace, Name: s.Name + "-v1",
+			Labels: map[string]string{"serving.knative.dev/service": s.Name}}})
+	}
+	cs := fakeserving.NewSimpleClientset(objects...)
+	return p2Cluster{name: "fake clientset", client: func(float32, int) (servingclient.Interface, error) { return cs, nil },
+		reset: func(ctx context.Context, i int) error { return resetService(ctx, cs, i) }}
+}
+
+// resetService puts the i-th Service back mid-rollout.
+func resetService(ctx context.Context, cs servingclient.Interface, i int) error {
+	want := p2Service(i)
+	for {
+		live, err := cs.ServingV1().Services(p2Namespace).Get(ctx, want.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if live.Annotations == nil {
+			live.Annotations = map[string]string{}
+		}
+		for k, v := range want.Annotations { // Knative's own (creator, lastModifier) stay
+			live.Annotations[k] = v
+		}
+		delete(live.Annotations, policy.AnnotationRollback)
+		if live.Spec.Template.Name != want.Spec.Template.Name {
+			live.Spec.Template = want.Spec.Template // the candidate, once
+		} // else the template Knative defaulted stays: a changed one needs a new name
+		live.Spec.Traffic = want.Spec.Traffic
+		_, err = cs.ServingV1().Services(p2Namespace).Update(ctx, live, metav1.UpdateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "modified") {
+			return err
+		}
+	}
+}
+
+// p2Real is a real kube-apiserver with Knative Serving's controller and
+// webhook (e2e/cluster): each Service's stable revision exists.
+func p2Real(ctx context.Context, c *cluster.Cluster) (p2Cluster, error) {
+	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p2Namespace}}, metav1.CreateOptions{}); err != nil {
+		return p2Cluster{}, err
+	}
+	for i := range stormSize {
+		s := p2Service(i)
+		first := s.DeepCopy()
+		first.Annotations = nil
+		first.Spec.Template.Name = s.Name + "-v1"
+		first.Spec.Traffic = nil
+		first.Spec.Template.Spec.Containers[0].Image = "registry.bench.local/team/" + s.Name + "@" + digest(s.Name+"1")
+		if _, err := c.Serving.ServingV1().Services(p2Namespace).Create(ctx, first, metav1.CreateOptions{}); err != nil {
+			return p2Cluster{}, err
+		}
+	}
+	for i := range stormSize {
+		name := fmt.Sprintf("svc-%02d-v1", i)
+		if err := cluster.Until(ctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+			_, err := c.Serving.ServingV1().Revisions(p2Namespace).Get(ctx, name, metav1.GetOptions{})
+			return err == nil, nil
+		}); err != nil {
+			return p2Cluster{}, fmt.Errorf("revision %s never appeared: %w", name, err)
+		}
+		if err := resetService(ctx, c.Serving, i); err != nil {
+			return p2Cluster{}, err
+		}
+	}
+	return p2Cluster{name: "kube-apiserver v1.29.2",
+		client: func(qps float32, burst int) (servingclient.Interface, error) {
+			cfg := rest.CopyConfig(c.Admin)
+			cfg.QPS, cfg.Burst = qps, burst
+			return servingclient.NewForConfig(cfg)
+		},
+		reset: func(ctx context.Context, i int) error { return resetService(ctx, c.Serving, i) }}, nil
+}
+
+// p2Config is one way the rollback path was configured.
+type p2Config struct {
+	label       string
+	qps         float32
+	burst       int
+	concurrency int
+}
+
+// measure runs the three P2 scenarios on cl with cfg: a lone alert (runs
+// times), a storm of stormSize notifications sent at once, and a storm in
+// one grouped notification. Each figure is webhook sent → Service patched.
+func (cl p2Cluster) measure(ctx context.Context, cfg p2Config, runs int) (lone, separate, grouped Summary, err error) {
+	serving, err := cl.client(cfg.qps, cfg.burst)
+	if err != nil {
+		return
+	}
+	url, pt, stop, err := rollbackUnder(serving, cfg.concurrency)
+	if err != nil {
+		return
+	}
+	defer stop()
+	resetAll := func() error {
+		for i := range stormSize {
+			if err := cl.reset(ctx, i); err != nil {
+				return err
+			}
+		}
+		pt.reset()
+		return nil
+	}
+	var lones []time.Duration
+	for range runs {
+		if err = cl.reset(ctx, 0); err != nil {
+			return
+		}
+		pt.reset()
+		start := time.Now()
+		if err = postAlert(ctx, url, alertsFor("lone", 0)); err != nil {
+			return
+		}
+		at, ok := pt.get("svc-00")
+		if !ok {
+			err = fmt.Errorf("%s: the lone alert patched nothing", cl.name)
+			return
+		}
+		lones = append(lones, at.Sub(start))
+	}
+	storm := func(send func(start time.Time) error) (Summary, error) {
+		if err := resetAll(); err != nil {
+			return Summary{}, err
+		}
+		start := time.Now()
+		if err := send(start); err != nil {
+			return Summary{}, err
+		}
+		var ds []time.Duration
+		for i := range stormSize {
+			at, ok := pt.get(fmt.Sprintf("svc-%02d", i))
+			if !ok {
+				return Summary{}, fmt.Errorf("%s: svc-%02d was not patched", cl.name, i)
+			}
+			ds = append(ds, at.Sub(start))
+		}
+		return Summarize(ds), nil
+	}
+	separate, err = storm(func(time.Time) error {
+		errs := make(chan error, stormSize)
+		for i := range stormSize {
+			go func() { errs <- postAlert(ctx, url, alertsFor(fmt.Sprintf("g%02d", i), i)) }()
+		}
+		var first error
+		for range stormSize {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	})
+	if err != nil {
+		return
+	}
+	all := make([]int, stormSize)
+	for i := range all {
+		all[i] = i
+	}
+	grouped, err = storm(func(time.Time) error { return postAlert(ctx, url, alertsFor("storm", all...)) })
+	return Summarize(lones), separate, grouped, err
+}
+
+// P2 measures alert → traffic restored: an Alertmanager notification sent
+// to rollback until the Service's patch was answered by the API, for a lone
+// alert and a storm of stormSize Services (one notification each, all at
+// once; and all in one grouped notification), on the fake clientset and, when
+// the e2e peers are built, a real kube-apiserver with Knative Serving. Each
+// is measured as the rollback path was (client-go's default rate limit, one
+// Service at a time) and as it is, in the same run.
+func P2(ctx context.Context, work, root, cache string, runs int) (Section, error) {
+	sec := Section{Title: "P2 alert → traffic restored",
+		Intro: "An Alertmanager notification (webhook format 4) sent to rollback's HTTP route until the traffic patch of the " +
+			"Service was answered by the API (one read of the Service, one of the stable revision, one patch; the " +
+			"`rollout.rolledback` event and its record come after). *storm, separate*: 20 Services failing at once, one " +
+			"notification each, sent together; *storm, grouped*: the same 20 alerts in one notification. Each figure is " +
+			"over the 20 Services (its p99 is the last one restored). The baseline is the rollback path as it was — " +
+			"client-go's default rate limit (5 requests/s, bursts of 10) and one Service after another — measured in the " +
+			"same run. The fake clientset has no rate limit and no network: it shows the function's own cost."}
+	before := p2Config{label: "as it was: 5/s, burst 10, one at a time", qps: 5, burst: 10, concurrency: 1}
+	after := p2Config{label: "now: 50/s, burst 100, 16 at once", qps: 50, burst: 100, concurrency: 16}
+	clusters := []p2Cluster{p2Fake()}
+	start := time.Now()
+	dir := filepath.Join(work, "p2-cluster")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return sec, err
+	}
+	c, err := cluster.Start(ctx, cluster.Options{Root: root, Dir: dir, Cache: cache})
+	if err != nil {
+		sec.Notes = fmt.Sprintf("Not measured against a real kube-apiserver in this run: the control plane did not start (%v). "+
+			"`make e2e-peers` builds it once (about 40 minutes from nothing; `make e2e` does too).", firstLine(err))
+	} else {
+		defer c.Stop()
+		real, err := p2Real(ctx, c)
+		if err != nil {
+			return sec, err
+		}
+		clusters = append(clusters, real)
+		sec.Notes = fmt.Sprintf("The real control plane (e2e/cluster: etcd, kube-apiserver v1.29.2, Knative Serving v0.42.2's "+
+			"controller and webhook, on loopback) started and was seeded in %s.", time.Since(start).Round(100*time.Millisecond))
+	}
+	for _, cl := range clusters {
+		bl, bs, bg, err := cl.measure(ctx, before, runs)
+		if err != nil {
+			return sec, fmt.Errorf("%s, %s: %w", cl.name, before.label, err)
+		}
+		al, as, ag, err := cl.measure(ctx, after, runs)
+		if err != nil {
+			return sec, fmt.Errorf("%s, %s: %w", cl.name, after.label, err)
+		}
+		target := func(f Figure, s Summary) Figure {
+			if cl.name == "fake clientset" {
+				return f
+			}
+			return f.Against("p99 < 50 ms", s.P99 < 50*time.Millisecond, fmt.Sprintf("by %s", Ms(s.P99-50*time.Millisecond)))
+		}
+		sec.Figures = append(sec.Figures,
+			target(Timing("lone alert — "+cl.name, al, before.label, bl), al),
+			target(Timing("storm, separate — "+cl.name, as, before.label, bs), as),
+			target(Timing("storm, grouped — "+cl.name, ag, before.label, bg), ag))
+	}
+	return sec, nil
+}
+
+// firstLine is an error's first line.
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
