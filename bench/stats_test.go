@@ -55,3 +55,21 @@ func TestRatioAndMs(t *testing.T) {
 		}
 	}
 }
+
+func TestModuleOf(t *testing.T) {
+	for sym, want := range map[string]string{
+		"k8s.io/client-go/kubernetes.(*Clientset).CoreV1":                        "k8s.io/client-go",
+		"knative.dev/serving/pkg/apis/serving/v1.(*Service).Validate":            "knative.dev/serving",
+		"github.com/go-git/go-git/v5/plumbing.NewHash":                           "github.com/go-git/go-git",
+		"gopkg.in/yaml.v3.(*parser).parse":                                       "gopkg.in/yaml.v3",
+		"type:*k8s.io/api/core/v1.Pod":                                           "k8s.io/api",
+		"go:itab.*k8s.io/api/core/v1.Pod,k8s.io/apimachinery/pkg/runtime.Object": "k8s.io/api",
+		"runtime.mallocgc":       "Go runtime tables (pclntab, types) and standard library",
+		"net/http.(*conn).serve": "Go runtime tables (pclntab, types) and standard library",
+		"github.com/slipstream-cd/slipstream/functions/promote.New": "github.com/slipstream-cd/slipstream",
+	} {
+		if got := moduleOf(sym); got != want {
+			t.Errorf("moduleOf(%q) = %q, want %q", sym, got, want)
+		}
+	}
+}

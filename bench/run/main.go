@@ -76,6 +76,8 @@ func run(ctx context.Context, doc, only string) error {
 		run  func() (bench.Section, error)
 	}{
 		{"P1", func() (bench.Section, error) { return bench.P1(ctx, work, p1Sizes, 3, 20, 5) }},
+		{"P3", func() (bench.Section, error) { return bench.P3(ctx, work, root, 20) }},
+		{"broker", func() (bench.Section, error) { return bench.Broker(ctx, 5000, 8) }},
 		{"P2", func() (bench.Section, error) { return bench.P2(ctx, work, root, peers.Cache(root), 20) }},
 	}
 	for _, s := range scenarios {
