@@ -58,7 +58,9 @@ func Broker(ctx context.Context, events, senders int) (Section, error) {
 	}
 	b, err := broker.New(spec, triggers, func(*duckv1.KReference) (string, error) { return subscriber.URL, nil },
 		broker.WithLogger(slog.New(slog.DiscardHandler)),
-		broker.WithTokens(func(_ context.Context, subject, audience string) (string, error) { return iss.Mint(subject, audience, time.Minute) }))
+		broker.WithTokens(func(_ context.Context, subject, audience string) (string, error) {
+			return iss.Mint(subject, audience, time.Minute)
+		}))
 	if err != nil {
 		return sec, err
 	}
