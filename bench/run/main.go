@@ -78,6 +78,8 @@ func run(ctx context.Context, doc, only string) error {
 		{"P1", func() (bench.Section, error) { return bench.P1(ctx, work, p1Sizes, 3, 20, 5) }},
 		{"P3", func() (bench.Section, error) { return bench.P3(ctx, work, root, 20) }},
 		{"broker", func() (bench.Section, error) { return bench.Broker(ctx, 5000, 8) }},
+		{"P4", func() (bench.Section, error) { return bench.P4(ctx, work, []int{1, 2, 4}) }},
+		{"P5", func() (bench.Section, error) { return bench.P5(ctx, work) }},
 		{"P2", func() (bench.Section, error) { return bench.P2(ctx, work, root, peers.Cache(root), 20) }},
 	}
 	for _, s := range scenarios {

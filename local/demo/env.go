@@ -46,6 +46,9 @@ type Options struct {
 	ReadyAfter time.Duration
 	// Tick is the PingSource period. Default 500ms (a cluster ticks every minute).
 	Tick time.Duration
+	// MaxWait is how long rollout may wait within one request for a pause
+	// that ends soon (SLIPSTREAM_ROLLOUT_MAX_WAIT). Default 2s.
+	MaxWait time.Duration
 	// Log receives the functions' logs. Default: discarded.
 	Log *slog.Logger
 	// GitURL is a real config repository for promote instead of the local
@@ -64,6 +67,9 @@ func (o *Options) defaults() {
 	if o.Pause == 0 {
 		o.Pause = time.Second
 	}
+	if o.MaxWait == 0 {
+		o.MaxWait = 2 * time.Second
+	}
 	if o.ReadyAfter == 0 {
 		o.ReadyAfter = 300 * time.Millisecond
 	}
@@ -81,8 +87,8 @@ func (o *Options) defaults() {
 const (
 	intakeToken   = "demo-intake-token"
 	rollbackToken = "demo-alertmanager-token"
-	namespace     = "demo"
-	service       = "hello"
+	namespace     = Namespace
+	service       = Service
 	// dedupWindow is how long the demo's intake remembers a sent push.
 	dedupWindow = time.Second
 )
@@ -123,6 +129,18 @@ type Env struct {
 	log       []Line
 	listeners []func(Line)
 	refused   map[string]bool // digests of image.pushed events promote acknowledged without acting
+}
+
+// Namespace and Service name the demo's app.
+const (
+	Namespace = "demo"
+	Service   = "hello"
+)
+
+// Push pushes a new image of the demo's app to the local registry, tagged
+// tag, and returns its digest: the registry then notifies intake.
+func (e *Env) Push(tag string) (string, error) {
+	return push(e.Registry+"/team/"+service, tag)
 }
 
 // Line is one entry of the event log.
@@ -366,7 +384,7 @@ func (e *Env) startPromote(context.Context) error {
 
 func (e *Env) startRollout(context.Context) (err error) {
 	e.Rollout, err = e.start(rollout.Name, func(send *host.Sender) (host.Function, error) {
-		r, err := rollout.New(e.services, rollout.WithMaxWait(2*time.Second), rollout.WithSender(send), rollout.WithNamespaces([]string{namespace}))
+		r, err := rollout.New(e.services, rollout.WithMaxWait(e.opts.MaxWait), rollout.WithSender(send), rollout.WithNamespaces([]string{namespace}))
 		if err != nil {
 			return host.Function{}, err
 		}
