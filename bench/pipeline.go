@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,14 +106,14 @@ func startPushPipeline(gitURL string, n int) (*pushPipeline, error) {
 	if err != nil {
 		return fail(err)
 	}
-	late := &lateHandler{}
+	late := &host.LateHandler{}
 	issuerURL := serve(late)
 	iss, err := issuer.New(issuerURL, time.Now)
 	if err != nil {
 		return fail(err)
 	}
-	late.set(iss.Handler())
-	ingress := &lateHandler{}
+	late.Set(iss.Handler())
+	ingress := &host.LateHandler{}
 	brokerURL := serve(ingress)
 
 	shared := testutil.Shared(brokerURL)
@@ -205,7 +204,7 @@ func startPushPipeline(gitURL string, n int) (*pushPipeline, error) {
 	if err != nil {
 		return fail(err)
 	}
-	ingress.set(p.broker)
+	ingress.Set(p.broker)
 	return p, nil
 }
 
@@ -243,25 +242,6 @@ func (p *pushPipeline) Close() {
 	for _, s := range p.servers {
 		s.Close()
 	}
-}
-
-// lateHandler serves a handler set after its server started.
-type lateHandler struct {
-	mu sync.RWMutex
-	h  http.Handler
-}
-
-func (l *lateHandler) set(h http.Handler) { l.mu.Lock(); l.h = h; l.mu.Unlock() }
-
-func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.mu.RLock()
-	h := l.h
-	l.mu.RUnlock()
-	if h == nil {
-		http.Error(w, "starting", http.StatusServiceUnavailable)
-		return
-	}
-	h.ServeHTTP(w, r)
 }
 
 var errTimeout = errors.New("timed out")

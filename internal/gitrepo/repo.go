@@ -350,18 +350,7 @@ func (r *Repo) commit(head *object.Commit, files treeFiles, c Change) (string, e
 		}
 		commit.PGPSignature = sigBuf.String()
 	}
-	hash, err := r.store(plumbing.CommitObject, func(w io.Writer) error {
-		obj := &plumbing.MemoryObject{}
-		if err := commit.Encode(obj); err != nil {
-			return err
-		}
-		rd, err := obj.Reader()
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(w, rd)
-		return err
-	})
+	hash, err := r.encode(commit)
 	if err != nil {
 		return "", fmt.Errorf("committing: %w", err)
 	}
@@ -427,18 +416,18 @@ func (r *Repo) put(treeHash plumbing.Hash, parts []string, blob plumbing.Hash) (
 		return e.Name
 	}
 	sort.Slice(entries, func(a, b int) bool { return key(entries[a]) < key(entries[b]) })
-	return r.store(plumbing.TreeObject, func(w io.Writer) error {
-		obj := &plumbing.MemoryObject{}
-		if err := (&object.Tree{Entries: entries}).Encode(obj); err != nil {
-			return err
-		}
-		rd, err := obj.Reader()
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(w, rd)
-		return err
-	})
+	return r.encode(&object.Tree{Entries: entries})
+}
+
+// encode stores a commit or a tree and returns its hash.
+func (r *Repo) encode(o interface {
+	Encode(plumbing.EncodedObject) error
+}) (plumbing.Hash, error) {
+	obj := r.repo.Storer.NewEncodedObject()
+	if err := o.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return r.repo.Storer.SetEncodedObject(obj)
 }
 
 func (r *Repo) push(ctx context.Context) error {

@@ -106,13 +106,13 @@ type Env struct {
 	Serving servingclient.Interface
 
 	opts     Options
-	shared   config.Shared    // the functions' shared settings
-	services *kservice.Client // the functions' Knative adapter
-	intake   *lateHandler     // intake's server, which starts before the registry it needs
-	clock    *clock           // intake's clock, which the story moves on
-	broker   *broker.Broker   // nil until the Triggers are loaded
-	ingress  *lateHandler     // the broker's server, which starts first
-	issuer   *issuer.Issuer   // signs the broker's deliveries, which promote and rollout verify
+	shared   config.Shared     // the functions' shared settings
+	services *kservice.Client  // the functions' Knative adapter
+	intake   *host.LateHandler // intake's server, which starts before the registry it needs
+	clock    *clock            // intake's clock, which the story moves on
+	broker   *broker.Broker    // nil until the Triggers are loaded
+	ingress  *host.LateHandler // the broker's server, which starts first
+	issuer   *issuer.Issuer    // signs the broker's deliveries, which promote and rollout verify
 	// triggers and spec are infra/'s Triggers and Broker; subscribers what
 	// each function verifies of their deliveries.
 	triggers    []eventingv1.Trigger
@@ -226,7 +226,7 @@ func (e *Env) serve(h http.Handler) (string, error) {
 // sends to it, and the local token issuer, whose tokens the broker's
 // deliveries carry, as Knative Eventing's OIDC delivery does in a cluster.
 func (e *Env) startIngress(context.Context) error {
-	e.ingress = &lateHandler{}
+	e.ingress = &host.LateHandler{}
 	url, err := e.serve(e.ingress)
 	if err != nil {
 		return err
@@ -238,7 +238,7 @@ func (e *Env) startIngress(context.Context) error {
 	if e.subscribers, err = broker.Subscribers(e.triggers); err != nil {
 		return err
 	}
-	issuing := &lateHandler{}
+	issuing := &host.LateHandler{}
 	issuerURL, err := e.serve(issuing)
 	if err != nil {
 		return err
@@ -246,7 +246,7 @@ func (e *Env) startIngress(context.Context) error {
 	if e.issuer, err = issuer.New(issuerURL, time.Now); err != nil {
 		return err
 	}
-	issuing.set(e.issuer.Handler())
+	issuing.Set(e.issuer.Handler())
 	e.shared = config.Shared{Port: 8080, LogLevel: "info", LogFormat: "json", Sink: url, MaxBodyBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		ShutdownGrace: time.Second, SinkRetries: 3, SinkBackoff: 50 * time.Millisecond, SinkTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxInFlight: 64, OidcIssuer: issuerURL, KubeQPS: 50, KubeBurst: 100}
@@ -319,7 +319,7 @@ func (e *Env) start(name string, build func(send *host.Sender) (host.Function, e
 // startIntake starts intake's server, then the registry that notifies it,
 // then intake itself, which needs the registry's host in its allowlist.
 func (e *Env) startIntake(context.Context) error {
-	e.intake = &lateHandler{}
+	e.intake = &host.LateHandler{}
 	url, err := e.serve(e.intake)
 	if err != nil {
 		return err
@@ -346,7 +346,7 @@ func (e *Env) startIntake(context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.intake.set(h)
+	e.intake.Set(h)
 	return nil
 }
 
@@ -429,7 +429,7 @@ func (e *Env) routeTriggers(context.Context) error {
 	e.mu.Lock()
 	e.broker = b
 	e.mu.Unlock()
-	e.ingress.set(b)
+	e.ingress.Set(b)
 	return nil
 }
 
@@ -463,25 +463,6 @@ func (e *Env) startTicks(ctx context.Context) error {
 		return e.publish(eventing.TypePing, "/apis/v1/namespaces/slipstream/pingsources/tick", "", map[string]any{})
 	})
 	return nil
-}
-
-// lateHandler lets a server start before its handler exists.
-type lateHandler struct {
-	mu sync.RWMutex
-	h  http.Handler
-}
-
-func (l *lateHandler) set(h http.Handler) { l.mu.Lock(); l.h = h; l.mu.Unlock() }
-
-func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.mu.RLock()
-	h := l.h
-	l.mu.RUnlock()
-	if h == nil {
-		http.Error(w, "starting", http.StatusServiceUnavailable)
-		return
-	}
-	h.ServeHTTP(w, r)
 }
 
 // clock is intake's clock: real time, moved on when the story means
