@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/local/demo"
+	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -114,20 +116,20 @@ func p5Run(ctx context.Context, work string, m p5Mode) ([]time.Duration, error) 
 			if err != nil {
 				return false, nil
 			}
-			if candidate == "" && st.Candidate != "" && st.CandidateImage != "" && len(d) > 7 && contains(st.CandidateImage, d) {
+			if candidate == "" && st.Candidate != "" && st.CandidateImage != "" && strings.HasSuffix(st.CandidateImage, "@"+d) {
 				candidate = st.Candidate
 			}
 			if candidate == "" {
 				return false, nil
 			}
 			now := time.Now()
-			if p := share(s.Spec.Traffic, candidate); p > 0 {
+			if p := sim.Share(s.Spec.Traffic, candidate); p > 0 {
 				if _, ok := set[p]; !ok {
 					set[p] = now
 				}
 			}
 			if s.Status.ObservedGeneration == s.Generation {
-				if p := shareStatus(s.Status.Traffic, candidate); p > 0 {
+				if p := sim.Share(s.Status.Traffic, candidate); p > 0 {
 					if _, ok := live[p]; !ok {
 						live[p] = now
 					}
@@ -148,22 +150,6 @@ func p5Run(ctx context.Context, work string, m p5Mode) ([]time.Duration, error) 
 		}
 	}
 	return late, nil
-}
-
-func share(ts []servingv1.TrafficTarget, rev string) int64 {
-	var p int64
-	for _, t := range ts {
-		if t.RevisionName == rev && t.Percent != nil {
-			p += *t.Percent
-		}
-	}
-	return p
-}
-
-func shareStatus(ts []servingv1.TrafficTarget, rev string) int64 { return share(ts, rev) }
-
-func contains(s, sub string) bool {
-	return len(sub) > 0 && len(s) >= len(sub) && (s[len(s)-len(sub):] == sub)
 }
 
 // until polls cond every 10 ms until it holds, fails or d passes.

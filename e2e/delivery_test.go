@@ -91,7 +91,7 @@ func TestRollbackUnderConflicts(t *testing.T) {
 	waitService(t, c, ns, service, 60*time.Second, "giving 1.1.0 traffic", func(s *servingv1.Service) bool {
 		st := liveState(s)
 		candidate = st.Candidate
-		return strings.HasSuffix(st.CandidateImage, d2) && percentOf(s.Spec.Traffic, candidate) > 0
+		return strings.HasSuffix(st.CandidateImage, d2) && sim.Share(s.Spec.Traffic, candidate) > 0
 	})
 
 	conflictsBefore := conflicts(t, p)
@@ -125,7 +125,7 @@ func TestRollbackUnderConflicts(t *testing.T) {
 		t.Fatalf("rollback answered %d: %s", resp.StatusCode, reply)
 	}
 	live := waitService(t, c, ns, service, 30*time.Second, "all on stable", func(s *servingv1.Service) bool {
-		return percentOf(s.Spec.Traffic, stable) == 100 && ready(s) && percentOf(s.Status.Traffic, stable) == 100
+		return sim.Share(s.Spec.Traffic, stable) == 100 && ready(s) && sim.Share(s.Status.Traffic, stable) == 100
 	})
 	seen := conflicts(t, p) - conflictsBefore
 	t.Logf("another writer patched %d times; the apiserver refused %d PATCHes of services with 409; rollback answered %d; traffic %s",

@@ -19,17 +19,6 @@ import (
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
-// percentOf is a revision's share in a traffic block.
-func percentOf(ts []servingv1.TrafficTarget, revision string) int64 {
-	var sum int64
-	for _, t := range ts {
-		if t.RevisionName == revision && t.Percent != nil {
-			sum += *t.Percent
-		}
-	}
-	return sum
-}
-
 // TestAlertRollsBack is scenario 2: a real Prometheus scrapes a synthetic
 // per-revision error ratio and evaluates a real alert rule; a real
 // Alertmanager sends the firing alert to rollback. Live traffic must be
@@ -71,7 +60,7 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 		if strings.HasSuffix(st.CandidateImage, d2) {
 			candidate = st.Candidate
 		}
-		return candidate != "" && percentOf(s.Status.Traffic, candidate) > 0
+		return candidate != "" && sim.Share(s.Status.Traffic, candidate) > 0
 	})
 	a.exporter.set(candidate, 0.5) // the candidate now answers half its requests with errors
 	bad := time.Now()
@@ -96,13 +85,13 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 			if st := liveState(s); specStable.IsZero() && st.Phase == policy.Progressing && st.Candidate == candidate {
 				stepState = s.Annotations[policy.AnnotationRollout]
 			}
-			if specStable.IsZero() && !sent.IsZero() && percentOf(s.Spec.Traffic, stable) == 100 {
+			if specStable.IsZero() && !sent.IsZero() && sim.Share(s.Spec.Traffic, stable) == 100 {
 				specStable, rolledBackAt = time.Now(), s.ResourceVersion
 			}
-			if !specStable.IsZero() && percentOf(s.Spec.Traffic, candidate) > 0 {
+			if !specStable.IsZero() && sim.Share(s.Spec.Traffic, candidate) > 0 {
 				leaks = append(leaks, "spec "+s.ResourceVersion+": "+sim.TargetsText(s.Spec.Traffic))
 			}
-			if !specStable.IsZero() && s.Status.ObservedGeneration == s.Generation && percentOf(s.Status.Traffic, stable) == 100 && ready(s) {
+			if !specStable.IsZero() && s.Status.ObservedGeneration == s.Generation && sim.Share(s.Status.Traffic, stable) == 100 && ready(s) {
 				statusStable = time.Now()
 			}
 		case <-deadline:
@@ -124,7 +113,7 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 			return false
 		}
 		st, _ := policy.ParseState(head.Annotations[policy.AnnotationRollout])
-		return st.Phase == policy.RolledBack && percentOf(head.Spec.Traffic, stable) == 100
+		return st.Phase == policy.RolledBack && sim.Share(head.Spec.Traffic, stable) == 100
 	})
 	if q := head.Annotations[policy.AnnotationQuarantine]; !strings.Contains(q, d2) {
 		t.Errorf("quarantine = %q, want it to hold %s", q, d2)
@@ -140,7 +129,7 @@ watching:
 				t.Fatal("the watch of the Service ended")
 			}
 			if s, ok := ev.Object.(*servingv1.Service); ok {
-				if percentOf(s.Spec.Traffic, candidate) > 0 || percentOf(s.Status.Traffic, candidate) > 0 {
+				if sim.Share(s.Spec.Traffic, candidate) > 0 || sim.Share(s.Status.Traffic, candidate) > 0 {
 					leaks = append(leaks, s.ResourceVersion+": spec "+sim.TargetsText(s.Spec.Traffic)+" status "+sim.TargetsText(s.Status.Traffic))
 				}
 			}
