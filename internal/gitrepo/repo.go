@@ -80,6 +80,7 @@ type Repo struct {
 	repo *git.Repository
 	// listings caches each tree's files by the tree's hash: a tree's
 	// content never changes, so a new head decodes only the trees that did.
+	// It holds the listings the last head used, no older ones.
 	listings map[plumbing.Hash][]entry
 }
 
@@ -230,7 +231,7 @@ func (r *Repo) sync(ctx context.Context) (*object.Commit, error) {
 		if err != nil {
 			return nil, classify("cloning", r.url, err)
 		}
-		r.repo, r.listings = repo, map[plumbing.Hash][]entry{}
+		r.repo = repo
 	} else {
 		err := r.repo.FetchContext(ctx, &git.FetchOptions{
 			RemoteName: "origin", Auth: r.auth, Depth: 1, Force: true, Tags: git.NoTags,
@@ -257,10 +258,12 @@ func (r *Repo) files(head *object.Commit) (treeFiles, error) {
 	if err != nil {
 		return treeFiles{}, fmt.Errorf("reading the tree of %s: %w", head.Hash, err)
 	}
-	all, err := r.list(tree, "")
+	used := map[plumbing.Hash][]entry{}
+	all, err := r.list(tree, "", used)
 	if err != nil {
 		return treeFiles{}, err
 	}
+	r.listings = used // what older heads listed and this one does not is dropped
 	byPath := make(map[string]plumbing.Hash, len(all))
 	for _, e := range all {
 		byPath[e.path] = e.hash
@@ -269,8 +272,8 @@ func (r *Repo) files(head *object.Commit) (treeFiles, error) {
 }
 
 // list returns every file under tree, prefixed, sorted, decoding only the
-// trees not listed before.
-func (r *Repo) list(tree *object.Tree, prefix string) ([]entry, error) {
+// trees not listed before, and notes in used each listing it took.
+func (r *Repo) list(tree *object.Tree, prefix string, used map[plumbing.Hash][]entry) ([]entry, error) {
 	rel, ok := r.listings[tree.Hash]
 	if !ok {
 		for _, e := range tree.Entries {
@@ -280,7 +283,7 @@ func (r *Repo) list(tree *object.Tree, prefix string) ([]entry, error) {
 				if err != nil {
 					return nil, fmt.Errorf("reading tree %s: %w", e.Name, err)
 				}
-				files, err := r.list(sub, e.Name+"/")
+				files, err := r.list(sub, e.Name+"/", used)
 				if err != nil {
 					return nil, err
 				}
@@ -290,8 +293,8 @@ func (r *Repo) list(tree *object.Tree, prefix string) ([]entry, error) {
 			}
 		}
 		sort.Slice(rel, func(i, j int) bool { return rel[i].path < rel[j].path })
-		r.listings[tree.Hash] = rel
 	}
+	used[tree.Hash] = rel
 	if prefix == "" {
 		return rel, nil
 	}

@@ -314,3 +314,31 @@ func TestSignedCommits(t *testing.T) {
 		t.Error("a public key was accepted as a signing key")
 	}
 }
+
+// TestTreeListingsDoNotOutliveTheirHead: the listings kept are those of
+// the current head's trees (here the root, apps, apps/a and apps/b), however
+// many commits came before; what a new head changed is listed afresh.
+func TestTreeListingsDoNotOutliveTheirHead(t *testing.T) {
+	url, _ := newBare(t, map[string]string{"apps/a/service.yaml": "a: 0\n", "apps/b/service.yaml": "b: 0\n"})
+	r, err := New(url, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 20; i++ {
+		var seen string
+		_, err := r.Update(context.Background(), func(files Files) (Change, error) {
+			b, err := files.Read("apps/a/service.yaml")
+			seen = string(b)
+			return Change{Files: map[string][]byte{"apps/a/service.yaml": []byte(fmt.Sprintf("a: %d\n", i))}, Message: "bump"}, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("a: %d\n", i-1); seen != want {
+			t.Fatalf("update %d read %q, want %q", i, seen, want)
+		}
+	}
+	if n := len(r.listings); n != 4 {
+		t.Errorf("%d tree listings kept after 20 commits, want the head's 4", n)
+	}
+}
