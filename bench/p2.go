@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 	fakeserving "knative.dev/serving/pkg/client/clientset/versioned/fake"
@@ -168,7 +169,7 @@ func p2Fake() p2Cluster {
 // resetService puts the i-th Service back mid-rollout.
 func resetService(ctx context.Context, cs servingclient.Interface, i int) error {
 	want := p2Service(i)
-	for {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		live, err := cs.ServingV1().Services(p2Namespace).Get(ctx, want.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -185,10 +186,8 @@ func resetService(ctx context.Context, cs servingclient.Interface, i int) error 
 		} // else the template Knative defaulted stays: a changed one needs a new name
 		live.Spec.Traffic = want.Spec.Traffic
 		_, err = cs.ServingV1().Services(p2Namespace).Update(ctx, live, metav1.UpdateOptions{})
-		if err == nil || !strings.Contains(err.Error(), "modified") {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // p2Real is a real kube-apiserver with Knative Serving's controller and

@@ -120,10 +120,10 @@ func P3(ctx context.Context, work, root string, runs int) (Section, error) {
 }
 
 // p3Notes reads the size and memory figures.
-const p3Notes = `Cold start is met: a function answers in a few tens of milliseconds, most of it the Go runtime and package
-initialisation. Size and memory are not: one binary serves all four functions, so each carries the Kubernetes API types
-(k8s.io/api alone is the largest module, with client-go, apimachinery, gnostic-models and protobuf behind it), and
-their package initialisation (scheme registration) is most of the memory touched at start. What would close it: intake,
+const p3Notes = `Cold start is met: a function answers in a few tens of milliseconds. Size and memory are not: one binary serves
+all four functions, so each carries the Kubernetes API types (k8s.io/api alone is the largest module, with client-go,
+apimachinery, gnostic-models and protobuf behind it); how much of the start-up time and memory their package
+initialisation takes is not measured here. What would close it: intake,
 the internet-facing function, needs no Kubernetes client at all; a build of it without client-go and the serving API
 (and promote's with only the few types it reads) would drop the modules above, by their symbol sizes roughly 12 MB of
 code and data plus their share of the runtime tables. That split is not made yet; -ldflags=-s -w alone drops the debug

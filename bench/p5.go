@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/slipstream-cd/slipstream/e2e/cluster"
 	"github.com/slipstream-cd/slipstream/local/demo"
 	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -95,9 +96,9 @@ func p5Run(ctx context.Context, work string, m p5Mode) ([]time.Duration, error) 
 	if _, err := e.Push("1.0.0"); err != nil {
 		return nil, err
 	}
-	if err := until(ctx, time.Minute, func() (bool, error) {
+	if err := within(ctx, time.Minute, func(context.Context) (bool, error) {
 		_, st, err := get()
-		return err == nil && st.Phase == policy.Promoted || (err == nil && st.Stable != "" && st.Candidate == ""), nil
+		return err == nil && (st.Phase == policy.Promoted || st.Stable != "" && st.Candidate == ""), nil
 	}); err != nil {
 		return nil, fmt.Errorf("1.0.0 never served: %w", err)
 	}
@@ -111,7 +112,7 @@ func p5Run(ctx context.Context, work string, m p5Mode) ([]time.Duration, error) 
 		var candidate string
 		set := map[int64]time.Time{}  // share → when spec first gave it
 		live := map[int64]time.Time{} // share → when Knative's status first showed it
-		err = until(ctx, time.Duration(5*m.pause+2*m.tick+30*time.Second), func() (bool, error) {
+		err = within(ctx, 5*m.pause+2*m.tick+30*time.Second, func(context.Context) (bool, error) {
 			s, st, err := get()
 			if err != nil {
 				return false, nil
@@ -152,22 +153,10 @@ func p5Run(ctx context.Context, work string, m p5Mode) ([]time.Duration, error) 
 	return late, nil
 }
 
-// until polls cond every 10 ms until it holds, fails or d passes.
-func until(ctx context.Context, d time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return errTimeout
+// within polls cond every 10 ms (cluster.Until) until it holds, fails or d
+// passes.
+func within(ctx context.Context, d time.Duration, cond func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return cluster.Until(ctx, 10*time.Millisecond, cond)
 }
