@@ -17,9 +17,9 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v3"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 )
 
 // tokens verifies the bearer token of a delivery to POST /: a JWT signed
@@ -104,17 +104,13 @@ func keysClient(caFile string) (*http.Client, error) {
 // clusterConfig is the cluster whose issuer is discovered: $KUBECONFIG's,
 // else the pod's own credentials.
 func clusterConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		c, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, config.SettingError("KUBECONFIG", err)
-		}
-		return c, nil
-	}
-	c, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, config.SettingError(config.Prefix+"_OIDC_ISSUER", fmt.Errorf(
-			"required outside a cluster (or KUBECONFIG, to discover the cluster's): POST / takes the broker's deliveries, which carry Knative Eventing's OIDC tokens (%v)", err))
+	c, err := kservice.RestConfig(kubeconfig)
+	switch {
+	case err != nil:
+		return nil, config.SettingError("KUBECONFIG", err)
+	case c == nil:
+		return nil, config.SettingError(config.Prefix+"_OIDC_ISSUER", errors.New(
+			"required outside a cluster (or KUBECONFIG, to discover the cluster's): POST / takes the broker's deliveries, which carry Knative Eventing's OIDC tokens"))
 	}
 	return c, nil
 }

@@ -21,7 +21,7 @@ import (
 // limit (SLIPSTREAM_KUBE_QPS and _BURST).
 func Connect(prefix, path string, timeout time.Duration, required bool, limits Limits) (*Client, error) {
 	settingErr := func(err error) error { return config.SettingError(prefix+"_KUBECONFIG", err) }
-	restCfg, err := restConfig(path)
+	restCfg, err := RestConfig(path)
 	if err != nil {
 		return nil, settingErr(err)
 	}
@@ -48,9 +48,9 @@ type Limits struct {
 // LimitsOf is the rate limit the shared settings give.
 func LimitsOf(s config.Shared) Limits { return Limits{QPS: s.KubeQPS, Burst: s.KubeBurst} }
 
-// restConfig returns the cluster credentials: the kubeconfig named, else
-// in-cluster ones inside a pod, else none.
-func restConfig(path string) (*rest.Config, error) {
+// RestConfig returns the cluster credentials: the kubeconfig named, else
+// in-cluster ones inside a pod, else none (nil, nil).
+func RestConfig(path string) (*rest.Config, error) {
 	if path != "" {
 		return clientcmd.BuildConfigFromFlags("", path)
 	}
