@@ -33,6 +33,9 @@ type Sync struct {
 	bare    string
 	dir     string
 	cluster Applier
+	// repo is the bare repository, opened on the first pass: its refs and
+	// objects are read from disk on each lookup, so pushes since are seen.
+	repo *git.Repository
 
 	// The objects of the head last read: a pass whose head has not moved
 	// compares them with the cluster again without reading the tree again.
@@ -86,18 +89,21 @@ func (s *Sync) Once(ctx context.Context) (string, error) {
 // read returns the head commit's hash and the Knative Services under dir,
 // reading the tree only when the head moved since the last pass.
 func (s *Sync) read() (string, []appObject, error) {
-	repo, err := git.PlainOpen(s.bare)
-	if err != nil {
-		return "", nil, err
+	if s.repo == nil {
+		repo, err := git.PlainOpen(s.bare)
+		if err != nil {
+			return "", nil, err
+		}
+		s.repo = repo
 	}
-	ref, err := repo.Reference("refs/heads/main", true)
+	ref, err := s.repo.Reference("refs/heads/main", true)
 	if err != nil {
 		return "", nil, err
 	}
 	if ref.Hash().String() == s.head {
 		return s.head, s.objects, nil
 	}
-	commit, err := repo.CommitObject(ref.Hash())
+	commit, err := s.repo.CommitObject(ref.Hash())
 	if err != nil {
 		return "", nil, err
 	}
