@@ -10,9 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/go-jose/go-jose/v3/jwt"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/keyutil"
 
 	"github.com/slipstream-cd/slipstream/e2e/cluster"
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -103,7 +102,14 @@ func TestEventTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clusterKey := readRSAKey(t, filepath.Join(c.Dir(), "pki", "sa.key"))
+	key, err := keyutil.PrivateKeyFromFile(filepath.Join(c.Dir(), "pki", "sa.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterKey, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("the cluster's ServiceAccount key is a %T, not RSA", key)
+	}
 	expired := claims
 	expired.Expiry = jwt.NewNumericDate(now.Add(-time.Minute))
 
@@ -156,24 +162,6 @@ func TestEventTokens(t *testing.T) {
 	t.Run("a token the apiserver minted for a Trigger to promote", func(t *testing.T) { accepted(t, minted, digestOf("c")) })
 	// The expired token above, unexpired: so it was refused for its expiry.
 	t.Run("the same token signed with the cluster's key, unexpired", func(t *testing.T) { accepted(t, unexpired, digestOf("d")) })
-}
-
-// readRSAKey reads a PEM RSA private key (PKCS #1).
-func readRSAKey(t *testing.T, path string) *rsa.PrivateKey {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		t.Fatalf("%s: no PEM", path)
-	}
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
 }
 
 // sign makes a JWT with key, its key id computed as Kubernetes computes the
