@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -173,28 +174,30 @@ func seedRepo(ctx context.Context, dir string, files map[string]string) (string,
 		{"-C", work, "init", "-q", "-b", "main"}, {"-C", work, "add", "-A"}, {"-C", work, "commit", "-q", "-m", "seed"},
 		{"clone", "-q", "--bare", work, bare},
 	} {
-		if err := git(ctx, args...); err != nil {
+		if _, err := git(ctx, args...); err != nil {
 			return "", err
 		}
 	}
 	return bare, nil
 }
 
-// git runs the git CLI as the bench's author.
-func git(ctx context.Context, args ...string) error {
+// git runs the git CLI as the bench's author and returns what it printed.
+func git(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@localhost", "GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@localhost")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %s: %v: %s", args[0], err, out)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", args[0], err, stderr.Bytes())
 	}
-	return nil
+	return out.String(), nil
 }
 
 // gitCLIEdit is the baseline: the git CLI clones url shallowly into work,
 // changes file, commits and pushes. It returns the time taken.
 func gitCLIEdit(ctx context.Context, url, work, file string, i int) (time.Duration, error) {
 	start := time.Now()
-	run := func(args ...string) error { return git(ctx, args...) }
+	run := func(args ...string) error { _, err := git(ctx, args...); return err }
 	if err := run("clone", "-q", "--depth", "1", "--branch", "main", url, work); err != nil {
 		return 0, err
 	}

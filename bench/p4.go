@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,12 +100,12 @@ func P4(ctx context.Context, work string, instances []int) (Section, error) {
 		lastMu.Lock()
 		took := last.Sub(start)
 		lastMu.Unlock()
-		history, err := gitOutput(ctx, bare, "log", "-p", "main")
+		history, err := git(ctx, "--git-dir", bare, "log", "-p", "main")
 		if err != nil {
 			srv.Close()
 			return sec, err
 		}
-		count, err := gitOutput(ctx, bare, "rev-list", "--count", "main")
+		count, err := git(ctx, "--git-dir", bare, "rev-list", "--count", "main")
 		if err != nil {
 			srv.Close()
 			return sec, err
@@ -157,13 +156,4 @@ func shuffle[T any](s []T) {
 		j := int(x % uint64(i+1))
 		s[i], s[j] = s[j], s[i]
 	}
-}
-
-// gitOutput runs git in a bare repository and returns its output.
-func gitOutput(ctx context.Context, bare string, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, "git", append([]string{"--git-dir", bare}, args...)...).Output()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %w", args[0], err)
-	}
-	return string(out), nil
 }
