@@ -86,25 +86,17 @@ func (r *Rollback) handle(ctx context.Context, _ *http.Request, body []byte) (ho
 	notes := make([]string, len(n.Alerts))
 	failed := make([]bool, len(n.Alerts))
 	claims := &claims{done: map[string]bool{}} // a Service is rolled back once per notification
-	slots := make(chan struct{}, r.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i, a := range n.Alerts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			note, err := r.alert(ctx, a, claims)
-			if err != nil {
-				failed[i], note = true, "failed: "+err.Error()
-				log.Error("alert not handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "error", err.Error())
-			} else {
-				log.Info("alert handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "status", a.Status, "outcome", note)
-			}
-			notes[i] = fmt.Sprintf("%s (%s): %s", a.Name(), a.Fingerprint, note)
-		}()
-	}
-	wg.Wait()
+	host.Each(len(n.Alerts), r.cfg.Concurrency, func(i int) {
+		a := n.Alerts[i]
+		note, err := r.alert(ctx, a, claims)
+		if err != nil {
+			failed[i], note = true, "failed: "+err.Error()
+			log.Error("alert not handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "error", err.Error())
+		} else {
+			log.Info("alert handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "status", a.Status, "outcome", note)
+		}
+		notes[i] = fmt.Sprintf("%s (%s): %s", a.Name(), a.Fingerprint, note)
+	})
 	if len(notes) == 0 {
 		notes = append(notes, "no alerts")
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,7 +297,6 @@ func TestAStormIsRolledBackConcurrently(t *testing.T) {
 			}
 			e := newEnv(t, objects...)
 			b := &barrier{Cluster: kservice.New(e.cs, time.Second)}
-			b.others = sync.NewCond(&b.mu)
 			e.wrap = func(c Cluster) Cluster { b.Cluster = c; return b }
 			e.restart()
 			code, msg := e.post(notification(alerts...), bearer())
@@ -313,38 +311,22 @@ func TestAStormIsRolledBackConcurrently(t *testing.T) {
 			if n := len(e.sink.Events()); n != 20 {
 				t.Errorf("%d events, want 20", n)
 			}
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if got := b.widest > 1; got != tc.overlap {
-				t.Errorf("at most %d Services read at once; want overlap %v", b.widest, tc.overlap)
+			if got := b.Widest() > 1; got != tc.overlap {
+				t.Errorf("at most %d Services read at once; want overlap %v", b.Widest(), tc.overlap)
 			}
 		})
 	}
 }
 
-// barrier holds the first Service read until another is in flight or a
-// second passes, and records the most reads in flight at once.
+// barrier records how many Service reads are in flight at once
+// (testutil.Overlap).
 type barrier struct {
 	Cluster
-	mu               sync.Mutex
-	others           *sync.Cond
-	inFlight, widest int
-	held             bool
+	testutil.Overlap
 }
 
 func (b *barrier) Get(ctx context.Context, namespace, name string) (*servingv1.Service, error) {
-	b.mu.Lock()
-	b.inFlight++
-	b.widest = max(b.widest, b.inFlight)
-	b.others.Broadcast()
-	if !b.held {
-		b.held = true
-		deadline := time.AfterFunc(time.Second, func() { b.mu.Lock(); b.others.Broadcast(); b.mu.Unlock() })
-		b.others.Wait()
-		deadline.Stop()
-	}
-	b.mu.Unlock()
-	defer func() { b.mu.Lock(); b.inFlight--; b.mu.Unlock() }()
+	defer b.Enter()()
 	return b.Cluster.Get(ctx, namespace, name)
 }
 
