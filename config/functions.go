@@ -240,6 +240,9 @@ type Rollout struct {
 	MaxWait time.Duration `split_words:"true" default:"50s" desc:"longest wait inside one request for a pause that ends soon"`
 	// Kubeconfig is used to read and patch Services. Empty: in-cluster credentials.
 	Kubeconfig string `desc:"kubeconfig; empty: in-cluster credentials"`
+	// Concurrency is how many Services one tick (or event) decides for at
+	// once. Default 8.
+	Concurrency int `split_words:"true" default:"8" desc:"Services one tick decides for at once"`
 }
 
 // Validate implements Validator.
@@ -253,7 +256,14 @@ func (c *Rollout) Validate() error {
 	p.positiveDuration(Prefix+"_ROLLOUT_QUERY_TIMEOUT", c.QueryTimeout)
 	p.nonNegativeDuration(Prefix+"_ROLLOUT_MAX_WAIT", c.MaxWait)
 	p.namespaces(Prefix+"_ROLLOUT_NAMESPACES", c.Namespaces)
+	p.atLeastOne(Prefix+"_ROLLOUT_CONCURRENCY", c.Concurrency)
 	return p.err()
+}
+
+func (p *problems) atLeastOne(key string, n int) {
+	if n < 1 {
+		p.env(key, "%d: must be 1 or more", n)
+	}
 }
 
 func (p *problems) namespaces(key string, list []string) {
@@ -317,9 +327,7 @@ func (c *Rollback) Validate() error {
 		}
 	}
 	p.positiveDuration(Prefix+"_ROLLBACK_API_TIMEOUT", c.APITimeout)
-	if c.Concurrency < 1 {
-		p.env(Prefix+"_ROLLBACK_CONCURRENCY", "%d: must be 1 or more", c.Concurrency)
-	}
+	p.atLeastOne(Prefix+"_ROLLBACK_CONCURRENCY", c.Concurrency)
 	if len(c.DefaultRollbackOn) == 0 {
 		p.env(Prefix+"_ROLLBACK_DEFAULT_ROLLBACK_ON", "must hold at least one matcher")
 	}

@@ -294,8 +294,8 @@ func TestLoadFunctions(t *testing.T) {
 		{
 			name: "rollout bad",
 			load: loadInto(Prefix+"_ROLLOUT", &Rollout{}),
-			env:  map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "prometheus:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "Demo"},
-			errs: []string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL", `SLIPSTREAM_ROLLOUT_NAMESPACES: "Demo"`},
+			env:  map[string]string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL": "prometheus:9090", "SLIPSTREAM_ROLLOUT_NAMESPACES": "Demo", "SLIPSTREAM_ROLLOUT_CONCURRENCY": "0"},
+			errs: []string{"SLIPSTREAM_ROLLOUT_PROMETHEUS_URL", `SLIPSTREAM_ROLLOUT_NAMESPACES: "Demo"`, "SLIPSTREAM_ROLLOUT_CONCURRENCY: 0: must be 1 or more"},
 		},
 		{
 			name: "rollback needs credentials",

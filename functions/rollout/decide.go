@@ -58,10 +58,11 @@ type Input struct {
 	// Revision is the readiness of the revision the phase waits on: the
 	// candidate, or the stable revision while adopting.
 	Revision kservice.Revision
-	// Stable is the stable revision as the cluster has it, read while a
-	// rollout is active: a rollback to a revision that no longer exists
-	// (garbage-collected) cannot put traffic anywhere.
-	Stable kservice.Revision
+	// Stable is the stable revision as the cluster has it, read only for a
+	// rollback (nil: not read; a rollback asks for it with ReadStable): a
+	// rollback to a revision that no longer exists (garbage-collected)
+	// cannot put traffic anywhere.
+	Stable *kservice.Revision
 	// Check is the analysis verdict, when the caller ran it (after a RunCheck plan).
 	Check *Verdict
 	// Committed is the manifest.committed event being handled, if any.
@@ -72,6 +73,9 @@ type Input struct {
 type Plan struct {
 	// RunCheck asks the caller to run the analysis and decide again.
 	RunCheck bool
+	// ReadStable asks the caller to read the stable revision into
+	// Input.Stable and decide again: a rollback is decided.
+	ReadStable bool
 	// Traffic and State are the traffic (nil: unchanged) and rollout state
 	// decided. Who writes them depends on the traffic writer: Change, or
 	// promote on receiving Reply.
@@ -633,6 +637,9 @@ func rollBack(in Input, reason string) Plan {
 			return wait(st.Reason, nil)
 		}
 		return patchState(nil, &st, st.Reason)
+	}
+	if in.Stable == nil {
+		return Plan{ReadStable: true, Reason: "rolling back (" + reason + "): reading stable revision " + s.Stable}
 	}
 	if !in.Stable.Found {
 		// Knative would not route to a revision it no longer has: the patch

@@ -578,8 +578,10 @@ func TestDecide(t *testing.T) {
 			if tc.in.Now.IsZero() {
 				tc.in.Now = t0
 			}
-			if !tc.stableGone {
-				tc.in.Stable = ready
+			if tc.stableGone {
+				tc.in.Stable = &kservice.Revision{}
+			} else {
+				tc.in.Stable = &ready
 			}
 			p := Decide(tc.in)
 			w := tc.want
@@ -660,5 +662,22 @@ func TestOutcomeString(t *testing.T) {
 		if got := o.String(); got != want {
 			t.Errorf("Outcome(%d).String() = %q, want %q", int(o), got, want)
 		}
+	}
+}
+
+// TestARollbackReadsTheStableRevisionFirst: the stable revision is read
+// only when a rollback is decided; until it is, the plan asks for it and
+// changes nothing.
+func TestARollbackReadsTheStableRevisionFirst(t *testing.T) {
+	in := Input{Now: t0, Service: live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell")), Policy: gitPolicy(t, policy.AnnotationTrafficWriter, "cluster"),
+		State: state(policy.Progressing, 2, at(t0.Add(-time.Second))), Revision: ready}
+	p := Decide(in)
+	if !p.ReadStable || p.Patch || p.Reply != nil || p.State != nil {
+		t.Fatalf("without the stable revision: %+v; want only a request to read it", p)
+	}
+	in.Stable = &ready
+	p = Decide(in)
+	if p.ReadStable || !p.Patch || p.State == nil || p.State.Phase != policy.RolledBack {
+		t.Errorf("with the stable revision: %+v; want the rollback", p)
 	}
 }

@@ -13,7 +13,9 @@
 // Each decision is the pure function Decide(input) of the live Service, its
 // policy, its state, the candidate's readiness, an analysis verdict and now.
 // Patches carry the resourceVersion they were decided on; a conflict re-reads
-// and re-decides. Decisions are idempotent: a redelivered event or a tick
+// and re-decides. A tick lists the managed Services once per namespace and
+// decides for SLIPSTREAM_ROLLOUT_CONCURRENCY of them at once (8), each from
+// the list's copy: a Service costs a tick its revisions' reads and its patch. Decisions are idempotent: a redelivered event or a tick
 // that finds nothing due changes nothing, and a re-sent traffic.shifted has
 // the same id, so promote commits it once.
 //

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/backoff"
@@ -31,8 +32,10 @@ type Rollout struct {
 	send       Sender
 	namespaces []string
 	maxWait    time.Duration
-	now        func() time.Time
-	wait       func(ctx context.Context, d time.Duration) error
+	// concurrency is how many Services one event decides for at once.
+	concurrency int
+	now         func() time.Time
+	wait        func(ctx context.Context, d time.Duration) error
 
 	// written remembers, per Service, a state sent to Git (git writer) and the
 	// live annotation it was decided on: until the cluster shows the commit,
@@ -63,6 +66,10 @@ func WithNamespaces(ns []string) Option { return func(r *Rollout) { r.namespaces
 // WithMaxWait sets how long a request may wait for a pause that ends soon. Default 50s.
 func WithMaxWait(d time.Duration) Option { return func(r *Rollout) { r.maxWait = d } }
 
+// WithConcurrency sets how many Services one tick decides for at once
+// (SLIPSTREAM_ROLLOUT_CONCURRENCY). Default 8.
+func WithConcurrency(n int) Option { return func(r *Rollout) { r.concurrency = n } }
+
 // WithClock sets the clock decisions are made by. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(r *Rollout) { r.now = now } }
 
@@ -75,13 +82,15 @@ func WithWait(wait func(ctx context.Context, d time.Duration) error) Option {
 
 // New returns rollout acting on cluster.
 func New(cluster Cluster, opts ...Option) (*Rollout, error) {
-	r := &Rollout{cluster: cluster, maxWait: 50 * time.Second, now: time.Now, wait: backoff.Wait, written: map[string]writtenState{}}
+	r := &Rollout{cluster: cluster, maxWait: 50 * time.Second, concurrency: 8, now: time.Now, wait: backoff.Wait, written: map[string]writtenState{}}
 	for _, o := range opts {
 		o(r)
 	}
 	switch {
 	case r.cluster == nil || r.now == nil || r.wait == nil:
 		return nil, errors.New("rollout: a cluster client, a clock and a wait are required")
+	case r.concurrency < 1:
+		return nil, errors.New("rollout: the concurrency must be 1 or more")
 	case r.maxWait < 0:
 		return nil, errors.New("rollout: the longest in-request wait must not be negative")
 	}
@@ -108,14 +117,14 @@ func (r *Rollout) onCommitted(ctx context.Context, e cloudevents.Event) (*cloude
 // runCommitted decides for the committed Service, first recording a new
 // candidate that only the event knows (cluster writer), then deciding again.
 func (r *Rollout) runCommitted(ctx context.Context, c eventing.ManifestCommitted) (*cloudevents.Event, error) {
-	plan, err := r.decideWith(ctx, c.Namespace, c.Service, &c)
+	plan, err := r.decideWith(ctx, c.Namespace, c.Service, &c, nil)
 	if err != nil {
 		return nil, err
 	}
 	if plan.Reply != nil {
 		return host.Reply(ctx, Name, r.now(), r.send, plan.Reply)
 	}
-	return r.run(ctx, []string{c.Namespace + "/" + c.Service}, true)
+	return r.run(ctx, []target{{namespace: c.Namespace, name: c.Service}}, true)
 }
 
 // apiObject is what rollout reads of an ApiServerSource (Resource mode) event.
@@ -147,7 +156,7 @@ func (r *Rollout) onAPIServer(ctx context.Context, e cloudevents.Event) (*cloude
 	if len(r.namespaces) > 0 && !slices.Contains(r.namespaces, obj.Metadata.Namespace) {
 		return nil, fmt.Errorf("%w: namespace %s is not managed", host.ErrRefused, obj.Metadata.Namespace)
 	}
-	return r.run(ctx, []string{obj.Metadata.Namespace + "/" + name}, true)
+	return r.run(ctx, []target{{namespace: obj.Metadata.Namespace, name: name}}, true)
 }
 
 func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents.Event, error) {
@@ -155,30 +164,41 @@ func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents
 	if err != nil {
 		return nil, clusterError(err)
 	}
-	var keys []string
+	var due []target
 	for _, s := range list {
 		if st, err := policy.ParseState(s.Annotations[policy.AnnotationRollout]); err == nil && active(st.Phase) {
-			keys = append(keys, s.Namespace+"/"+s.Name)
+			due = append(due, target{namespace: s.Namespace, name: s.Name, seen: s})
 		}
 	}
-	if len(keys) == 0 {
+	if len(due) == 0 {
 		return nil, nil
 	}
-	return r.run(ctx, keys, false)
+	return r.run(ctx, due, false)
 }
 
-// run decides for each Service, waits in-request for a pause that ends soon,
-// and replies with the first follow-up (the others go to the sender).
-func (r *Rollout) run(ctx context.Context, keys []string, single bool) (*cloudevents.Event, error) {
+// target is a Service to decide for, and the Service as a list just read
+// it (nil: read it first). A list's copy saves each Service of a tick its
+// own read; a patch decided on it carries its resourceVersion, so a change
+// since is a conflict, re-read and decided again.
+type target struct {
+	namespace, name string
+	seen            *servingv1.Service
+}
+
+// run decides for each Service, SLIPSTREAM_ROLLOUT_CONCURRENCY at once,
+// waits in-request for a pause that ends soon, and replies with the first
+// follow-up (the others go to the sender), in the order of targets.
+func (r *Rollout) run(ctx context.Context, targets []target, single bool) (*cloudevents.Event, error) {
 	var replies []eventing.Data
 	var firstErr error
-	pending := keys
+	pending := targets
 	for round := 0; round < 2 && len(pending) > 0; round++ {
+		plans, errs := make([]Plan, len(pending)), make([]error, len(pending))
+		host.Each(len(pending), r.concurrency, func(i int) { plans[i], errs[i] = r.decideIsolated(ctx, pending[i]) })
 		var next *time.Time
-		var again []string
-		for _, key := range pending {
-			ns, name, _ := strings.Cut(key, "/")
-			plan, err := r.decideIsolated(ctx, ns, name)
+		var again []target
+		for i, t := range pending {
+			plan, err := plans[i], errs[i]
 			if err != nil {
 				if single && errors.Is(err, host.ErrRefused) {
 					return nil, err
@@ -192,7 +212,7 @@ func (r *Rollout) run(ctx context.Context, keys []string, single bool) (*cloudev
 				replies = append(replies, plan.Reply)
 			}
 			if plan.WaitUntil != nil && !plan.WaitUntil.After(r.now().Add(r.maxWait)) {
-				again = append(again, key)
+				again = append(again, target{namespace: t.namespace, name: t.name}) // read again after the wait
 				if next == nil || plan.WaitUntil.After(*next) {
 					next = plan.WaitUntil
 				}
@@ -217,7 +237,8 @@ func (r *Rollout) run(ctx context.Context, keys []string, single bool) (*cloudev
 // decideIsolated decides for one Service so that nothing about it can stop
 // the others: a panic becomes that Service's error (500 when it was the only
 // one), logged with its stack, and the loop goes on.
-func (r *Rollout) decideIsolated(ctx context.Context, namespace, name string) (plan Plan, err error) {
+func (r *Rollout) decideIsolated(ctx context.Context, t target) (plan Plan, err error) {
+	namespace, name := t.namespace, t.name
 	defer func() {
 		if v := recover(); v != nil {
 			host.Logger(ctx).Error("decision panicked", "service", namespace+"/"+name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -225,7 +246,7 @@ func (r *Rollout) decideIsolated(ctx context.Context, namespace, name string) (p
 			r.recordFailure(ctx, namespace, name, fmt.Sprintf("decision failed (a bug, logged with its stack): %v; other Services carry on", v))
 		}
 	}()
-	return r.decide(ctx, namespace, name)
+	return r.decideWith(ctx, namespace, name, nil, t.seen)
 }
 
 // recordFailure writes why a decision failed into the reason of the
@@ -255,13 +276,10 @@ func (r *Rollout) recordFailure(ctx context.Context, namespace, name, reason str
 	}
 }
 
-// decide reads the Service, decides and applies the plan, re-reading and
-// re-deciding when the patch meets a concurrent change.
-func (r *Rollout) decide(ctx context.Context, namespace, name string) (Plan, error) {
-	return r.decideWith(ctx, namespace, name, nil)
-}
-
-func (r *Rollout) decideWith(ctx context.Context, namespace, name string, committed *eventing.ManifestCommitted) (Plan, error) {
+// decideWith reads the Service (unless seen holds it), decides and applies
+// the plan, re-reading and re-deciding when the patch meets a concurrent
+// change.
+func (r *Rollout) decideWith(ctx context.Context, namespace, name string, committed *eventing.ManifestCommitted, seen *servingv1.Service) (Plan, error) {
 	log := host.Logger(ctx).With("service", namespace+"/"+name)
 	var plan Plan
 	attempt := 0
@@ -270,7 +288,8 @@ func (r *Rollout) decideWith(ctx context.Context, namespace, name string, commit
 			log.Info("the Service changed while deciding; deciding again")
 		}
 		var err error
-		plan, err = r.decideOnce(ctx, log, namespace, name, committed)
+		plan, err = r.decideOnce(ctx, log, namespace, name, committed, seen)
+		seen = nil // a conflict: read it again
 		return err
 	})
 	switch {
@@ -282,11 +301,14 @@ func (r *Rollout) decideWith(ctx context.Context, namespace, name string, commit
 	return Plan{}, clusterError(err)
 }
 
-// decideOnce reads the Service (and the revision its phase waits on),
-// decides, and applies the plan with the resourceVersion it read. Errors are
-// the Knative adapter's, or refusals.
-func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, name string, committed *eventing.ManifestCommitted) (Plan, error) {
-	live, err := r.cluster.Get(ctx, namespace, name)
+// decideOnce reads the Service unless seen holds it (and the revision its
+// phase waits on), decides, and applies the plan with the resourceVersion
+// it read. Errors are the Knative adapter's, or refusals.
+func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, name string, committed *eventing.ManifestCommitted, seen *servingv1.Service) (Plan, error) {
+	live, err := seen, error(nil)
+	if live == nil {
+		live, err = r.cluster.Get(ctx, namespace, name)
+	}
 	if errors.Is(err, kservice.ErrNotFound) {
 		return Plan{}, fmt.Errorf("%w: Service %s/%s does not exist", host.ErrRefused, namespace, name)
 	}
@@ -328,11 +350,6 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 		if in.Revision, err = r.cluster.GetRevision(ctx, namespace, waitsOn); err != nil {
 			return Plan{}, err
 		}
-		if st.Stable != "" {
-			if in.Stable, err = r.cluster.GetRevision(ctx, namespace, st.Stable); err != nil {
-				return Plan{}, err
-			}
-		}
 	}
 	plan := Decide(in)
 	if plan.RunCheck {
@@ -340,6 +357,17 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 		log.Info("analysis", "outcome", v.Outcome.String(), "reason", v.Reason)
 		in.Check = &v
 		plan = Decide(in)
+	}
+	if plan.ReadStable { // a rollback, after the analysis or without one
+		rev, err := r.cluster.GetRevision(ctx, namespace, st.Stable)
+		if err != nil {
+			return Plan{}, err
+		}
+		in.Stable = &rev
+		plan = Decide(in)
+	}
+	if plan.RunCheck || plan.ReadStable {
+		return Plan{}, fmt.Errorf("deciding for %s/%s: asked again for what it was given (a bug): %s", namespace, name, plan.Reason)
 	}
 	if plan.Patch {
 		if _, err := r.cluster.Patch(ctx, live, plan.Change); err != nil {

@@ -505,7 +505,7 @@ func TestNewRefusesWhatCannotWork(t *testing.T) {
 }
 
 // TestOneServiceCannotStopTheTick: a decision that panics for one Service
-// (here: the API client blows up reading it) is that Service's error; the
+// (here: the API client blows up patching it) is that Service's error; the
 // tick still decides for the others.
 func TestOneServiceCannotStopTheTick(t *testing.T) {
 	w := newWorld(t, map[string]string{policy.AnnotationTrafficWriter: "cluster"}, false)
@@ -515,8 +515,8 @@ func TestOneServiceCannotStopTheTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	panicked := false
-	w.cs.PrependReactor("get", "services", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		if a.(clienttesting.GetAction).GetName() == "aaa-broken" && !panicked {
+	w.cs.PrependReactor("patch", "services", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.(clienttesting.PatchAction).GetName() == "aaa-broken" && !panicked {
 			panicked = true
 			panic("a bug that only this Service's state triggers")
 		}
