@@ -32,7 +32,7 @@ E2E_TIMEOUT ?= 40m
 e2e: e2e-peers
 	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(if $(RUN),-run '$(RUN)') -v ./e2e/...
 
-## bench: every speed claim beside its baseline; rewrites docs/benchmarks.md (P2's real-apiserver figures need make e2e-peers)
+## bench: every speed claim beside its baseline; rewrites docs/benchmarks.md (the first run builds P2's control plane into the e2e cache)
 bench:
 	$(GO) run ./bench/run -doc docs/benchmarks.md
 

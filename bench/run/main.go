@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slipstream-cd/slipstream/bench"
+	"github.com/slipstream-cd/slipstream/e2e/cluster"
 	"github.com/slipstream-cd/slipstream/e2e/peers"
 )
 
@@ -20,6 +21,7 @@ func main() {
 	doc := flag.String("doc", "docs/benchmarks.md", "the document to rewrite; empty: none")
 	only := flag.String("only", "", "comma-separated scenarios to run (P1,P2,P3,P4,P5,broker); empty: all")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	build := flag.Bool("peers", true, "build the control plane P2 runs (Kubernetes, Knative Serving, kwok) into the e2e cache when it lacks them: about 20 minutes, once")
 	flag.Parse()
 	if *profile != "" {
 		f, err := os.Create(*profile)
@@ -34,7 +36,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *doc, *only); err != nil {
+	if err := run(ctx, *doc, *only, *build); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -59,7 +61,7 @@ func sizes(s string, def []int) []int {
 	return out
 }
 
-func run(ctx context.Context, doc, only string) error {
+func run(ctx context.Context, doc, only string, build bool) error {
 	work, err := os.MkdirTemp("", "slipstream-bench-")
 	if err != nil {
 		return err
@@ -80,7 +82,15 @@ func run(ctx context.Context, doc, only string) error {
 		{"broker", func() (bench.Section, error) { return bench.Broker(ctx, 5000, 8) }},
 		{"P4", func() (bench.Section, error) { return bench.P4(ctx, work, []int{1, 2, 4}) }},
 		{"P5", func() (bench.Section, error) { return bench.P5(ctx, work) }},
-		{"P2", func() (bench.Section, error) { return bench.P2(ctx, work, root, peers.Cache(root), 20) }},
+		{"P2", func() (bench.Section, error) {
+			cache := peers.Cache(root)
+			if build { // a failed build leaves P2 on the fake clientset, saying why
+				if err := peers.Build(root, cache, os.Stderr, peers.Holding(cluster.Bins...)...); err != nil {
+					fmt.Fprintln(os.Stderr, "bench: building P2's control plane:", err)
+				}
+			}
+			return bench.P2(ctx, work, root, cache, 20)
+		}},
 	}
 	for _, s := range scenarios {
 		if only != "" && !strings.Contains(","+only+",", ","+s.name+",") {

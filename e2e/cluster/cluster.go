@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,8 +150,15 @@ func (c *Cluster) Healthy() error {
 	return c.exited()
 }
 
+// Bins are the peer binaries Start runs (etcd aside, a Debian package):
+// peers.Holding(Bins...) is what to build for a Cluster.
+var Bins = []string{"kube-apiserver", "kube-controller-manager", "kwok", "webhook", "controller", "autoscaler"}
+
 // bin is the path of a peer binary; Start has checked they all exist.
 func (c *Cluster) bin(name string) string {
+	if !slices.Contains(Bins, name) {
+		return name + " (not in cluster.Bins: add it there, or peers.Holding(Bins...) builds without it)"
+	}
 	path, err := peers.Bin(c.cache, name)
 	if err != nil {
 		return name // exec then fails naming it; the check below said how to build it

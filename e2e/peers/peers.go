@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -83,11 +84,28 @@ func Bin(cache, bin string) (string, error) {
 	return "", fmt.Errorf("no peer has a binary named %q", bin)
 }
 
-// Build builds every peer that the cache does not hold yet, from the
-// repository at root, printing one line per peer to out.
-func Build(root, cache string, out io.Writer) error {
-	var errs []error
+// Holding is the peers that hold any of the named binaries, in All's order.
+func Holding(bins ...string) []Peer {
+	var out []Peer
 	for _, p := range All {
+		for _, b := range p.Bins {
+			if slices.Contains(bins, b) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Build builds every peer of ps (none given: All) that the cache does not
+// hold yet, from the repository at root, printing one line per peer to out.
+func Build(root, cache string, out io.Writer, ps ...Peer) error {
+	if len(ps) == 0 {
+		ps = All
+	}
+	var errs []error
+	for _, p := range ps {
 		dir := filepath.Join(cache, p.Name)
 		if _, err := os.Stat(dir); err == nil {
 			fmt.Fprintf(out, "peers: %s cached\n", p.Name)
