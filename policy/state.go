@@ -76,6 +76,9 @@ type State struct {
 	HeldByAnalysis bool `json:"heldByAnalysis,omitempty"`
 	// CheckedAt is when the last analysis check ran.
 	CheckedAt *time.Time `json:"checkedAt,omitempty"`
+	// LastCheck is that check's outcome and what it measured against
+	// what: "fail: <query> = 0.05, above the maximum 0.01".
+	LastCheck string `json:"lastCheck,omitempty"`
 	// Reason says why the rollout is in its phase, for people.
 	Reason string `json:"reason,omitempty"`
 	// Announced is true once rollout.rolledback for this rollback was sent, so

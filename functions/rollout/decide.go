@@ -337,7 +337,7 @@ func progressing(in Input) Plan {
 			return Plan{RunCheck: true, Reason: "analysis due"}
 		}
 		st := s
-		st.CheckedAt = at(in.Now)
+		st.CheckedAt, st.LastCheck = at(in.Now), in.Check.Outcome.String()+": "+in.Check.Reason
 		switch in.Check.Outcome {
 		case Fail:
 			st.FailedChecks++
@@ -378,7 +378,7 @@ func progressing(in Input) Plan {
 			return p
 		}
 		in.State.Inconclusive = 0
-		in.State.CheckedAt = st.CheckedAt
+		in.State.CheckedAt, in.State.LastCheck = st.CheckedAt, st.LastCheck
 	} else if pausing {
 		return pauseWait
 	}
