@@ -13,6 +13,7 @@ import (
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/slipstream-cd/slipstream/internal/status"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/local/demo"
 	"github.com/slipstream-cd/slipstream/local/sim"
@@ -65,8 +66,16 @@ func TestPushToPromotion(t *testing.T) {
 			var seen []int64
 			var candidate string
 			var states []string // status.traffic as the demo's story records it
+			var mid *status.Row // what slipstream status showed mid-rollout
+			var midTable string
 			final := waitService(t, c, ns, service, 2*time.Minute, "promoting 1.1.0", func(s *servingv1.Service) bool {
 				st := liveState(s)
+				if mid == nil && st.Phase == policy.Progressing && st.Step >= 2 && s.Status.ObservedGeneration == s.Generation {
+					if svcs, _, err := status.List(context.Background(), c.Serving, ns, ""); err == nil && len(svcs) == 1 {
+						rows := status.Rows(svcs)
+						mid, midTable = &rows[0], status.Table(rows, time.Now())
+					}
+				}
 				if tr := sim.TrafficOf(s); s.Status.ObservedGeneration == s.Generation && (len(states) == 0 || states[len(states)-1] != tr) {
 					states = append(states, tr)
 				}
@@ -91,6 +100,25 @@ func TestPushToPromotion(t *testing.T) {
 			}
 			if !slices.IsSorted(seen) {
 				t.Errorf("candidate weights went back: %v", seen)
+			}
+			// slipstream status, reading the real apiserver: mid-rollout and promoted.
+			if mid == nil {
+				t.Error("slipstream status never showed the rollout past step 1")
+			} else {
+				t.Logf("slipstream status mid-rollout:\n%s", midTable)
+				if mid.Phase != "Progressing" || mid.Steps != 4 || mid.Candidate == nil || mid.Candidate.Tag != "1.1.0" || !strings.HasSuffix(mid.Candidate.Image, "@"+d2) ||
+					mid.Stable == nil || mid.Stable.Tag != "1.0.0" || len(mid.Traffic) != 2 {
+					t.Errorf("status mid-rollout: %+v", *mid)
+				}
+			}
+			svcs, _, err := status.List(context.Background(), c.Serving, ns, service)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows := status.Rows(svcs); rows[0].Phase != "Promoted" || rows[0].Stable == nil || rows[0].Stable.Tag != "1.1.0" || len(rows[0].Traffic) != 1 || rows[0].Traffic[0].Percent != 100 {
+				t.Errorf("status once promoted: %+v", rows[0])
+			} else {
+				t.Logf("slipstream status once promoted:\n%s", status.Table(rows, time.Now()))
 			}
 			if final.Status.LatestReadyRevisionName != candidate {
 				t.Errorf("latest ready revision = %s, want the candidate %s", final.Status.LatestReadyRevisionName, candidate)

@@ -35,6 +35,7 @@ func commands() []command {
 		{name: "serve", args: "<function>", summary: "serve one function over HTTP on $PORT", help: serveHelp(), run: runServe},
 		{name: "demo", summary: "tell the whole story on this machine, in under a minute", help: demoHelp, run: runDemo},
 		{name: "dev", args: "[flags]", summary: "run the whole pipeline on this machine until interrupted", help: devHelp, run: runDev},
+		{name: "status", args: "[-n namespace | -A] [-o table|json|yaml] [-w] [service]", summary: "show where each managed Service's rollout is", help: statusHelp, run: runStatus},
 		{name: "version", summary: "print the version", help: "Prints slipstream's version, Go version and platform.", run: printVersion},
 	}
 }

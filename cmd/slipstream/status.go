@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+
+	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/status"
+)
+
+const statusHelp = `Shows every Knative Service slipstream manages (those with a
+slipstream.dev/rollout state): its phase, step n/m, stable and candidate
+revisions with their images (tag@short digest), the traffic Knative routes,
+the time to the next step, the last analysis and the reason.
+
+It reads the cluster with your kubeconfig ($KUBECONFIG, else ~/.kube/config;
+--kubeconfig and --context choose another), in the current context's
+namespace unless -n or -A says otherwise. Installed as kubectl-slipstream,
+it is also 'kubectl slipstream status'. docs/status.md explains each column.`
+
+// servingFor connects to the cluster of a kubeconfig (tests replace it): the
+// serving client and the context's namespace.
+var servingFor = func(kubeconfig, kubecontext string) (servingclient.Interface, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubecontext})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	cs, err := servingclient.NewForConfig(cfg)
+	return cs, ns, err
+}
+
+// statusNow is the clock of `status` (tests fix it).
+var statusNow = time.Now
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, _ := findCommand("status")
+	var namespace, output, kubeconfig, kubecontext string
+	var all, watch bool
+	rest, code, ok := parseFlags(c, args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&namespace, "n", "", "namespace (default: the kubeconfig context's)")
+		fs.BoolVar(&all, "A", false, "every namespace")
+		fs.StringVar(&output, "o", "table", "output: table, json or yaml")
+		fs.BoolVar(&watch, "w", false, "keep watching: print again on every change (until interrupted)")
+		fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
+		fs.StringVar(&kubecontext, "context", "", "kubeconfig context (default: the current one)")
+	})
+	if !ok {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "slipstream status: "+format+"\n", a...)
+		return exitUsage
+	}
+	switch {
+	case len(rest) > 1:
+		return fail("takes at most one Service name, got %q", rest)
+	case output != "table" && output != "json" && output != "yaml":
+		return fail("-o %q: must be table, json or yaml", output)
+	case all && namespace != "":
+		return fail("-A and -n contradict each other: every namespace, or one")
+	case namespace != "" && !eventing.IsNamespace(namespace):
+		return fail("-n %q is not a namespace name", namespace)
+	case all && len(rest) == 1:
+		return fail("a Service name needs one namespace, not -A")
+	}
+	serving, ctxNamespace, err := servingFor(kubeconfig, kubecontext)
+	if err != nil {
+		fmt.Fprintf(stderr, "slipstream status: reading the kubeconfig: %v\n", err)
+		return exitError
+	}
+	switch {
+	case all:
+		namespace = metav1.NamespaceAll
+	case namespace == "":
+		namespace = ctxNamespace
+	}
+	name := ""
+	if len(rest) == 1 {
+		name = rest[0]
+	}
+	var seen string // the resourceVersion shown: a watch starts after it
+	show := func() error {
+		services, rv, err := status.List(ctx, serving, namespace, name)
+		if err != nil {
+			return err
+		}
+		seen = rv
+		return render(stdout, output, status.Rows(services), statusNow())
+	}
+	if err := show(); err != nil {
+		fmt.Fprintf(stderr, "slipstream status: %v\n", err)
+		return exitError
+	}
+	if !watch {
+		return exitOK
+	}
+	for {
+		if err := status.WaitForChange(ctx, serving, namespace, name, seen); err != nil {
+			if ctx.Err() != nil {
+				return exitOK // interrupted: the end of a watch
+			}
+			fmt.Fprintf(stderr, "slipstream status: watching: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintln(stdout)
+		if err := show(); err != nil {
+			fmt.Fprintf(stderr, "slipstream status: %v\n", err)
+			return exitError
+		}
+	}
+}
+
+// render writes rows as the output asks.
+func render(w io.Writer, output string, rows []status.Row, now time.Time) error {
+	var b []byte
+	var err error
+	switch output {
+	case "json":
+		b, err = status.JSON(rows)
+	case "yaml":
+		b, err = status.YAML(rows)
+	default:
+		if len(rows) == 0 {
+			b = []byte("No Knative Services managed by slipstream here (none has a slipstream.dev/rollout annotation).\n")
+		} else {
+			b = []byte(status.Table(rows, now))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
