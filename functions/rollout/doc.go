@@ -15,7 +15,9 @@
 // Patches carry the resourceVersion they were decided on; a conflict re-reads
 // and re-decides. A tick lists the managed Services once per namespace and
 // decides for SLIPSTREAM_ROLLOUT_CONCURRENCY of them at once (8), each from
-// the list's copy: a Service costs a tick its revisions' reads and its patch. Decisions are idempotent: a redelivered event or a tick
+// the list's copy (read again when over a second old, or when rollout has
+// decided on the Service since): a Service costs a tick its candidate's
+// read and its patch. Decisions are idempotent: a redelivered event or a tick
 // that finds nothing due changes nothing, and a re-sent traffic.shifted has
 // the same id, so promote commits it once.
 //

@@ -160,6 +160,7 @@ func (r *Rollout) onAPIServer(ctx context.Context, e cloudevents.Event) (*cloude
 }
 
 func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents.Event, error) {
+	listed := r.now() // the copies are as old as the list's request
 	list, err := r.cluster.ListManaged(ctx, r.namespaces)
 	if err != nil {
 		return nil, clusterError(err)
@@ -167,7 +168,7 @@ func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents
 	var due []target
 	for _, s := range list {
 		if st, err := policy.ParseState(s.Annotations[policy.AnnotationRollout]); err == nil && active(st.Phase) {
-			due = append(due, target{namespace: s.Namespace, name: s.Name, seen: s})
+			due = append(due, target{namespace: s.Namespace, name: s.Name, seen: s, listed: listed})
 		}
 	}
 	if len(due) == 0 {
@@ -176,14 +177,20 @@ func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents
 	return r.run(ctx, due, false)
 }
 
-// target is a Service to decide for, and the Service as a list just read
-// it (nil: read it first). A list's copy saves each Service of a tick its
-// own read; a patch decided on it carries its resourceVersion, so a change
-// since is a conflict, re-read and decided again.
+// target is a Service to decide for, and the Service as a list read it at
+// listed (nil: read it first). A list's copy saves each Service of a tick
+// its own read; a patch decided on it carries its resourceVersion, so a
+// change since is a conflict, re-read and decided again. A decision that
+// patches nothing (the git writer's) has no such check, so a copy older
+// than maxCopyAge — the tick waited for analysis queries — is read again.
 type target struct {
 	namespace, name string
 	seen            *servingv1.Service
+	listed          time.Time
 }
+
+// maxCopyAge is how old a list's copy of a Service may be to decide on.
+const maxCopyAge = time.Second
 
 // run decides for each Service, SLIPSTREAM_ROLLOUT_CONCURRENCY at once,
 // waits in-request for a pause that ends soon, and replies with the first
@@ -238,7 +245,10 @@ func (r *Rollout) run(ctx context.Context, targets []target, single bool) (*clou
 // the others: a panic becomes that Service's error (500 when it was the only
 // one), logged with its stack, and the loop goes on.
 func (r *Rollout) decideIsolated(ctx context.Context, t target) (plan Plan, err error) {
-	namespace, name := t.namespace, t.name
+	namespace, name, seen := t.namespace, t.name, t.seen
+	if seen != nil && r.now().Sub(t.listed) > maxCopyAge {
+		seen = nil
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			host.Logger(ctx).Error("decision panicked", "service", namespace+"/"+name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -246,7 +256,7 @@ func (r *Rollout) decideIsolated(ctx context.Context, t target) (plan Plan, err 
 			r.recordFailure(ctx, namespace, name, fmt.Sprintf("decision failed (a bug, logged with its stack): %v; other Services carry on", v))
 		}
 	}()
-	return r.decideWith(ctx, namespace, name, nil, t.seen)
+	return r.decideWith(ctx, namespace, name, nil, seen)
 }
 
 // recordFailure writes why a decision failed into the reason of the
@@ -319,11 +329,19 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 	// on: the rollout annotation (Git's) and the rollback record, which a
 	// rollback in the cluster writes while Git still shows the step.
 	base := live.Annotations[policy.AnnotationRollout] + "\n" + live.Annotations[policy.AnnotationRollback]
+	key := namespace + "/" + name
+	if seen != nil {
+		r.mu.Lock()
+		w, ok := r.written[key]
+		r.mu.Unlock()
+		if ok && w.base != base { // decided on since the list read it: the copy is older than that
+			return r.decideOnce(ctx, log, namespace, name, committed, nil)
+		}
+	}
 	st, err := policy.LiveState(live.Annotations)
 	if err != nil || (st.Phase == "" && committed == nil) {
 		return Plan{}, fmt.Errorf("%w: Service %s/%s is not managed by slipstream", host.ErrRefused, namespace, name)
 	}
-	key := namespace + "/" + name
 	r.mu.Lock()
 	if w, ok := r.written[key]; ok && w.base == base {
 		st = w.state // Git has it; the cluster does not show it yet

@@ -124,3 +124,48 @@ func TestATickReadsAgainWhatChangedSinceItsList(t *testing.T) {
 		t.Errorf("conflict met %v, Services read again %d; want the conflicting one read once more", refused.Load(), n)
 	}
 }
+
+// slowList is a cluster whose list takes longer than a list's copy may be
+// kept: the clock moves past maxCopyAge while it answers.
+type slowList struct {
+	*reads
+	w *world
+}
+
+func (s slowList) ListManaged(ctx context.Context, namespaces []string) ([]*servingv1.Service, error) {
+	l, err := s.reads.ListManaged(ctx, namespaces)
+	s.w.now = s.w.now.Add(maxCopyAge + time.Second)
+	return l, err
+}
+
+// TestATickReadsAgainWhatItCannotTrust: a list's copy is not decided on
+// when it is older than maxCopyAge (the tick waited), nor when rollout has
+// decided on the Service since (its memory has a newer base): the git
+// writer's decisions patch nothing, so no conflict would catch it.
+func TestATickReadsAgainWhatItCannotTrust(t *testing.T) {
+	t.Run("too old", func(t *testing.T) {
+		w, c, _, names := tickWorld(t, 3, 8)
+		r, err := New(slowList{c, w}, WithMaxWait(0), WithClock(func() time.Time { return w.now }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.onTick(context.Background(), cloudevents.NewEvent()); err != nil {
+			t.Fatal(err)
+		}
+		atStep(t, w, 1, names...)
+		if n := c.services.Load(); n != int32(len(names)) {
+			t.Errorf("%d Services read again, want all %d: their copies were older than %s", n, len(names), maxCopyAge)
+		}
+	})
+	t.Run("decided on since", func(t *testing.T) {
+		w, c, r, names := tickWorld(t, 3, 8)
+		r.written["demo/svc-1"] = writtenState{base: "a state decided on after the list"}
+		if _, err := r.onTick(context.Background(), cloudevents.NewEvent()); err != nil {
+			t.Fatal(err)
+		}
+		atStep(t, w, 1, names...)
+		if n := c.services.Load(); n != 1 {
+			t.Errorf("%d Services read again, want only svc-1", n)
+		}
+	})
+}
