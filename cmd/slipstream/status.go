@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -50,18 +51,32 @@ var statusNow = time.Now
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("status")
-	var namespace, output, kubeconfig, kubecontext string
+	namespace, output, kubeconfig, kubecontext := "", "table", "", ""
 	var all, watch bool
-	rest, code, ok := parseFlags(c, args, stdout, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&namespace, "n", "", "namespace (default: the kubeconfig context's)")
-		fs.BoolVar(&all, "A", false, "every namespace")
-		fs.StringVar(&output, "o", "table", "output: table, json or yaml")
-		fs.BoolVar(&watch, "w", false, "keep watching: print again on every change (until interrupted)")
-		fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
-		fs.StringVar(&kubecontext, "context", "", "kubeconfig context (default: the current one)")
-	})
+	// The flags' defaults are their current values, so flags after the
+	// Service name (status hello -n prod) parse in a second pass.
+	define := func(fs *flag.FlagSet) {
+		for _, n := range []string{"n", "namespace"} {
+			fs.StringVar(&namespace, n, namespace, "namespace (default: the kubeconfig context's)")
+		}
+		for _, n := range []string{"A", "all-namespaces"} {
+			fs.BoolVar(&all, n, all, "every namespace")
+		}
+		fs.StringVar(&output, "o", output, "output: table, json or yaml")
+		fs.BoolVar(&watch, "w", watch, "keep watching: print again on every change (until interrupted)")
+		fs.StringVar(&kubeconfig, "kubeconfig", kubeconfig, "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
+		fs.StringVar(&kubecontext, "context", kubecontext, "kubeconfig context (default: the current one)")
+	}
+	rest, code, ok := parseFlags(c, args, stdout, stderr, define)
 	if !ok {
 		return code
+	}
+	if len(rest) > 1 {
+		var more []string
+		if more, code, ok = parseFlags(c, rest[1:], stdout, stderr, define); !ok {
+			return code
+		}
+		rest = append(rest[:1], more...)
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "slipstream status: "+format+"\n", a...)
@@ -94,14 +109,26 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(rest) == 1 {
 		name = rest[0]
 	}
-	var seen string // the resourceVersion shown: a watch starts after it
+	var seen, shown string // the resourceVersion and the output last shown
 	show := func() error {
 		services, rv, err := status.List(ctx, serving, namespace, name)
 		if err != nil {
 			return err
 		}
 		seen = rv
-		return render(stdout, output, status.Rows(services), statusNow())
+		var b bytes.Buffer
+		if err := render(&b, output, status.Rows(services), statusNow()); err != nil {
+			return err
+		}
+		if b.String() == shown { // a change to a Service that is not shown, or to nothing shown
+			return nil
+		}
+		if shown != "" {
+			fmt.Fprintln(stdout)
+		}
+		shown = b.String()
+		_, err = stdout.Write(b.Bytes())
+		return err
 	}
 	if err := show(); err != nil {
 		fmt.Fprintf(stderr, "slipstream status: %v\n", err)
@@ -111,6 +138,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitOK
 	}
 	for {
+		last := time.Now()
 		if err := status.WaitForChange(ctx, serving, namespace, name, seen); err != nil {
 			if ctx.Err() != nil {
 				return exitOK // interrupted: the end of a watch
@@ -118,13 +146,22 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "slipstream status: watching: %v\n", err)
 			return exitError
 		}
-		fmt.Fprintln(stdout)
+		// At most one print a second, whatever the watch does (a storm of
+		// changes, or an error it keeps ending with).
+		select {
+		case <-time.After(time.Until(last.Add(statusMinGap))):
+		case <-ctx.Done():
+			return exitOK
+		}
 		if err := show(); err != nil {
 			fmt.Fprintf(stderr, "slipstream status: %v\n", err)
 			return exitError
 		}
 	}
 }
+
+// statusMinGap is the least time between two prints of `status -w`.
+var statusMinGap = time.Second
 
 // render writes rows as the output asks.
 func render(w io.Writer, output string, rows []status.Row, now time.Time) error {

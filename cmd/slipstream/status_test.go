@@ -34,10 +34,11 @@ func statusCluster(t *testing.T) *fake.Clientset {
 		testutil.Service("shop", "cart", testutil.WithState(policy.State{Phase: policy.Promoted, Stable: "cart-00003"})),
 		testutil.Service("demo", "plain"),
 	)
-	old, oldNow := servingFor, statusNow
+	old, oldNow, oldGap := servingFor, statusNow, statusMinGap
 	servingFor = func(kubeconfig, kubecontext string) (servingclient.Interface, string, error) { return cs, "demo", nil }
 	statusNow = func() time.Time { return at.Add(20 * time.Second) }
-	t.Cleanup(func() { servingFor, statusNow = old, oldNow })
+	statusMinGap = 50 * time.Millisecond
+	t.Cleanup(func() { servingFor, statusNow, statusMinGap = old, oldNow, oldGap })
 	return cs
 }
 
@@ -54,6 +55,9 @@ func TestStatus(t *testing.T) {
 		{name: "every namespace", args: []string{"status", "-A"}, stdout: []string{"hello", "cart", "Promoted", "problem: not managed by slipstream: no slipstream.dev/track"}, not: []string{"plain"}},
 		{name: "one namespace", args: []string{"status", "-n", "shop"}, stdout: []string{"cart"}, not: []string{"hello"}},
 		{name: "one Service", args: []string{"status", "hello"}, stdout: []string{"hello", "hello-00002 (1.1.0@3f2a9c01b2d4)"}},
+		{name: "flags after the Service", args: []string{"status", "cart", "-n", "shop", "-o", "yaml"}, stdout: []string{"service: cart"}, not: []string{"hello"}},
+		{name: "kubectl's long flags", args: []string{"status", "--all-namespaces"}, stdout: []string{"hello", "cart"}},
+		{name: "kubectl's long namespace flag", args: []string{"status", "--namespace", "shop"}, stdout: []string{"cart"}, not: []string{"hello"}},
 		{name: "nothing managed", args: []string{"status", "-n", "empty"}, stdout: []string{"No Knative Services managed by slipstream here"}},
 		{name: "json", args: []string{"status", "-o", "json", "hello"}, stdout: []string{`"phase": "Progressing"`, `"digest": "3f2a9c01b2d4"`}},
 		{name: "yaml", args: []string{"status", "-o", "yaml", "-A"}, stdout: []string{"phase: Progressing", "service: cart"}},
@@ -64,6 +68,7 @@ func TestStatus(t *testing.T) {
 		{name: "-A and -n", args: []string{"status", "-A", "-n", "demo"}, code: 2, stderr: []string{"-A and -n contradict"}},
 		{name: "bad namespace", args: []string{"status", "-n", "Demo_1"}, code: 2, stderr: []string{`-n "Demo_1" is not a namespace name`}},
 		{name: "two Services", args: []string{"status", "a", "b"}, code: 2, stderr: []string{"at most one Service"}},
+		{name: "a bad flag after the Service", args: []string{"status", "hello", "-x"}, code: 2, stderr: []string{"flag provided but not defined: -x"}},
 		{name: "a Service in every namespace", args: []string{"status", "-A", "hello"}, code: 2, stderr: []string{"needs one namespace"}},
 	}
 	for _, tc := range tests {
@@ -173,5 +178,34 @@ func TestStatusWatchPrintsEveryChange(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("status -w did not end when interrupted")
+	}
+}
+
+// TestStatusWatchErrorsCannotSpin: a watch that ends at once with an error
+// (410 Gone: the resourceVersion is too old) makes status list again, at
+// most once per statusMinGap, and print only what changed: here nothing.
+func TestStatusWatchErrorsCannotSpin(t *testing.T) {
+	cs := statusCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watches := 0
+	cs.PrependWatchReactor("services", func(clienttesting.Action) (bool, watch.Interface, error) {
+		if watches++; watches == 4 {
+			cancel()
+		}
+		w := watch.NewRaceFreeFake()
+		w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
+		return true, w, nil
+	})
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	if code := run(ctx, []string{"status", "-w", "hello"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if took := time.Since(start); took < 3*statusMinGap {
+		t.Errorf("4 failed watches in %s: listed again faster than once per %s", took, statusMinGap)
+	}
+	if n := strings.Count(stdout.String(), "NAMESPACE"); n != 1 {
+		t.Errorf("printed %d times, want once (nothing changed):\n%s", n, stdout.String())
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
@@ -15,35 +14,39 @@ import (
 )
 
 // List reads the managed Services of namespace (all: ""), or the one
-// named, and the resourceVersion they were read at.
+// named, and the resourceVersion of the list: a watch from it starts after
+// what was read (an object's own resourceVersion may be older than the
+// apiserver still keeps for a watch).
 func List(ctx context.Context, serving servingclient.Interface, namespace, name string) ([]*servingv1.Service, string, error) {
-	services := serving.ServingV1().Services(namespace)
+	opts := metav1.ListOptions{}
 	if name != "" {
-		s, err := services.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, "", fmt.Errorf("no Knative Service %s in namespace %s", name, namespace)
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("reading Service %s/%s: %w", namespace, name, err)
-		}
-		if _, ok := s.Annotations[policy.AnnotationRollout]; !ok {
-			return nil, "", fmt.Errorf("Service %s/%s is not managed by slipstream (no %s annotation)", namespace, name, policy.AnnotationRollout)
-		}
-		return []*servingv1.Service{s}, s.ResourceVersion, nil
+		opts.FieldSelector = "metadata.name=" + name
 	}
-	l, err := services.List(ctx, metav1.ListOptions{})
+	l, err := serving.ServingV1().Services(namespace).List(ctx, opts)
 	if err != nil {
 		where := "namespace " + namespace
-		if namespace == "" {
+		switch {
+		case name != "":
+			where = "Service " + namespace + "/" + name
+		case namespace == "":
 			where = "any namespace"
 		}
 		return nil, "", fmt.Errorf("listing the Knative Services of %s: %w", where, err)
 	}
 	var out []*servingv1.Service
 	for i := range l.Items {
-		if _, ok := l.Items[i].Annotations[policy.AnnotationRollout]; ok {
-			out = append(out, &l.Items[i])
+		s := &l.Items[i]
+		if name != "" && s.Name != name {
+			continue
 		}
+		if _, ok := s.Annotations[policy.AnnotationRollout]; ok {
+			out = append(out, s)
+		} else if name != "" {
+			return nil, "", fmt.Errorf("Service %s/%s is not managed by slipstream (no %s annotation)", namespace, name, policy.AnnotationRollout)
+		}
+	}
+	if name != "" && len(out) == 0 {
+		return nil, "", fmt.Errorf("no Knative Service %s in namespace %s", name, namespace)
 	}
 	return out, l.ResourceVersion, nil
 }
@@ -67,7 +70,9 @@ func WaitForChange(ctx context.Context, serving servingclient.Interface, namespa
 	}
 	defer w.Stop()
 	select {
-	case <-w.ResultChan(): // a change, or the watch ended (expired): show it again either way
+	case <-w.ResultChan():
+		// A change; or the watch ended, or reported an error (a 410 when
+		// rv is too old): either way the caller lists again, afresh.
 		return nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

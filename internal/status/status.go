@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/yaml"
@@ -42,9 +43,11 @@ type Row struct {
 	Stable    *Revision `json:"stable,omitempty"`
 	Candidate *Revision `json:"candidate,omitempty"`
 	// Traffic is what Knative's route serves (status.traffic); Settled is
-	// false while Knative has not reconciled the Service's latest spec.
+	// false while Knative has not reconciled the Service's latest spec, and
+	// Ready is its Ready condition.
 	Traffic []Share `json:"traffic"`
 	Settled bool    `json:"settled"`
+	Ready   bool    `json:"ready"`
 	// NextStep is when the step's pause ends (nil: no step is pausing).
 	NextStep *time.Time `json:"nextStep,omitempty"`
 	// Analysis is the last analysis check, against its limit ("" if none).
@@ -60,7 +63,7 @@ type Row struct {
 // parse is shown with phase "-" and what is wrong, never dropped.
 func Of(s *servingv1.Service) Row {
 	r := Row{Namespace: s.Namespace, Service: s.Name, Phase: "-", Traffic: []Share{},
-		Settled: s.Generation == s.Status.ObservedGeneration && s.IsReady()}
+		Settled: s.Generation == s.Status.ObservedGeneration, Ready: s.IsReady()}
 	for _, t := range s.Status.Traffic {
 		sh := Share{Revision: t.RevisionName, Tag: t.Tag}
 		if t.Percent != nil {
@@ -164,8 +167,11 @@ func Table(rows []Row, now time.Time) string {
 		if r.Analysis != "" {
 			reason = strings.TrimSpace(reason + " (analysis: " + r.Analysis + ")")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Service, r.Phase, step,
-			short(r.Stable), short(r.Candidate), traffic(r), next(r.NextStep, now), oneLine(reason))
+		cells := []string{r.Namespace, r.Service, r.Phase, step, short(r.Stable), short(r.Candidate), traffic(r), next(r.NextStep, now), reason}
+		for i, c := range cells {
+			cells[i] = cell(c)
+		}
+		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}
 	_ = w.Flush()
 	return b.String()
@@ -199,8 +205,11 @@ func traffic(r Row) string {
 		parts = append(parts, fmt.Sprintf("%s %d%%", who, t.Percent))
 	}
 	out := strings.Join(parts, ", ")
-	if !r.Settled {
+	switch {
+	case !r.Settled:
 		out += " (updating)"
+	case !r.Ready:
+		out += " (not Ready)"
 	}
 	return out
 }
@@ -216,12 +225,30 @@ func next(at *time.Time, now time.Time) string {
 	return "due"
 }
 
-// oneLine keeps a reason on its row.
-func oneLine(s string) string {
+// maxCell is the most characters a table cell shows (-o json and yaml
+// show everything).
+const maxCell = 200
+
+// cell is s fit for one cell of a terminal table: on one line, with every
+// control character (a terminal's escape sequences among them: anyone who
+// can edit a Service writes its annotations) and bidirectional override
+// shown as U+FFFD, and at most
+// maxCell characters.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if s == "" {
 		return "-"
 	}
-	return strings.Join(strings.Fields(s), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return '\ufffd'
+		}
+		return r
+	}, s)
+	if rs := []rune(s); len(rs) > maxCell {
+		s = string(rs[:maxCell-1]) + "…"
+	}
+	return s
 }
 
 // JSON renders rows as a JSON list.

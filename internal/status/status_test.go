@@ -103,8 +103,11 @@ func TestOf(t *testing.T) {
 			name: "not Ready",
 			svc:  midRollout(testutil.WithConditions(corev1.ConditionFalse, "RevisionFailed")),
 			check: func(t *testing.T, r Row) {
-				if r.Settled {
-					t.Errorf("settled while not Ready")
+				if !r.Settled || r.Ready {
+					t.Errorf("settled %v ready %v, want reconciled and not Ready", r.Settled, r.Ready)
+				}
+				if got := traffic(r); got != "stable 75%, candidate 25% (not Ready)" {
+					t.Errorf("traffic %q", got)
 				}
 			},
 		},
@@ -191,5 +194,29 @@ func TestJSONAndYAMLCarryTheRows(t *testing.T) {
 	var raw []map[string]any
 	if err := json.Unmarshal(js, &raw); err != nil || raw[0]["phase"] != "Progressing" {
 		t.Errorf("json field names: %v %v", raw, err)
+	}
+}
+
+// TestTableCellsAreInert: what anyone who can edit a Service writes into
+// its annotations reaches the terminal without a control character or a
+// bidirectional override, on one line, and at most maxCell characters.
+func TestTableCellsAreInert(t *testing.T) {
+	st := policy.State{Phase: policy.Progressing, Stable: "hello-00001", Candidate: "hello-\x1b[2J00002", Step: 1,
+		Reason: "ok\x1b]52;c;ZXZpbA==\x07 hidden\r\nrow \u202egnirts " + strings.Repeat("x", 500)}
+	out := Table(Rows([]*servingv1.Service{midRollout(testutil.WithState(st))}), t0)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want the header and one row:\n%q", len(lines), out)
+	}
+	for _, r := range out {
+		if r != '\n' && (r < 0x20 || (r >= 0x7f && r < 0xa0) || r == '\u202e') {
+			t.Fatalf("the table carries %U:\n%q", r, out)
+		}
+	}
+	if !strings.Contains(lines[1], "ok\ufffd]52;c;ZXZpbA==\ufffd hidden row \ufffdgnirts") || !strings.Contains(lines[1], "hello-\ufffd[2J00002") {
+		t.Errorf("row %q", lines[1])
+	}
+	if n := len([]rune(lines[1][strings.Index(lines[1], "ok\ufffd"):])); n != maxCell {
+		t.Errorf("the reason cell has %d characters, want it cut at %d", n, maxCell)
 	}
 }
