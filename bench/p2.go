@@ -397,13 +397,13 @@ func P2(ctx context.Context, work, root, cache string, runs int) (Section, error
 	}
 	if len(clusters) > 1 { // the tick's 50 Services (100 pods) only after the storms: Knative is busy with them a while
 		seeded := time.Now()
-		tick, err := tickReal(ctx, c)
-		if err != nil {
-			return sec, fmt.Errorf("seeding the tick's Services: %w", err)
+		if tick, err := tickReal(ctx, c); err != nil { // the storm's figures stand; say why the tick's real rows are missing
+			sec.Notes += fmt.Sprintf("The tick was not measured on the real control plane in this run: seeding its Services failed (%v). ", firstLine(err)) + p2Notes
+		} else {
+			ticks = append(ticks, tick)
+			sec.Notes += fmt.Sprintf("The tick's 50 Services were seeded after the storms (both revisions of each Ready) in %s. ",
+				time.Since(seeded).Round(100*time.Millisecond)) + p2Notes
 		}
-		ticks = append(ticks, tick)
-		sec.Notes += fmt.Sprintf("The tick's 50 Services were seeded after the storms (both revisions of each Ready) in %s. ",
-			time.Since(seeded).Round(100*time.Millisecond)) + p2Notes
 	}
 	for _, tc := range ticks {
 		baseRuns := 1 // half a minute a tick at 5/s
@@ -426,7 +426,7 @@ default 5/s: each Service was read again after the tick had listed it, its stabl
 decision although only a rollback needs it, and the Services were decided one after another. Now a tick decides
 from its list's copies (a copy that changed since meets a conflict on its patch and is read again), reads the stable
 revision only to roll back, and decides 8 Services at once (SLIPSTREAM_ROLLOUT_CONCURRENCY): a Service costs the
-read of its candidate revision and, with the cluster writer, its patch — 101 requests for the 50, inside the burst of
+read of its candidate revision and, with the cluster writer, its patch — 101 requests for the 50, about the burst of
 100. With one-minute ticks, the last of 50 Services has its step set within about a second of the tick with the
 cluster writer, and within a fifth of that with the git writer (whose commits then go through promote and the sync).
 

@@ -199,8 +199,8 @@ func P3(ctx context.Context, work, root string, runs int) (Section, error) {
 	}
 	fmt.Fprintf(&b, "\nThe %d Kubernetes and Knative packages slipstream's own code imports (%s), linked into the smallest Go "+
 		"server by blank imports, make it %s larger and %s heavier in memory after its first answer (rows above). "+
-		"Without them a function would be about %s (%s resident) — what isolating them from the functions that do not "+
-		"need them would give.\n\n", len(pkgs), strings.Join(pkgs, ", "), mb(psize-hsize), mib(probeMem-baseMem),
+		"Isolating them from the functions that do not need them would save at most that: such a function would be no "+
+		"smaller than about %s (%s resident), as what they share with the rest of the binary stays.\n\n", len(pkgs), strings.Join(pkgs, ", "), mb(psize-hsize), mib(probeMem-baseMem),
 		mb(size-(psize-hsize)), mib(medianInt(fnMem)-(probeMem-baseMem)))
 	b.WriteString(p3Notes)
 	sec.Notes = b.String()
