@@ -46,7 +46,9 @@ tidy:
 
 ## demo: the whole pipeline on one machine, as a story (under a minute)
 demo:
-	$(GO) run ./cmd/slipstream demo
+	@echo "make demo: building slipstream (the first build on a machine compiles its dependencies: minutes; later ones: seconds)…"
+	@$(GO) build -ldflags "$(LDFLAGS)" -o bin/slipstream ./cmd/slipstream
+	bin/slipstream demo
 
 clean:
 	rm -rf bin

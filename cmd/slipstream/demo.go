@@ -65,7 +65,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, h := range sum.Hops {
 		fmt.Fprintf(stdout, "  %-62s %8s\n", h.What, h.Took.Round(time.Millisecond))
 	}
-	fmt.Fprintf(stdout, "\ngit log --oneline of the config repository (%s):\n", e.Bare)
+	fmt.Fprintf(stdout, "\ngit log --oneline of the config repository (in a temporary folder, removed at exit):\n")
 	for _, l := range sum.GitLog {
 		fmt.Fprintln(stdout, "  "+l)
 	}
@@ -77,7 +77,10 @@ printing every address: push images to the registry (crane, docker, ko)
 and watch them roll out.
 
 It uses the embedded broker, registry, config repository (a bare Git
-repository in --state) and simulated Knative.`
+repository in --state) and simulated Knative. Without --state the
+repository is in a temporary folder removed at exit; with it, it stays,
+and a later run needs a new or empty folder (an earlier run's repository
+names images and addresses that are gone).`
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("dev")

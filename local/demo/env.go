@@ -119,7 +119,7 @@ type Env struct {
 	spec        eventingv1.BrokerSpec
 	subscribers map[string]broker.Subscriber
 	registry    *sim.Registry  // nil with a real registry
-	tempDir     string         // the state folder Start made, removed if Start fails
+	tempDir     string         // the state folder Start made, removed by Close
 	servers     []*http.Server // every server started, closed by Close
 	sockets     []net.Listener // their sockets
 	cancel      context.CancelFunc
@@ -178,9 +178,6 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	defer func() {
 		if err != nil {
 			e.Close()
-			if e.tempDir != "" {
-				os.RemoveAll(e.tempDir)
-			}
 		}
 	}()
 	steps := []struct {
@@ -362,6 +359,12 @@ func (e *Env) startPromote(context.Context) error {
 	}
 	e.Bare = filepath.Join(e.opts.StateDir, "config.git")
 	e.Repo = e.opts.GitURL
+	if _, err := os.Stat(e.Bare); e.Repo == "" && err == nil {
+		// The cluster, registry and ports of that run are gone with it: its
+		// commits name images and addresses this run does not have.
+		return fmt.Errorf("%s holds the config repository of an earlier run, which cannot be resumed: "+
+			"pass a new or empty folder as the state, or remove %s", e.opts.StateDir, e.Bare)
+	}
 	if e.Repo == "" {
 		if err := seed(e.Bare, e.Registry, e.opts.Pause); err != nil {
 			return fmt.Errorf("seeding %s: %w", e.Bare, err)
@@ -597,5 +600,8 @@ func (e *Env) Close() {
 	}
 	for _, ln := range e.sockets {
 		ln.Close() // already closed by its server, unless Serve had not started
+	}
+	if e.tempDir != "" { // a folder of its own (no state folder given): nothing in it outlives the run
+		os.RemoveAll(e.tempDir)
 	}
 }

@@ -2,8 +2,12 @@ package demo
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -114,5 +118,43 @@ func TestDeliveriesNeedTheBrokersToken(t *testing.T) {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
 			}
 		})
+	}
+}
+
+// TestStateFolders: without a state folder the run's own temporary folder
+// is gone after Close; a state folder that holds an earlier run's
+// repository is refused with what to do, and left as it was.
+func TestStateFolders(t *testing.T) {
+	e, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(e.Bare)
+	if _, err := os.Stat(e.Bare); err != nil {
+		t.Fatalf("the repository is not there while running: %v", err)
+	}
+	e.Close()
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the temporary folder %s outlived Close: %v", dir, err)
+	}
+
+	state := t.TempDir()
+	e, err = Start(context.Background(), Options{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	before, err := os.ReadDir(filepath.Join(state, "config.git"))
+	if err != nil || len(before) == 0 {
+		t.Fatalf("a given state folder's repository did not stay: %v", err)
+	}
+	if e, err := Start(context.Background(), Options{StateDir: state}); err == nil {
+		e.Close()
+		t.Fatal("a second run on the same state folder started")
+	} else if !strings.Contains(err.Error(), "earlier run") || !strings.Contains(err.Error(), "new or empty folder") {
+		t.Errorf("error %q does not say what is wrong and what to do", err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "config.git")); err != nil {
+		t.Errorf("the refused run touched the earlier repository: %v", err)
 	}
 }
