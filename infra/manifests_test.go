@@ -402,3 +402,31 @@ func triggersOf(t *testing.T, docs []map[string]any) []eventingv1.Trigger {
 	}
 	return triggers
 }
+
+// TestTheArgoCDExampleReadsPromotesFolders: promote writes each Service to
+// apps/<service>/service.yaml, and Argo CD reads a directory source's top
+// folder only unless directory.recurse is true: the example would deploy
+// nothing.
+func TestTheArgoCDExampleReadsPromotesFolders(t *testing.T) {
+	raw, err := os.ReadFile("../examples/argocd-application.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct {
+		Spec struct {
+			Source struct {
+				Path      string `json:"path"`
+				Directory struct {
+					Recurse bool `json:"recurse"`
+				} `json:"directory"`
+			} `json:"source"`
+		} `json:"spec"`
+	}
+	if err := sigsyaml.Unmarshal(raw, &app); err != nil {
+		t.Fatal(err)
+	}
+	if app.Spec.Source.Path != "apps" || !app.Spec.Source.Directory.Recurse {
+		t.Errorf("source path %q, directory.recurse %v: want apps, recursive (promote writes apps/<service>/service.yaml)",
+			app.Spec.Source.Path, app.Spec.Source.Directory.Recurse)
+	}
+}
