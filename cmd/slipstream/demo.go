@@ -113,7 +113,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
   promote    %s
   rollout    %s
   rollback   %s
-`, e.Registry, e.Registry, e.Repo, e.Broker, e.Intake, e.Promote, e.Rollout, e.Rollback)
+An alert, as Alertmanager sends it (rolls a rollout in progress back):
+  %s
+`, e.Registry, e.Registry, e.Repo, e.Broker, e.Intake, e.Promote, e.Rollout, e.Rollback, e.AlertCurl())
 	demo.NewView(e, stdout, isTerminal(stdout)).Run(ctx)
 	return exitOK
 }

@@ -396,13 +396,25 @@ func (e *Env) startRollout(context.Context) (err error) {
 	return err
 }
 
-func (e *Env) startRollback(context.Context) (err error) {
+// rollbackConfig is rollback's settings in the local pipeline: the
+// cluster's defaults (the alert labels docs/alerts.md names: an alert
+// written for a cluster works here too), the local token, and a longer
+// API time limit for a busy laptop.
+func rollbackConfig() (config.Rollback, error) {
 	matchers, err := policy.ParseMatchers(`severity="critical"`)
+	if err != nil {
+		return config.Rollback{}, err
+	}
+	return config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace", "namespace_name"},
+		ServiceLabels: []string{"service_name", "knative_service", "service"}, RevisionLabels: []string{"revision_name", "revision"},
+		DefaultRollbackOn: matchers, APITimeout: 5 * time.Second, Concurrency: 16}, nil
+}
+
+func (e *Env) startRollback(context.Context) (err error) {
+	cfg, err := rollbackConfig()
 	if err != nil {
 		return err
 	}
-	cfg := config.Rollback{TokenFile: config.NewSecret([]byte(rollbackToken)), NamespaceLabels: []string{"namespace"},
-		ServiceLabels: []string{"service_name"}, RevisionLabels: []string{"revision_name"}, DefaultRollbackOn: matchers, APITimeout: 5 * time.Second, Concurrency: 16}
 	e.Rollback, err = e.start(rollback.Name, func(send *host.Sender) (host.Function, error) {
 		rb, err := rollback.New(cfg, e.services, send)
 		if err != nil {

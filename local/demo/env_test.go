@@ -3,16 +3,19 @@ package demo
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/local/issuer"
 )
 
@@ -156,5 +159,69 @@ func TestStateFolders(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(state, "config.git")); err != nil {
 		t.Errorf("the refused run touched the earlier repository: %v", err)
+	}
+}
+
+// TestRollbackReadsTheLabelsOfACluster: the local rollback names Services
+// by the same alert labels as a cluster's by default (namespace_name among
+// them, as the docs' rules give it), so an alert written for one works in
+// the other.
+func TestRollbackReadsTheLabelsOfACluster(t *testing.T) {
+	t.Setenv("SLIPSTREAM_ROLLBACK_ALLOW_UNAUTHENTICATED", "true")
+	var cluster config.Rollback
+	if err := config.Load(config.Prefix+"_ROLLBACK", &cluster); err != nil {
+		t.Fatal(err)
+	}
+	local, err := rollbackConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		what        string
+		local, want []string
+	}{
+		{"namespace", local.NamespaceLabels, cluster.NamespaceLabels},
+		{"service", local.ServiceLabels, cluster.ServiceLabels},
+		{"revision", local.RevisionLabels, cluster.RevisionLabels},
+		{"rollback-on", []string{local.DefaultRollbackOn.String()}, []string{cluster.DefaultRollbackOn.String()}},
+	} {
+		if !slices.Equal(tc.local, tc.want) {
+			t.Errorf("%s labels: local %v, a cluster's default %v", tc.what, tc.local, tc.want)
+		}
+	}
+}
+
+// TestTheAlertDevPrintsIsTaken: the alert `slipstream dev` prints as a curl
+// reaches rollback, is authenticated, and names the demo Service by the
+// labels the docs' rules give (namespace_name).
+func TestTheAlertDevPrintsIsTaken(t *testing.T) {
+	e, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Push("1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	url, header, body := e.AlertRequest()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(msg), Namespace+"/"+Service) {
+		t.Errorf("%d %s; want 200 about %s/%s", resp.StatusCode, msg, Namespace, Service)
+	}
+	t.Logf("rollback answered: %s", msg)
+	if c := e.AlertCurl(); !strings.Contains(c, url) || !strings.Contains(c, "'"+body+"'") || !strings.Contains(c, header["Authorization"]) {
+		t.Errorf("the curl line does not carry the request: %s", c)
 	}
 }
