@@ -84,11 +84,13 @@ func (r *Rollback) handle(ctx context.Context, _ *http.Request, body []byte) (ho
 	}
 	log := host.Logger(ctx).With("groupKey", n.GroupKey)
 	notes := make([]string, len(n.Alerts))
-	failed := make([]bool, len(n.Alerts))
+	failed, acted := make([]bool, len(n.Alerts)), make([]bool, len(n.Alerts))
 	claims := &claims{done: map[string]bool{}} // a Service is rolled back once per notification
 	host.Each(len(n.Alerts), r.cfg.Concurrency, func(i int) {
 		a := n.Alerts[i]
-		note, err := r.alert(ctx, a, claims)
+		done, err := r.alert(ctx, a, claims)
+		note := done.text
+		acted[i] = done.rolledBack
 		if err != nil {
 			failed[i], note = true, "failed: "+err.Error()
 			log.Error("alert not handled", "alert", a.Name(), "fingerprint", a.Fingerprint, "error", err.Error())
@@ -104,7 +106,11 @@ func (r *Rollback) handle(ctx context.Context, _ *http.Request, body []byte) (ho
 	if slices.Contains(failed, true) {
 		return host.Response{}, fmt.Errorf("%w: %s", host.ErrUnavailable, msg)
 	}
-	return host.Response{Status: http.StatusOK, Message: msg}, nil
+	answer := host.Response{Status: http.StatusOK, Message: msg} // ignored: nothing to do
+	if slices.Contains(acted, true) {
+		answer.Outcome = host.OutcomeRolledBack
+	}
+	return answer, nil
 }
 
 // claims are the Services an alert of one notification has taken on.
@@ -125,22 +131,29 @@ func (c *claims) claim(key string) bool {
 	return true
 }
 
+// alertNote is what one alert did, and whether it rolled its Service back.
+type alertNote struct {
+	text       string
+	rolledBack bool
+}
+
 // alert handles one alert: read the Service, decide, patch, tell promote.
-func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (string, error) {
+func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNote, error) {
+	say := func(s string) alertNote { return alertNote{text: s} }
 	if a.Status != "firing" {
-		return "resolved: nothing changes", nil
+		return say("resolved: nothing changes"), nil
 	}
 	t, err := TargetOf(a, r.cfg)
 	if err != nil {
-		return "ignored: " + err.Error(), nil
+		return say("ignored: " + err.Error()), nil
 	}
 	if t.Service == "" {
 		rev, err := r.cluster.GetRevision(ctx, t.Namespace, t.Revision)
 		if err != nil {
-			return "", err
+			return alertNote{}, err
 		}
 		if !rev.Found || rev.Service == "" {
-			return fmt.Sprintf("ignored: revision %s/%s belongs to no Knative Service", t.Namespace, t.Revision), nil
+			return say(fmt.Sprintf("ignored: revision %s/%s belongs to no Knative Service", t.Namespace, t.Revision)), nil
 		}
 		t.Service = rev.Service
 	}
@@ -181,18 +194,18 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (string, 
 	})
 	switch {
 	case gone:
-		return fmt.Sprintf("ignored: Service %s does not exist", key), nil
+		return say(fmt.Sprintf("ignored: Service %s does not exist", key)), nil
 	case err != nil:
-		return "", err
+		return alertNote{}, err
 	case other:
-		return key + ": rolled back for another alert of this notification", nil
+		return say(key + ": rolled back for another alert of this notification"), nil
 	case act.Kind == Ignore:
-		return key + ": " + act.Note, nil
+		return say(key + ": " + act.Note), nil
 	}
 	if err := r.announce(ctx, live, act); err != nil {
-		return "", fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
+		return alertNote{}, fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
 	}
-	return key + ": " + act.Note, nil
+	return alertNote{text: key + ": " + act.Note, rolledBack: act.Kind == RollBack}, nil
 }
 
 // announce sends rollout.rolledback and records that it did, so repeats of

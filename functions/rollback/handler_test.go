@@ -701,3 +701,31 @@ func TestRollbackToARevisionThatIsGone(t *testing.T) {
 		t.Errorf("%d events sent", n)
 	}
 }
+
+// TestTheAnswerSaysWhetherItRolledBack: Alertmanager gets 200 either way;
+// the answer's status is rolled_back when an alert of the notification
+// rolled its Service back, and ignored when nothing was to do (a
+// resolved alert, a repeat of one already acted on).
+func TestTheAnswerSaysWhetherItRolledBack(t *testing.T) {
+	e := newEnv(t, midRollout("shop", "checkout"))
+	status := func(body []byte) string {
+		t.Helper()
+		resp, b := testutil.Post(t, e.url+Route, http.Header{"Content-Type": {"application/json"}, "Authorization": {bearer()}}, bytes.NewReader(body))
+		var answer struct{ Status, Message string }
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(b), &answer) != nil {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		return answer.Status + ": " + answer.Message
+	}
+	for _, tc := range []struct {
+		sample, want string
+	}{
+		{"alertmanager-resolved.json", "ignored: "},
+		{"alertmanager-firing.json", "rolled_back: "},
+		{"alertmanager-firing.json", "ignored: "}, // a repeat: already rolled back
+	} {
+		if got := status(sample(t, tc.sample)); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: answer %q, want status %q", tc.sample, got, tc.want)
+		}
+	}
+}

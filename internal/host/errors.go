@@ -40,6 +40,7 @@ const (
 	OutcomeAccepted     = "accepted"
 	OutcomeReplied      = "replied"
 	OutcomeIgnored      = "ignored"
+	OutcomeRolledBack   = "rolled_back"
 	OutcomeRefused      = "refused"
 	OutcomeMalformed    = "malformed"
 	OutcomeUnauthorized = "unauthorized"

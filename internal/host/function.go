@@ -24,6 +24,9 @@ type Response struct {
 	Status int
 	// Message says what happened, for the sender's logs.
 	Message string
+	// Outcome, when set, is the answer's status word and the metric's
+	// outcome (rollback's rolled_back); else accepted for 202, ignored for 200.
+	Outcome string
 }
 
 // Function is what a slipstream function gives the host.

@@ -51,7 +51,10 @@ func (h *Host) serveWebhook(w http.ResponseWriter, r *http.Request, route string
 		if resp.Status != 0 {
 			status = resp.Status
 		}
-		if status == http.StatusOK {
+		switch {
+		case resp.Outcome != "":
+			outcome = resp.Outcome
+		case status == http.StatusOK:
 			outcome = OutcomeIgnored
 		}
 		log.Info("handled", "status", status, "message", resp.Message)
