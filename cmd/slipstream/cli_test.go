@@ -1,10 +1,15 @@
 package main
 
 import (
+	"os"
+	"slices"
+
 	"bytes"
 	"context"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -161,5 +166,38 @@ func TestServeIntakeNeedsASink(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"serve", "intake"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "K_SINK is not set") {
 		t.Errorf("exit code %d, stderr %s; want 1 naming K_SINK", code, stderr.String())
+	}
+}
+
+// TestKoBuildsThisCommandStamped: .ko.yaml (what ko resolve builds the
+// image with) builds this command, static, and sets the version variable
+// `slipstream version` prints.
+func TestKoBuildsThisCommandStamped(t *testing.T) {
+	raw, err := os.ReadFile("../../.ko.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ko struct {
+		Builds []struct {
+			Main    string   `json:"main"`
+			Env     []string `json:"env"`
+			Ldflags []string `json:"ldflags"`
+		} `json:"builds"`
+	}
+	if err := yaml.Unmarshal(raw, &ko); err != nil {
+		t.Fatal(err)
+	}
+	if len(ko.Builds) != 1 || ko.Builds[0].Main != "./cmd/slipstream" {
+		t.Fatalf("builds %+v, want one, of ./cmd/slipstream", ko.Builds)
+	}
+	b := ko.Builds[0]
+	if !slices.Contains(b.Env, "CGO_ENABLED=0") || !slices.ContainsFunc(b.Ldflags, func(f string) bool { return strings.HasPrefix(f, "-X main.version=") }) {
+		t.Errorf("build %+v: want CGO_ENABLED=0 and -X main.version=", b)
+	}
+	version = "stamped" // the variable the flag sets is this package's
+	defer func() { version = "dev" }()
+	var out bytes.Buffer
+	if run(context.Background(), []string{"version"}, &out, &out); !strings.Contains(out.String(), "stamped") {
+		t.Errorf("version prints %q, not main.version", out.String())
 	}
 }
