@@ -1,11 +1,10 @@
 package main
 
 import (
-	"os"
-	"slices"
-
 	"bytes"
 	"context"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
