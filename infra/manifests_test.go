@@ -213,8 +213,17 @@ func TestKustomizeBuilds(t *testing.T) {
 			case "overlays/kafka":
 				b := find(docs, "Broker", "default")
 				ann, _ := b["metadata"].(map[string]any)["annotations"].(map[string]any)
-				if ann["eventing.knative.dev/broker.class"] != "Kafka" || find(docs, "ConfigMap", "kafka-broker-config") == nil {
-					t.Errorf("the Kafka overlay does not make a Kafka broker: %v", b)
+				config, _ := b["spec"].(map[string]any)["config"].(map[string]any)
+				if ann["eventing.knative.dev/broker.class"] != "Kafka" || config == nil || find(docs, "ConfigMap", fmt.Sprint(config["name"])) == nil {
+					t.Errorf("the Kafka overlay does not make a Kafka broker with its own settings: %v", b)
+				}
+				// Knative's own config maps (kafka-broker-config, config-*) are
+				// cluster-wide: an install must add beside them, never replace one.
+				for _, d := range docs {
+					meta, _ := d["metadata"].(map[string]any)
+					if name := fmt.Sprint(meta["name"]); meta["namespace"] != "slipstream" && (name == "kafka-broker-config" || strings.HasPrefix(name, "config-")) {
+						t.Errorf("the Kafka overlay overwrites %s/%s, which the whole cluster uses", meta["namespace"], name)
+					}
 				}
 			case "overlays/all-in-one":
 				for _, fn := range []string{"intake", "promote", "rollout", "rollback"} {
