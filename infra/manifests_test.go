@@ -208,6 +208,14 @@ func TestKustomizeBuilds(t *testing.T) {
 			docs := build(t, dir)
 			for i, d := range docs {
 				checkDocument(t, ctx, fmt.Sprintf("%s (built) #%d", dir, i+1), d)
+				// An install creates nothing outside its own namespace but what
+				// it must: no managed namespace, no bindings in one (those are
+				// managed-namespace.yaml's, copied per namespace by the user).
+				meta, _ := d["metadata"].(map[string]any)
+				if ns := meta["namespace"]; d["kind"] == "Namespace" && meta["name"] != "slipstream" ||
+					ns != nil && ns != "slipstream" && !(d["kind"] == "ConfigMap" && ns == "knative-eventing") {
+					t.Errorf("%s creates %s %v/%v outside slipstream's namespace", dir, d["kind"], ns, meta["name"])
+				}
 			}
 			switch dir {
 			case "overlays/kafka":
