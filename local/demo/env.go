@@ -286,7 +286,10 @@ func (e *Env) function(name string, build func(send *host.Sender) (host.Function
 	if sub, ok := e.subscribers[name]; ok {
 		s.OidcAudience, s.OidcSubjects = sub.Audience, sub.Subjects
 	}
-	h, err := host.New(name, s, e.opts.Log)
+	log := slog.New(why{next: e.opts.Log.Handler(), function: name, note: func(fn, reason string) {
+		e.note("%-19s   %-8s did not act: %s", "", fn, strings.TrimPrefix(reason, host.ErrRefused.Error()+": "))
+	}})
+	h, err := host.New(name, s, log)
 	if err != nil {
 		return nil, err
 	}
@@ -572,7 +575,7 @@ func (e *Env) observe(d broker.Delivered) {
 	case d.Reply != nil:
 		e.note("%-19s → %-8s replied %s", short(typ), d.Trigger, short(d.Reply.Type()))
 	case d.Status == http.StatusOK:
-		e.note("%-19s → %-8s acknowledged, nothing to do", short(typ), d.Trigger)
+		e.note("%-19s → %-8s not taken (why: the line above)", short(typ), d.Trigger)
 		if typ == eventing.TypeImagePushed {
 			if dg, ok := d.Event.Extensions()[eventing.ExtDigest].(string); ok {
 				e.mu.Lock()

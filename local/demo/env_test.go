@@ -225,3 +225,38 @@ func TestTheAlertDevPrintsIsTaken(t *testing.T) {
 		t.Errorf("the curl line does not carry the request: %s", c)
 	}
 }
+
+// TestAPushNotTakenSaysWhy: a push promote does not act on (2.0.0 is
+// outside the demo app's semver:^1.0.0 track) shows in the event log with
+// promote's reason, not only as "not taken".
+func TestAPushNotTakenSaysWhy(t *testing.T) {
+	e, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	lines := make(chan string, 100)
+	e.OnLine(func(l Line) {
+		select {
+		case lines <- l.Text:
+		default:
+		}
+	})
+	if _, err := e.Push("2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	var why, taken bool
+	var seen []string
+	deadline := time.After(20 * time.Second)
+	for !why || !taken {
+		select {
+		case l := <-lines:
+			seen = append(seen, l)
+			why = why || strings.Contains(l, "promote") && strings.Contains(l, "did not act:") && strings.Contains(l, "2.0.0")
+			taken = taken || strings.Contains(l, "image.pushed") && strings.Contains(l, "not taken")
+		case <-deadline:
+			t.Fatalf("no reason in the event log (why %v, not taken %v):\n%s", why, taken, strings.Join(seen, "\n"))
+		}
+	}
+	t.Logf("the event log:\n%s", strings.Join(seen, "\n"))
+}
