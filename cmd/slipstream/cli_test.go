@@ -51,6 +51,13 @@ func TestCommandLine(t *testing.T) {
 			stdout: []string{"Usage: slipstream serve <function>", "GET  /readyz", "Functions:", "Exit codes"},
 		},
 		{
+			name:       "dev on ports below 1024",
+			args:       []string{"dev", "--ports", "80"},
+			code:       2,
+			stderr:     []string{"--ports 80: the first of 7 ports must be between 1024"},
+			stdoutNone: true,
+		},
+		{
 			name:   "serve -h",
 			args:   []string{"serve", "-h"},
 			code:   0,

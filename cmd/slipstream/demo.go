@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/slipstream-cd/slipstream/local/demo"
@@ -80,13 +81,17 @@ It uses the embedded broker, registry, config repository (a bare Git
 repository in --state) and simulated Knative. Without --state the
 repository is in a temporary folder removed at exit; with it, it stays,
 and a later run needs a new or empty folder (an earlier run's repository
-names images and addresses that are gone).`
+names images and addresses that are gone). --ports keeps the addresses
+the same from run to run.`
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("dev")
 	var state, gitURL, kubeconfig string
 	var pause time.Duration
+	var ports int
 	rest, code, ok := parseFlags(c, args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&ports, "ports", 0, fmt.Sprintf("first of %d fixed loopback ports (%s, in that order), the same every run; 0: free ports, new each run",
+			demo.PortCount, strings.Join(demo.PortNames, ", ")))
 		fs.StringVar(&state, "state", "", "folder for the local config repository (default: a new temporary folder)")
 		fs.DurationVar(&pause, "pause", 5*time.Second, "pause of each rollout step")
 		fs.StringVar(&gitURL, "git-url", "", "a real config repository instead of the local one")
@@ -99,7 +104,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slipstream dev: takes no arguments, got %q\n", rest)
 		return exitUsage
 	}
-	e, err := demo.Start(ctx, demo.Options{StateDir: state, Pause: pause, GitURL: gitURL, Kubeconfig: kubeconfig})
+	if err := demo.CheckPorts(ports); err != nil {
+		fmt.Fprintf(stderr, "slipstream dev: --ports %v\n", err)
+		return exitUsage
+	}
+	e, err := demo.Start(ctx, demo.Options{StateDir: state, Pause: pause, GitURL: gitURL, Kubeconfig: kubeconfig, Ports: ports})
 	if err != nil {
 		fmt.Fprintf(stderr, "slipstream dev: %v\n", err)
 		return exitError

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type Options struct {
 	// Kubeconfig points at a real cluster with Knative instead of the
 	// simulated one; the simulated sync, traffic and alerts are then off.
 	Kubeconfig string
+	// Ports is the first of PortCount fixed loopback ports, in the order of
+	// PortNames, so the addresses stay the same from run to run. Default 0:
+	// free ports, new each run.
+	Ports int
 
 	// listen opens each server's socket; tests watch it. Default: a free
 	// port on 127.0.0.1.
@@ -79,9 +84,35 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.listen == nil && o.Ports > 0 {
+		next := o.Ports
+		o.listen = func() (net.Listener, error) {
+			port := next
+			next++
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				return nil, fmt.Errorf("port %d (of %d–%d: %s): %w", port, o.Ports, o.Ports+PortCount-1, strings.Join(PortNames, ", "), err)
+			}
+			return ln, nil
+		}
+	}
 	if o.listen == nil {
 		o.listen = func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 	}
+}
+
+// PortNames are the local servers in the order they take their ports.
+var PortNames = []string{"broker", "token issuer", "intake", "registry", "promote", "rollout", "rollback"}
+
+// PortCount is how many ports Options.Ports takes from its first.
+var PortCount = len(PortNames)
+
+// CheckPorts says what is wrong with a first port for Options.Ports.
+func CheckPorts(first int) error {
+	if first != 0 && (first < 1024 || first > 65535-PortCount+1) {
+		return fmt.Errorf("%d: the first of %d ports must be between 1024 and %d (or 0 for free ports)", first, PortCount, 65535-PortCount+1)
+	}
+	return nil
 }
 
 const (
@@ -325,7 +356,11 @@ func (e *Env) startIntake(context.Context) error {
 		return err
 	}
 	e.Intake = url
-	if e.registry, err = sim.NewRegistry(url+"/webhooks/distribution", "Bearer "+intakeToken); err != nil {
+	ln, err := e.opts.listen()
+	if err != nil {
+		return err
+	}
+	if e.registry, err = sim.NewRegistry(ln, url+"/webhooks/distribution", "Bearer "+intakeToken); err != nil {
 		return err
 	}
 	e.Registry = e.registry.Host

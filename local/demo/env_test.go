@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -259,4 +261,65 @@ func TestAPushNotTakenSaysWhy(t *testing.T) {
 		}
 	}
 	t.Logf("the event log:\n%s", strings.Join(seen, "\n"))
+}
+
+// TestFixedPorts: with Options.Ports the servers take that port and the
+// ones after it, in PortNames' order, every run; a port that is taken
+// stops Start with an error naming it.
+func TestFixedPorts(t *testing.T) {
+	var first int
+	for try := 0; first == 0 && try < 20; try++ { // PortCount free ports in a row, bounded tries
+		probe, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := probe.Addr().(*net.TCPAddr).Port
+		probe.Close()
+		if base+PortCount > 65535 {
+			continue
+		}
+		var held []net.Listener
+		ok := true
+		for p := base; p < base+PortCount && ok; p++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if ok = err == nil; ok {
+				held = append(held, ln)
+			}
+		}
+		for _, ln := range held {
+			ln.Close()
+		}
+		if ok {
+			first = base
+		}
+	}
+	if first == 0 {
+		t.Skip("no run of free loopback ports found")
+	}
+	e, err := Start(context.Background(), Options{Ports: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"broker": e.Broker, "intake": e.Intake, "registry": "http://" + e.Registry, "promote": e.Promote, "rollout": e.Rollout, "rollback": e.Rollback}
+	for i, name := range PortNames {
+		if u, ok := got[name]; ok && u != "http://127.0.0.1:"+strconv.Itoa(first+i) {
+			t.Errorf("%s at %s, want port %d", name, u, first+i)
+		}
+	}
+	// While it runs, a second run on the same ports is refused, naming one.
+	if e2, err := Start(context.Background(), Options{Ports: first}); err == nil {
+		e2.Close()
+		t.Error("a second run on the same ports started")
+	} else if !strings.Contains(err.Error(), fmt.Sprintf("port %d", first)) {
+		t.Errorf("error %q does not name the port", err)
+	}
+	e.Close()
+	for _, bad := range []int{80, 65535, -1} {
+		if CheckPorts(bad) == nil {
+			t.Errorf("CheckPorts(%d) accepted it", bad)
+		}
+	}
+	if CheckPorts(0) != nil || CheckPorts(first) != nil {
+		t.Error("CheckPorts refused 0 or a good first port")
+	}
 }

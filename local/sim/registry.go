@@ -27,13 +27,10 @@ type Registry struct {
 	auth   string
 }
 
-// NewRegistry listens on 127.0.0.1 and posts notifications to notifyURL
-// with the Authorization header auth.
-func NewRegistry(notifyURL, auth string) (*Registry, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
+// NewRegistry serves on ln (a loopback listener, which it closes with
+// Close) and posts notifications to notifyURL with the Authorization header
+// auth.
+func NewRegistry(ln net.Listener, notifyURL, auth string) (*Registry, error) {
 	r := &Registry{Host: ln.Addr().String(), client: &http.Client{Timeout: 5 * time.Second}, notify: notifyURL, auth: auth}
 	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -117,7 +118,11 @@ func TestRegistryNotifies(t *testing.T) {
 		got <- env
 	}))
 	defer hook.Close()
-	reg, err := NewRegistry(hook.URL, "Bearer t")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := NewRegistry(ln, hook.URL, "Bearer t")
 	if err != nil {
 		t.Fatal(err)
 	}
