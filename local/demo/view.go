@@ -10,7 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/slipstream-cd/slipstream/policy"
+	"github.com/slipstream-cd/slipstream/internal/status"
 )
 
 // View shows the run to a person: on a terminal, a live screen with a
@@ -63,24 +63,8 @@ func (v *View) frame(ctx context.Context) {
 		return
 	}
 	var b strings.Builder
-	for _, s := range list.Items {
-		st, _ := policy.LiveState(s.Annotations)
-		stable, cand := 0, 0
-		for _, t := range s.Status.Traffic {
-			if t.Percent == nil {
-				continue
-			}
-			if t.Tag == "candidate" {
-				cand += int(*t.Percent)
-			} else {
-				stable += int(*t.Percent)
-			}
-		}
-		next := ""
-		if pol, err := policy.Parse(s.Annotations); err == nil && st.Phase == policy.Progressing && st.StepStartedAt != nil && st.Step >= 1 && st.Step <= len(pol.Pauses) {
-			next = fmt.Sprintf(", step %d/%d, next at %s", st.Step, len(pol.Steps), st.StepStartedAt.Add(pol.Pauses[st.Step-1]).Local().Format("15:04:05"))
-		}
-		fmt.Fprintf(&b, "%s/%s  [%s]  stable %3d%%  candidate %3d%%  %s%s\n", s.Namespace, s.Name, bar(stable, cand), stable, cand, orDash(string(st.Phase)), next)
+	for i := range list.Items {
+		b.WriteString(viewLine(status.Of(&list.Items[i])) + "\n")
 	}
 	screen := b.String()
 	v.mu.Lock()
@@ -106,9 +90,26 @@ func bar(stable, cand int) string {
 	return strings.Repeat("#", s) + strings.Repeat("=", c) + strings.Repeat(".", 40-s-c)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// viewLine is one Service's line of the view: its traffic bar, the shares,
+// the phase and, mid-step, when the next step is due (status.Of's row).
+func viewLine(r status.Row) string {
+	stable, cand := 0, 0
+	for _, t := range r.Traffic {
+		if t.Tag == "candidate" {
+			cand += int(t.Percent)
+		} else {
+			stable += int(t.Percent)
+		}
 	}
-	return s
+	phase := r.Phase
+	if r.Step > 0 {
+		phase += fmt.Sprintf(", step %d/%d", r.Step, r.Steps)
+	}
+	if r.NextStep != nil {
+		phase += ", next at " + r.NextStep.Local().Format("15:04:05")
+	}
+	if len(r.Traffic) == 0 { // before Knative routes anything: no 0%/0% that reads as an outage
+		return fmt.Sprintf("%s/%s  no traffic yet: waiting for the first revision to be ready  %s", r.Namespace, r.Service, phase)
+	}
+	return fmt.Sprintf("%s/%s  [%s]  stable %3d%%  candidate %3d%%  %s", r.Namespace, r.Service, bar(stable, cand), stable, cand, phase)
 }
