@@ -137,35 +137,20 @@ func P3(ctx context.Context, work, root string, runs int) (Section, error) {
 	if err != nil {
 		return sec, err
 	}
-	var baseTimes []time.Duration
-	var baseRSS []int64
-	for range runs {
-		d, rss, err := coldStart(ctx, hello, nil, nil)
-		if err != nil {
-			return sec, fmt.Errorf("baseline: %w", err)
-		}
-		baseTimes, baseRSS = append(baseTimes, d), append(baseRSS, rss)
+	baseTimes, baseRSS, err := coldStarts(ctx, hello, nil, nil, runs)
+	if err != nil {
+		return sec, fmt.Errorf("baseline: %w", err)
 	}
 	base := Summarize(baseTimes)
-	var probeTimes []time.Duration
-	var probeRSS []int64
-	for range runs {
-		d, rss, err := coldStart(ctx, probe, nil, nil)
-		if err != nil {
-			return sec, fmt.Errorf("dependency probe: %w", err)
-		}
-		probeTimes, probeRSS = append(probeTimes, d), append(probeRSS, rss)
+	probeTimes, probeRSS, err := coldStarts(ctx, probe, nil, nil, runs)
+	if err != nil {
+		return sec, fmt.Errorf("dependency probe: %w", err)
 	}
 	var fnMem []int64 // each function's median
 	for _, fn := range []string{"intake", "promote", "rollout", "rollback"} {
-		var times []time.Duration
-		var rss []int64
-		for range runs {
-			d, r, err := coldStart(ctx, bin, []string{"serve", fn}, env[fn])
-			if err != nil {
-				return sec, fmt.Errorf("%s: %w", fn, err)
-			}
-			times, rss = append(times, d), append(rss, r)
+		times, rss, err := coldStarts(ctx, bin, []string{"serve", fn}, env[fn], runs)
+		if err != nil {
+			return sec, fmt.Errorf("%s: %w", fn, err)
 		}
 		s := Summarize(times)
 		f := Timing("first 2xx, "+fn, s, "smallest Go server", base).Against("p99 < 100 ms", s.P99 < 100*time.Millisecond, fmt.Sprintf("by %s", Ms(s.P99-100*time.Millisecond)))
@@ -279,6 +264,21 @@ func coldStart(ctx context.Context, bin string, args, env []string) (time.Durati
 		time.Sleep(500 * time.Microsecond)
 	}
 	return 0, 0, fmt.Errorf("%s %v: no 2xx from %s within 10 s", bin, args, url)
+}
+
+// coldStarts is coldStart runs times: the times to the first 2xx and the
+// resident memories then.
+func coldStarts(ctx context.Context, bin string, args, env []string, runs int) ([]time.Duration, []int64, error) {
+	var times []time.Duration
+	var mem []int64
+	for range runs {
+		d, r, err := coldStart(ctx, bin, args, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		times, mem = append(times, d), append(mem, r)
+	}
+	return times, mem, nil
 }
 
 // rss is a process's resident memory in bytes (VmRSS), or 0.

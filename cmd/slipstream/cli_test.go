@@ -127,26 +127,39 @@ func TestCommandLine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tc.args, &stdout, &stderr)
-			if code != tc.code {
-				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout.String(), stderr.String())
-			}
-			for _, want := range tc.stdout {
-				if !strings.Contains(stdout.String(), want) {
-					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
-				}
-			}
-			for _, want := range tc.stderr {
-				if !strings.Contains(stderr.String(), want) {
-					t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
-				}
-			}
-			if tc.stdoutNone && stdout.Len() > 0 {
-				t.Errorf("stdout should be empty: %s", stdout.String())
+			stdout := checkRun(t, tc.args, tc.code, tc.stdout, tc.stderr, nil)
+			if tc.stdoutNone && stdout != "" {
+				t.Errorf("stdout should be empty: %s", stdout)
 			}
 		})
 	}
+}
+
+// checkRun runs the command line args and checks its exit code, that its
+// stdout and stderr say each of theirs, and that stdout says none of not.
+// It returns stdout.
+func checkRun(t *testing.T, args []string, code int, stdout, stderr, not []string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if got := run(context.Background(), args, &out, &errOut); got != code {
+		t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", got, code, out.String(), errOut.String())
+	}
+	for _, want := range stdout {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, want := range stderr {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	for _, n := range not {
+		if strings.Contains(out.String(), n) {
+			t.Errorf("stdout says %q:\n%s", n, out.String())
+		}
+	}
+	return out.String()
 }
 
 func TestServeIntakeWithBadSettingsExits1(t *testing.T) {

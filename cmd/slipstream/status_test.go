@@ -72,27 +72,7 @@ func TestStatus(t *testing.T) {
 		{name: "a Service in every namespace", args: []string{"status", "-A", "hello"}, code: 2, stderr: []string{"needs one namespace"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			if code := run(context.Background(), tc.args, &stdout, &stderr); code != tc.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout.String(), stderr.String())
-			}
-			for _, want := range tc.stdout {
-				if !strings.Contains(stdout.String(), want) {
-					t.Errorf("stdout does not say %q:\n%s", want, stdout.String())
-				}
-			}
-			for _, want := range tc.stderr {
-				if !strings.Contains(stderr.String(), want) {
-					t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
-				}
-			}
-			for _, not := range tc.not {
-				if strings.Contains(stdout.String(), not) {
-					t.Errorf("stdout says %q:\n%s", not, stdout.String())
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkRun(t, tc.args, tc.code, tc.stdout, tc.stderr, tc.not) })
 	}
 	var stdout, stderr bytes.Buffer
 	run(context.Background(), []string{"status", "-o", "json", "-A"}, &stdout, &stderr)
