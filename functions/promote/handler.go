@@ -299,20 +299,55 @@ func subject(ev eventing.Data, pl plan) string {
 		if e.Step == 0 {
 			return fmt.Sprintf("slipstream: %s candidate %s at 0%%", target, e.CandidateRevision)
 		}
-		if st, err := policy.ParseState(e.State); err == nil && st.StepStartedAt != nil {
-			return fmt.Sprintf("slipstream: %s step %d/%d is live since %s, %s", target, e.Step, e.Steps, st.StepStartedAt.UTC().Format("15:04:05"), trafficLine(e.Traffic))
+		st, err := policy.ParseState(e.State)
+		shares := versionLine(e.Traffic, st)
+		if err == nil && st.StepStartedAt != nil {
+			return fmt.Sprintf("slipstream: %s step %d/%d is live since %s, %s", target, e.Step, e.Steps, st.StepStartedAt.UTC().Format("15:04:05"), shares)
 		}
-		return fmt.Sprintf("slipstream: %s step %d/%d, %s", target, e.Step, e.Steps, trafficLine(e.Traffic))
+		return fmt.Sprintf("slipstream: %s step %d/%d, %s", target, e.Step, e.Steps, shares)
 	case *eventing.RolloutPromoted:
-		return fmt.Sprintf("slipstream: promote %s in %s", e.Revision, target)
+		return fmt.Sprintf("slipstream: promote %s in %s", versioned(e.Revision, e.Image), target)
 	case *eventing.RolloutRolledBack:
 		reason := e.Reason
 		if e.Alert != nil {
 			reason = e.Alert.Name
 		}
+		if v := version(e.Image); v != "" {
+			return fmt.Sprintf("slipstream: roll back %s of %s to %s (%s)", v, target, e.StableRevision, reason)
+		}
 		return fmt.Sprintf("slipstream: roll back %s to %s (%s)", target, e.StableRevision, reason)
 	}
 	return "slipstream: " + ev.EventType()
+}
+
+// version is the tag of a pinned image: the version people know it by
+// ("" when it has none).
+func version(image string) string {
+	ref, err := eventing.ParsePinnedImage(image)
+	if err != nil {
+		return ""
+	}
+	return eventing.TagOf(ref)
+}
+
+// versioned names a revision as people read it: 1.4.0 (hello-3f2a9c01b2),
+// or the revision alone when its image has no tag.
+func versioned(revision, image string) string {
+	if v := version(image); v != "" {
+		return v + " (" + revision + ")"
+	}
+	return revision
+}
+
+// versionLine is a step's traffic with each revision's version, from the
+// rollout state's images: 1.0.0 (hello-aa11bb22cc) 75%, 1.4.0 (…) 25%.
+func versionLine(ts []eventing.TrafficTarget, st policy.State) string {
+	images := map[string]string{st.Stable: st.StableImage, st.Candidate: st.CandidateImage}
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = fmt.Sprintf("%s %d%%", versioned(t.RevisionName, images[t.RevisionName]), t.Percent)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func imageOf(ev eventing.Data) string {

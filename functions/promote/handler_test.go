@@ -303,9 +303,9 @@ func TestStory(t *testing.T) {
 		}
 	}
 	want := []string{
-		"slipstream: roll back demo/hello to " + r14 + " (HighErrorRate)",
+		"slipstream: roll back 1.5.0 of demo/hello to " + r14 + " (HighErrorRate)",
 		"slipstream: deploy team/hello:1.5.0 to demo/hello",
-		"slipstream: promote " + r14 + " in demo/hello",
+		"slipstream: promote 1.4.0 (" + r14 + ") in demo/hello",
 		"slipstream: deploy team/hello:1.4.0 to demo/hello",
 		"seed",
 	}

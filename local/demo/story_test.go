@@ -40,15 +40,15 @@ func TestStory(t *testing.T) {
 		t.Errorf("the 1.1.0 rollout went through %q, want every step in order; live states:\n%s", strings.Join(steps, ","), strings.Join(sum.Traffic, "\n"))
 	}
 	log := strings.Join(sum.GitLog, "\n")
-	for _, want := range []string{"deploy team/hello:1.0.0", "deploy team/hello:1.1.0", "step 1/4", "step 4/4", "promote hello-", "deploy team/hello:1.2.0",
-		"roll back demo/hello", "add the hello app", "hello: connect to the new database"} {
+	for _, want := range []string{"deploy team/hello:1.0.0", "deploy team/hello:1.1.0", "step 1/4", "step 4/4", "promote 1.1.0 (hello-", "deploy team/hello:1.2.0",
+		"roll back 1.2.0 of demo/hello", "add the hello app", "hello: connect to the new database"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("git log lacks %q:\n%s", want, log)
 		}
 	}
 	// The person's template change was rolled back too, after its first step.
-	if strings.Count(log, "roll back demo/hello") != 2 {
-		t.Errorf("git log has %d rollbacks, want 2 (the bad image, the person's template):\n%s", strings.Count(log, "roll back demo/hello"), log)
+	if n := strings.Count(log, "of demo/hello to"); n != 2 {
+		t.Errorf("git log has %d rollbacks, want 2 (the bad image, the person's template):\n%s", n, log)
 	}
 	if sum.Took > time.Minute {
 		t.Logf("the story took %s (the demo aims at under a minute)", sum.Took)
