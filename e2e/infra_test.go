@@ -95,12 +95,13 @@ func TestInfraRBAC(t *testing.T) {
 			{serving, "services", "list", "managed", true}, {serving, "revisions", "get", "managed", true},
 			{serving, "services", "delete", "managed", false}, {serving, "services", "create", "managed", false},
 			{serving, "services", "patch", "default", false}, {"", "secrets", "get", "managed", false},
-			{"", "secrets", "get", "slipstream", false},
+			{"", "secrets", "get", "slipstream", false}, {"events.k8s.io", "events", "create", "managed", true},
+			{"events.k8s.io", "events", "delete", "managed", false},
 		},
 		"rollback": {
 			{serving, "services", "patch", "managed", true}, {serving, "services", "get", "managed", true},
 			{serving, "revisions", "get", "managed", true}, {serving, "services", "delete", "managed", false},
-			{"", "secrets", "list", "managed", false},
+			{"", "secrets", "list", "managed", false}, {"events.k8s.io", "events", "create", "managed", true},
 		},
 		"promote": {
 			{serving, "services", "get", "managed", true}, {serving, "revisions", "get", "managed", true},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -140,4 +141,20 @@ func TestKnativeDecidesReadinessAndTraffic(t *testing.T) {
 	}
 	waitService(t, c, ns, "hello", 30*time.Second, "not Ready (traffic to a missing revision)", notReady)
 	t.Logf("traffic to a missing revision: not Ready in %s", time.Since(start).Round(10*time.Millisecond))
+}
+
+// serviceEvents lists the events.k8s.io Events about one Knative Service.
+func serviceEvents(t *testing.T, c *cluster.Cluster, ns, name string) []eventsv1.Event {
+	t.Helper()
+	list, err := c.Kube.EventsV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, ev := range list.Items {
+		if ev.Regarding.Kind == "Service" && ev.Regarding.Name == name {
+			out = append(out, ev)
+		}
+	}
+	return out
 }

@@ -120,6 +120,17 @@ func TestPushToPromotion(t *testing.T) {
 			} else {
 				t.Logf("slipstream status once promoted:\n%s", status.Table(rows, time.Now()))
 			}
+			// The rollout's story on the Service, as kubectl describe ksvc shows it.
+			reasons := map[string]int{}
+			for _, ev := range serviceEvents(t, c, ns, service) {
+				reasons[ev.Reason]++
+			}
+			t.Logf("events on the Service: %v", reasons)
+			for _, want := range []string{"StepShifted", "StepLive", "Promoted"} {
+				if reasons[want] == 0 {
+					t.Errorf("no %s event on the Service (events: %v)", want, reasons)
+				}
+			}
 			if final.Status.LatestReadyRevisionName != candidate {
 				t.Errorf("latest ready revision = %s, want the candidate %s", final.Status.LatestReadyRevisionName, candidate)
 			}

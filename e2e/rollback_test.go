@@ -118,6 +118,15 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 	if q := head.Annotations[policy.AnnotationQuarantine]; !strings.Contains(q, d2) {
 		t.Errorf("quarantine = %q, want it to hold %s", q, d2)
 	}
+	// kubectl describe ksvc tells it: a Warning RolledBack event, the alert named.
+	waitFor(t, 10*time.Second, "a RolledBack event on the Service", func() bool {
+		for _, ev := range serviceEvents(t, c, ns, service) {
+			if ev.Reason == "RolledBack" && ev.Type == "Warning" && strings.Contains(ev.Note, candidate) {
+				return true
+			}
+		}
+		return false
+	})
 
 	// Watch on while the GitOps loop applies the revert and self-heals.
 	settle := time.After(5 * time.Second)

@@ -205,6 +205,13 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNot
 	if err := r.announce(ctx, live, act); err != nil {
 		return alertNote{}, fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
 	}
+	if act.Kind == RollBack { // best effort, after the rollback: the story on the Service (rollout's key for the same rollback)
+		ev := kservice.Event{Warning: true, Reason: "RolledBack", Key: "RolledBack/" + act.State.Candidate + "/" + act.State.Stable,
+			Note: fmt.Sprintf("%s rolled back, 100%% on %s: alert %s (%s)", act.State.Candidate, act.State.Stable, a.Name(), a.Fingerprint)}
+		if err := r.cluster.Record(ctx, live, Name, ev, r.now()); err != nil {
+			host.Logger(ctx).Warn("event not recorded", "service", key, "error", err.Error())
+		}
+	}
 	return alertNote{text: key + ": " + act.Note, rolledBack: act.Kind == RollBack}, nil
 }
 

@@ -16,6 +16,7 @@ type Cluster interface {
 	ListManaged(ctx context.Context, namespaces []string) ([]*servingv1.Service, error)
 	GetRevision(ctx context.Context, namespace, name string) (kservice.Revision, error)
 	Patch(ctx context.Context, svc *servingv1.Service, ch kservice.Change) (*servingv1.Service, error)
+	Record(ctx context.Context, svc *servingv1.Service, controller string, ev kservice.Event, now time.Time) error
 }
 
 // Querier runs an analysis query; *prom.Client is the real one.

@@ -392,6 +392,11 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 			return Plan{}, err
 		}
 	}
+	for _, ev := range Events(in, plan) { // best effort: the story, not the rollout
+		if err := r.cluster.Record(ctx, live, Name, ev, in.Now); err != nil {
+			log.Warn("event not recorded", "reason", ev.Reason, "error", err.Error())
+		}
+	}
 	if plan.State != nil && plan.Change.State == nil { // the git writer: promote records it, or nobody (a pass mid-step)
 		r.mu.Lock()
 		r.written[key] = writtenState{base: base, state: *plan.State}
