@@ -131,6 +131,13 @@ func (c *claims) claim(key string) bool {
 	return true
 }
 
+// taken reports whether an alert of the notification has claimed key.
+func (c *claims) taken(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done[key]
+}
+
 // alertNote is what one alert did, and whether it rolled its Service back.
 type alertNote struct {
 	text       string
@@ -197,7 +204,9 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNot
 		return say(fmt.Sprintf("ignored: Service %s does not exist", key)), nil
 	case err != nil:
 		return alertNote{}, err
-	case other:
+	case other, act.Kind == Ignore && !claimed && claims.taken(key):
+		// Whether this alert read the Service before or after another alert
+		// of the notification rolled it back, the answer is the same.
 		return say(key + ": rolled back for another alert of this notification"), nil
 	case act.Kind == Ignore:
 		return say(key + ": " + act.Note), nil

@@ -249,6 +249,17 @@ func TestResolvedChangesNothing(t *testing.T) {
 }
 
 func TestGroupedNotification(t *testing.T) {
+	// One at a time, the second checkout alert reads a Service the first has
+	// rolled back; at once, it may meet the first's claim: the same answer.
+	for _, concurrency := range []string{"1", "16"} {
+		t.Run("concurrency "+concurrency, func(t *testing.T) {
+			t.Setenv("SLIPSTREAM_ROLLBACK_CONCURRENCY", concurrency)
+			groupedNotification(t)
+		})
+	}
+}
+
+func groupedNotification(t *testing.T) {
 	e := newEnv(t, midRollout("shop", "checkout"), midRollout("shop", "cart"), midRollout("web", "home"))
 	body := notification(
 		alert("firing", map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "service_name": "checkout", "severity": "critical"}),
