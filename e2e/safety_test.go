@@ -163,7 +163,9 @@ func TestSafetyCasesOnRealKnative(t *testing.T) {
 			ns := "safety-" + string(rune('a'+i))
 			p := startPipeline(t, c, ns, options{mode: argoCD, service: tc.service, pause: tc.pause})
 			d1 := p.push("team/hello", "1.0.0")
-			waitService(t, c, ns, p.service, 90*time.Second, "serving 1.0.0", servesOnly(d1))
+			// Promoted in the live state: Git has the first deploy's last commit
+			// (the promotion record), so a case that counts commits counts its own.
+			waitService(t, c, ns, p.service, 90*time.Second, "serving 1.0.0, promoted", promotedTo(servesOnly(d1)))
 			tc.run(t, p, d1)
 			if errs := p.SyncErrors(); len(errs) > 0 {
 				t.Errorf("the cluster refused %d applies, first: %v", len(errs), errs[0])
