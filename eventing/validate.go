@@ -157,6 +157,25 @@ func ParsePinnedImage(s string) (name.Digest, error) {
 	return ref, nil
 }
 
+// VersionOf is the tag of a pinned image reference: the version people know
+// it by ("" when it has none or is not a pinned reference).
+func VersionOf(image string) string {
+	ref, err := ParsePinnedImage(image)
+	if err != nil {
+		return ""
+	}
+	return TagOf(ref)
+}
+
+// TrafficText is a traffic split for people: hello-00001 75%, hello-00002 25%.
+func TrafficText(ts []TrafficTarget) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = fmt.Sprintf("%s %d%%", t.RevisionName, t.Percent)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // TagOf returns the tag of a pinned reference ("" when it has none).
 func TagOf(ref name.Digest) string {
 	base, _, _ := strings.Cut(ref.String(), "@")

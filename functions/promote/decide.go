@@ -358,9 +358,9 @@ func decideShifted(services []service, ev eventing.TrafficShifted, known answers
 			return *stop
 		}
 	}
-	summary := fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, trafficLine(ev.Traffic))
+	summary := fmt.Sprintf("step %d/%d, %s", ev.Step, ev.Steps, eventing.TrafficText(ev.Traffic))
 	if ev.Step == 0 {
-		summary = fmt.Sprintf("candidate %s at 0%% (the template changed outside slipstream), %s", ev.CandidateRevision, trafficLine(ev.Traffic))
+		summary = fmt.Sprintf("candidate %s at 0%% (the template changed outside slipstream), %s", ev.CandidateRevision, eventing.TrafficText(ev.Traffic))
 	}
 	if pin {
 		summary += "; " + pinnedNote(ev.CandidateRevision)
@@ -732,14 +732,6 @@ func firstImage(t *servingv1.RevisionTemplateSpec) string {
 func withCause(c eventing.ManifestCommitted, ev eventing.Data) eventing.ManifestCommitted {
 	c.CauseType, c.CauseID = ev.EventType(), ev.ID()
 	return c
-}
-
-func trafficLine(ts []eventing.TrafficTarget) string {
-	parts := make([]string, len(ts))
-	for i, t := range ts {
-		parts[i] = fmt.Sprintf("%s %d%%", t.RevisionName, t.Percent)
-	}
-	return strings.Join(parts, ", ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -312,7 +312,7 @@ func subject(ev eventing.Data, pl plan) string {
 		if e.Alert != nil {
 			reason = e.Alert.Name
 		}
-		if v := version(e.Image); v != "" {
+		if v := eventing.VersionOf(e.Image); v != "" {
 			return fmt.Sprintf("slipstream: roll back %s of %s to %s (%s)", v, target, e.StableRevision, reason)
 		}
 		return fmt.Sprintf("slipstream: roll back %s to %s (%s)", target, e.StableRevision, reason)
@@ -320,20 +320,10 @@ func subject(ev eventing.Data, pl plan) string {
 	return "slipstream: " + ev.EventType()
 }
 
-// version is the tag of a pinned image: the version people know it by
-// ("" when it has none).
-func version(image string) string {
-	ref, err := eventing.ParsePinnedImage(image)
-	if err != nil {
-		return ""
-	}
-	return eventing.TagOf(ref)
-}
-
 // versioned names a revision as people read it: 1.4.0 (hello-3f2a9c01b2),
 // or the revision alone when its image has no tag.
 func versioned(revision, image string) string {
-	if v := version(image); v != "" {
+	if v := eventing.VersionOf(image); v != "" {
 		return v + " (" + revision + ")"
 	}
 	return revision

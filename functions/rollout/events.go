@@ -40,7 +40,7 @@ func Events(in Input, p Plan) []kservice.Event {
 	switch r := p.Reply.(type) {
 	case eventing.TrafficShifted:
 		if r.Step >= 1 && (p.State == nil || p.State.StepStartedAt == nil) {
-			add(false, "StepShifted", fmt.Sprint(r.Step), "step %d of %d: %s", r.Step, r.Steps, targets(r.Traffic))
+			add(false, "StepShifted", fmt.Sprint(r.Step), "step %d of %d: %s", r.Step, r.Steps, eventing.TrafficText(r.Traffic))
 		}
 	case eventing.RolloutPromoted:
 		add(false, "Promoted", r.Revision, "%s is stable at 100%% (image %s); %s was", r.Revision, r.Image, orNone(r.PreviousRevision))
@@ -60,15 +60,6 @@ func liveShares(in Input) string {
 		if t.Percent != nil {
 			parts = append(parts, fmt.Sprintf("%s %d%%", t.RevisionName, *t.Percent))
 		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// targets is a traffic split for people: hello-00001 75%, hello-00002 25%.
-func targets(ts []eventing.TrafficTarget) string {
-	parts := make([]string, len(ts))
-	for i, t := range ts {
-		parts[i] = fmt.Sprintf("%s %d%%", t.RevisionName, t.Percent)
 	}
 	return strings.Join(parts, ", ")
 }

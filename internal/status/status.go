@@ -106,11 +106,9 @@ func revision(name, image string) *Revision {
 	if name == "" {
 		return nil
 	}
-	r := &Revision{Name: name, Image: image}
-	if ref, err := eventing.ParsePinnedImage(image); err == nil {
-		r.Tag = eventing.TagOf(ref)
-		_, hex, _ := strings.Cut(ref.DigestStr(), ":")
-		r.Digest = hex[:min(12, len(hex))]
+	r := &Revision{Name: name, Image: image, Tag: eventing.VersionOf(image)}
+	if _, hex, ok := strings.Cut(image, "@sha256:"); ok && eventing.IsDigest("sha256:"+hex) {
+		r.Digest = hex[:12]
 	}
 	return r
 }
