@@ -109,11 +109,17 @@ func (s State) RollsBack(st State) bool {
 	if s.Phase != RolledBack || s.Candidate == "" || s.Stable == "" {
 		return false
 	}
+	// A record names the rollout it ended by when that rollout started (and,
+	// for a rollback in the bake window, when it was promoted); the
+	// promotion of a rollout keeps its start. So a commit of that rollout
+	// from before the rollback (a step, or its promotion) is bound, while
+	// the same revision rolled out again later (slipstream retry, or a push
+	// once a person lifted its quarantine) is a new rollout, and is not.
 	switch st.Phase {
 	case Pending, Progressing, Paused:
 		return st.Candidate == s.Candidate && st.Stable == s.Stable && sameTime(st.StartedAt, s.StartedAt)
 	case Promoted:
-		return st.Stable == s.Candidate && st.PreviousStable == s.Stable && sameTime(st.PromotedAt, s.PromotedAt)
+		return st.Stable == s.Candidate && st.PreviousStable == s.Stable && sameTime(st.PromotedAt, s.PromotedAt) && sameTime(st.StartedAt, s.StartedAt)
 	}
 	return false
 }

@@ -89,6 +89,36 @@ func TestLiveState(t *testing.T) {
 			want:     State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a", PromotedAt: &t2},
 		},
 		{
+			name:     "rolled back in progress, then retried and promoted: the record of the rollout in progress does not end the promotion",
+			rollout:  State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a", StartedAt: &t2, PromotedAt: &t2},
+			rollback: bound(State{StartedAt: &t1}).String(),
+			want:     State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a", StartedAt: &t2, PromotedAt: &t2},
+		},
+		{
+			name:     "rolled back in its bake window, then rolled out again: the bake-window record does not end the new rollout",
+			rollout:  State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 1, StartedAt: &t2},
+			rollback: bound(State{StartedAt: &t1, PromotedAt: &t1}).String(),
+			want:     State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 1, StartedAt: &t2},
+		},
+		{
+			name:     "the promotion of the rollout rolled back in progress, committed before the rollback: bound",
+			rollout:  State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a", StartedAt: &t1, PromotedAt: &t2},
+			rollback: bound(State{StartedAt: &t1}).String(),
+			want:     bound(State{StartedAt: &t1}),
+		},
+		{
+			name:     "a step of the rollout rolled back in its bake window, applied late: bound",
+			rollout:  State{Phase: Progressing, Stable: "hello-a", Candidate: "hello-b", Step: 3, StartedAt: &t1},
+			rollback: bound(State{StartedAt: &t1, PromotedAt: &t2}).String(),
+			want:     bound(State{StartedAt: &t1, PromotedAt: &t2}),
+		},
+		{
+			name:     "the rollback of this promotion, bound to it",
+			rollout:  State{Phase: Promoted, Stable: "hello-b", PreviousStable: "hello-a", PromotedAt: &t1},
+			rollback: bound(State{PromotedAt: &t1}).String(),
+			want:     bound(State{PromotedAt: &t1}),
+		},
+		{
 			name:     "Git caught up (the revert): the rollout state",
 			rollout:  State{Phase: RolledBack, Stable: "hello-a", Reason: "alert"},
 			rollback: rollback.String(),

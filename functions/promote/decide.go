@@ -71,6 +71,9 @@ type desired struct {
 	Traffic    []eventing.TrafficTarget
 	State      *policy.State
 	Quarantine string
+	// Unquarantine is a digest to take out of the quarantine (a person's
+	// Unquarantine or Retry); never set with Quarantine.
+	Unquarantine string
 	// Summary is the line of the commit message for this Service, after its name.
 	Summary string
 	// Committed is the manifest.committed data (the commit is filled in later).
@@ -577,6 +580,9 @@ func decidePromoted(services []service, ev eventing.RolloutPromoted, at time.Tim
 	st := policy.State{Phase: policy.Promoted, Stable: ev.Revision, StableImage: image, Reason: "promoted", PromotedAt: &at}
 	if prev := ev.PreviousRevision; prev != "" && prev != ev.Revision {
 		st.PreviousStable, st.PreviousStableImage = prev, knownImage(s, prev)
+	}
+	if s.State.Candidate == ev.Revision {
+		st.StartedAt = s.State.StartedAt // binds a rollback record of this rollout (policy.State.RollsBack)
 	}
 	if s.State.Phase == policy.Promoted && s.State.Stable == ev.Revision {
 		st = s.State // already recorded: a redelivery

@@ -494,7 +494,7 @@ func shift(in Input, j int) Plan {
 func promote(in Input, reason string) Plan {
 	s := in.State
 	st := policy.State{Phase: policy.Promoted, Stable: s.Candidate, StableImage: s.CandidateImage, PreviousStable: s.Stable,
-		PreviousStableImage: s.StableImage, PromotedAt: at(in.Now), FailedChecks: s.FailedChecks, Reason: reason}
+		PreviousStableImage: s.StableImage, StartedAt: s.StartedAt, PromotedAt: at(in.Now), FailedChecks: s.FailedChecks, Reason: reason}
 	traffic := []eventing.TrafficTarget{{RevisionName: s.Candidate, Percent: 100, Tag: "stable"}}
 	p := Plan{Traffic: traffic, State: &st, Reason: reason,
 		Reply: eventing.RolloutPromoted{Namespace: in.Service.Namespace, Service: in.Service.Name, Revision: s.Candidate, PreviousRevision: s.Stable, Image: s.CandidateImage}}

@@ -465,6 +465,13 @@ func TestARollbackSticksAtAdmission(t *testing.T) {
 		name: "a later rollout of the same revision",
 		manifest: manifest(`{"phase":"Progressing","stable":"hello-a","candidate":"hello-b","startedAt":"2026-11-27T10:00:00Z","step":1}`,
 			target("hello-a", 90, "stable"), target("hello-b", 10, "candidate")),
+	}, {
+		name:     "the promotion of the rolled-back rollout, which keeps its start",
+		manifest: manifest(`{"phase":"Promoted","stable":"hello-b","previousStable":"hello-a","promotedAt":"2026-11-26T10:05:00Z","startedAt":"`+started+`"}`, target("hello-b", 100, "stable")),
+		refused:  true,
+	}, {
+		name:     "the promotion of that later rollout (slipstream retry)",
+		manifest: manifest(`{"phase":"Promoted","stable":"hello-b","previousStable":"hello-a","promotedAt":"2026-11-27T10:05:00Z","startedAt":"2026-11-27T10:00:00Z"}`, target("hello-b", 100, "stable")),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.Apply(ctx, tc.manifest)
