@@ -62,6 +62,18 @@ func AddQuarantine(value, digest string) (string, bool) {
 	return value + "," + digest, true
 }
 
+// RemoveQuarantine returns the slipstream.dev/quarantine value without
+// digest (the other entries comma-separated), and false when the value
+// does not list it (nothing to change).
+func RemoveQuarantine(value, digest string) (string, bool) {
+	entries := QuarantineEntries(value)
+	kept := slices.DeleteFunc(slices.Clone(entries), func(e string) bool { return e == digest })
+	if len(kept) == len(entries) {
+		return value, false
+	}
+	return strings.Join(kept, ","), true
+}
+
 // The traffic tags slipstream gives the revisions it routes to.
 const (
 	TagStable    = "stable"

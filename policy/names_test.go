@@ -122,3 +122,24 @@ func TestQuarantineList(t *testing.T) {
 		})
 	}
 }
+
+func TestRemoveQuarantine(t *testing.T) {
+	a, b := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
+	tests := []struct {
+		value, digest, want string
+		changed             bool
+	}{
+		{value: a + "," + b, digest: a, want: b, changed: true},
+		{value: a + ", " + b + "\n", digest: b, want: a, changed: true},
+		{value: a, digest: a, want: "", changed: true},
+		{value: a + "," + a, digest: a, want: "", changed: true},
+		{value: a, digest: b, want: a},
+		{value: "", digest: a, want: ""},
+	}
+	for _, tt := range tests {
+		got, changed := RemoveQuarantine(tt.value, tt.digest)
+		if got != tt.want || changed != tt.changed {
+			t.Errorf("RemoveQuarantine(%q, %q) = %q, %v; want %q, %v", tt.value, tt.digest, got, changed, tt.want, tt.changed)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/slipstream-cd/slipstream/internal/steer"
 )
 
 // Exit codes.
@@ -36,6 +38,12 @@ func commands() []command {
 		{name: "demo", summary: "tell the whole story on this machine, in under a minute", help: demoHelp, run: runDemo},
 		{name: "dev", args: "[flags]", summary: "run the whole pipeline on this machine until interrupted", help: devHelp, run: runDev},
 		{name: "status", args: "[-n namespace | -A] [-o table|json|yaml] [-w] [service]", summary: "show where each managed Service's rollout is", help: statusHelp, run: runStatus},
+		steerCommand(steer.Promote, "skip a rollout's remaining steps"),
+		steerCommand(steer.Abort, "roll a rollout's candidate back now"),
+		steerCommand(steer.Pause, "hold a rollout where it is"),
+		steerCommand(steer.Resume, "let a paused rollout go on"),
+		{name: "retry", args: "[-n namespace] [--repo dir] <service>", summary: "roll out again what the last rollback rolled back (a Git commit)", help: retryHelp, run: runRetry},
+		{name: "unquarantine", args: "[-n namespace] [--repo dir] <service> <digest>", summary: "allow a quarantined digest again (a Git commit)", help: unquarantineHelp, run: runUnquarantine},
 		{name: "version", summary: "print the version", help: "Prints slipstream's version, Go version and platform.", run: printVersion},
 	}
 }
@@ -88,7 +96,7 @@ func findCommand(name string) (command, bool) {
 func usage(w io.Writer) {
 	var b strings.Builder
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, topHelp, b.String())
 }

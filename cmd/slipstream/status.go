@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
@@ -38,6 +39,10 @@ var servingFor = func(kubeconfig, kubecontext string) (servingclient.Interface, 
 	if err != nil {
 		return nil, "", err
 	}
+	// The webhook's warnings about a Service's spec (Knative's on security
+	// defaults) are not what a person asked about; kubectl shows them on
+	// kubectl apply, where they belong.
+	cfg.WarningHandler = rest.NoWarnings{}
 	ns, _, err := cc.Namespace()
 	if err != nil {
 		return nil, "", err
@@ -51,33 +56,21 @@ var statusNow = time.Now
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("status")
-	namespace, output, kubeconfig, kubecontext := "", "table", "", ""
+	var k kubeFlags
+	output := "table"
 	var all, watch bool
-	// The flags' defaults are their current values, so flags after the
-	// Service name (status hello -n prod) parse in a second pass.
-	define := func(fs *flag.FlagSet) {
-		for _, n := range []string{"n", "namespace"} {
-			fs.StringVar(&namespace, n, namespace, "namespace (default: the kubeconfig context's)")
-		}
+	rest, code, ok := parseAround(c, args, stdout, stderr, func(fs *flag.FlagSet) {
+		k.define(fs)
 		for _, n := range []string{"A", "all-namespaces"} {
 			fs.BoolVar(&all, n, all, "every namespace")
 		}
 		fs.StringVar(&output, "o", output, "output: table, json or yaml")
 		fs.BoolVar(&watch, "w", watch, "keep watching: print again on every change (until interrupted)")
-		fs.StringVar(&kubeconfig, "kubeconfig", kubeconfig, "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
-		fs.StringVar(&kubecontext, "context", kubecontext, "kubeconfig context (default: the current one)")
-	}
-	rest, code, ok := parseFlags(c, args, stdout, stderr, define)
+	})
 	if !ok {
 		return code
 	}
-	if len(rest) > 1 {
-		var more []string
-		if more, code, ok = parseFlags(c, rest[1:], stdout, stderr, define); !ok {
-			return code
-		}
-		rest = append(rest[:1], more...)
-	}
+	namespace := k.namespace
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "slipstream status: "+format+"\n", a...)
 		return exitUsage
@@ -94,7 +87,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case all && len(rest) == 1:
 		return fail("a Service name needs one namespace, not -A")
 	}
-	serving, ctxNamespace, err := servingFor(kubeconfig, kubecontext)
+	serving, ctxNamespace, err := servingFor(k.kubeconfig, k.kubecontext)
 	if err != nil {
 		fmt.Fprintf(stderr, "slipstream status: reading the kubeconfig: %v\n", err)
 		return exitError

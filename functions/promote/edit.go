@@ -37,10 +37,13 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 	}
 	doc := f.Docs()[s.Doc]
 	rewriteTraffic := d.Traffic != nil && !sameTraffic(s, d.Traffic)
-	quarantine, addQuarantine := policy.AddQuarantine(s.Annotations[policy.AnnotationQuarantine], d.Quarantine)
-	addQuarantine = addQuarantine && d.Quarantine != ""
+	quarantine, setQuarantine := policy.AddQuarantine(s.Annotations[policy.AnnotationQuarantine], d.Quarantine)
+	setQuarantine = setQuarantine && d.Quarantine != ""
+	if d.Unquarantine != "" {
+		quarantine, setQuarantine = policy.RemoveQuarantine(s.Annotations[policy.AnnotationQuarantine], d.Unquarantine)
+	}
 	if d.Restore == nil && !(d.Image != "" && d.Image != s.Image) && !(d.Template != "" && d.Template != s.Template) && !rewriteTraffic &&
-		!(d.State != nil && d.State.String() != s.Annotations[policy.AnnotationRollout]) && !addQuarantine {
+		!(d.State != nil && d.State.String() != s.Annotations[policy.AnnotationRollout]) && !setQuarantine {
 		return out, nil // nothing to change: Knative's defaults wait for a real edit
 	}
 	// First, so that what it adds at the end of the template comes before
@@ -97,7 +100,7 @@ func apply(files map[string][]byte, s service, d desired) (map[string][]byte, er
 			return nil, err
 		}
 	}
-	if addQuarantine {
+	if setQuarantine {
 		if err := setKey(f, doc, quarantine, "metadata", "annotations", policy.AnnotationQuarantine); err != nil {
 			return nil, err
 		}
