@@ -79,6 +79,11 @@ type State struct {
 	// LastCheck is that check's outcome and what it measured against
 	// what: "fail: <query> = 0.05, above the maximum 0.01".
 	LastCheck string `json:"lastCheck,omitempty"`
+	// LastValue is what that check measured, when it measured something.
+	LastValue *float64 `json:"lastValue,omitempty"`
+	// Since is when the rollout entered its phase (Stamp): how long it has
+	// been there is what dashboards and alerts on a stuck rollout read.
+	Since *time.Time `json:"since,omitempty"`
 	// Reason says why the rollout is in its phase, for people.
 	Reason string `json:"reason,omitempty"`
 	// Announced is true once rollout.rolledback for this rollback was sent, so
@@ -130,6 +135,22 @@ func (s State) RollsBack(st State) bool {
 // later is a new rollout, and an old rollback record must not end it.
 func sameTime(a, b *time.Time) bool {
 	return a == nil || b == nil || a.Equal(*b)
+}
+
+// Stamp sets next.Since, the state about to replace prev: prev's when the
+// rollout stays in its phase with the same candidate and stable, else now.
+// Every writer stamps what it writes, so an unchanged state still renders
+// to the same bytes and a redelivered event changes nothing.
+func Stamp(prev State, next *State, now time.Time) {
+	if next == nil {
+		return
+	}
+	if prev.Since != nil && prev.Phase == next.Phase && prev.Candidate == next.Candidate && prev.Stable == next.Stable {
+		next.Since = prev.Since
+		return
+	}
+	t := now.UTC()
+	next.Since = &t
 }
 
 // StepsChanged reports whether steps, the policy's, are no longer the ones

@@ -34,7 +34,7 @@ func FuzzManifests(f *testing.F) {
 		if len(out.NeedLive) > 0 {
 			t.Fatalf("every Service has a live answer, yet the decision asks for %v", out.NeedLive)
 		}
-		pl := build(files, out.Changes, nil)
+		pl := build(files, out.Changes, nil, now)
 		for p, b := range pl.Files {
 			again, skipped := findServices(map[string][]byte{p: b})
 			if len(again) != len(services) {

@@ -129,7 +129,7 @@ func handle[T any, P interface {
 				if need = out; needs(out) {
 					return gitrepo.Change{}, errNeedLive
 				}
-				last = build(snapshot, out.Changes, append(skipped, out.Skipped...))
+				last = build(snapshot, out.Changes, append(skipped, out.Skipped...), e.Time().UTC())
 				return gitrepo.Change{Files: last.Files, Message: message(data, last)}, nil
 			})
 			if !errors.Is(err, errNeedLive) || round == maxLiveRounds {
@@ -216,14 +216,21 @@ func (p *Promote) answer(ctx context.Context, out outcome, known answers) {
 }
 
 // build applies every desired change to a working copy of the files; a
-// Service whose edit fails (Knative would refuse it) is skipped with the reason.
-func build(snapshot map[string][]byte, ds []desired, skips []skip) plan {
+// Service whose edit fails (Knative would refuse it) is skipped with the
+// reason. Each state is stamped with when its phase began (policy.Stamp),
+// at the event's time, so a redelivery writes the same bytes.
+func build(snapshot map[string][]byte, ds []desired, skips []skip, at time.Time) plan {
 	working := map[string][]byte{}
 	for k, v := range snapshot {
 		working[k] = v
 	}
 	pl := plan{Files: map[string][]byte{}, Skipped: skips}
 	for _, d := range ds {
+		if d.State != nil {
+			st := *d.State
+			policy.Stamp(d.svc.State, &st, at)
+			d.State = &st
+		}
 		changed, err := apply(working, d.svc, d)
 		if err != nil && d.Restore != nil {
 			// The restored template does not apply (promote validates with

@@ -34,7 +34,7 @@ func Unquarantine(files gitrepo.Files, paths []string, namespace, name, digest s
 	}
 	d := desired{svc: s, Unquarantine: digest, Summary: "lift the quarantine of " + digest + " (a person trusts it again); the next push of it is rolled out",
 		Committed: committed(s, s.Image, s.pinnedStable(), "")}
-	return steerChange(snapshot, d, fmt.Sprintf("slipstream: unquarantine %s of %s", shortDigest(digest), s.key()), "unquarantine")
+	return steerChange(snapshot, d, fmt.Sprintf("slipstream: unquarantine %s of %s", shortDigest(digest), s.key()), "unquarantine", time.Time{})
 }
 
 // Retry is the edit that rolls out again the candidate the last rollback
@@ -78,7 +78,7 @@ func Retry(files gitrepo.Files, paths []string, namespace, name, rolledBack stri
 		d.Unquarantine = ev.Digest
 	}
 	d.Summary = fmt.Sprintf("retry %s after its rollback (%s): %s", versionOrImage(ev.Image), s.State.Reason, d.Summary)
-	return steerChange(snapshot, d, fmt.Sprintf("slipstream: retry %s of %s (%s)", versionOrImage(ev.Image), s.key(), d.Template), "retry")
+	return steerChange(snapshot, d, fmt.Sprintf("slipstream: retry %s of %s (%s)", versionOrImage(ev.Image), s.key(), d.Template), "retry", at)
 }
 
 // steered finds one Service in the repository.
@@ -96,11 +96,11 @@ func steered(files gitrepo.Files, paths []string, namespace, name string) (map[s
 }
 
 // steerChange is the commit of one person's edit.
-func steerChange(snapshot map[string][]byte, d desired, subject, command string) (gitrepo.Change, error) {
+func steerChange(snapshot map[string][]byte, d desired, subject, command string, at time.Time) (gitrepo.Change, error) {
 	// A person's commit announces nothing (rollout sees the synced Service);
 	// the cause only lets build check the change as it checks promote's own.
 	d.Committed.CauseType, d.Committed.CauseID = "slipstream "+command, command
-	pl := build(snapshot, []desired{d}, nil)
+	pl := build(snapshot, []desired{d}, nil, at)
 	if len(pl.Skipped) > 0 {
 		return gitrepo.Change{}, fmt.Errorf("%w: %s", ErrSteer, pl.Skipped[0])
 	}

@@ -53,7 +53,7 @@ func TestManifestsPromoteCannotEditSafelyAreSkipped(t *testing.T) {
 				lives[s.key()] = Live{Found: false} // a first deploy: a plain manifest would be written
 			}
 			out := decideImagePushed(services, ev, lives, now)
-			pl := build(files, out.Changes, nil)
+			pl := build(files, out.Changes, nil, now)
 			if len(pl.Files) != 0 {
 				t.Errorf("wrote %v", pl.Files)
 			}
@@ -75,7 +75,7 @@ func TestManifestsPromoteCannotEditSafelyAreSkipped(t *testing.T) {
 	for _, s := range services {
 		lives[s.key()] = Live{Found: false}
 	}
-	if pl := build(files, decideImagePushed(services, ev, lives, now).Changes, nil); len(pl.Files) == 0 || len(skipped) > 0 {
+	if pl := build(files, decideImagePushed(services, ev, lives, now).Changes, nil, now); len(pl.Files) == 0 || len(skipped) > 0 {
 		t.Errorf("the plain manifest: wrote %d files, skipped %v; want it edited", len(pl.Files), skipped)
 	}
 	// An unmanaged Service may use anchors: promote never edits it, so it is

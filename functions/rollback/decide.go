@@ -139,6 +139,7 @@ func Decide(a Alert, revision string, live *servingv1.Service, defaults policy.M
 	// Bound to this rollout (policy.State.RollsBack): the same candidate
 	// rolled out again later is not rolled back by this record.
 	next.StartedAt, next.PromotedAt = st.StartedAt, st.PromotedAt
+	policy.Stamp(st, &next, now)
 	change := record(next, writer)
 	change.Traffic = []eventing.TrafficTarget{{RevisionName: good, Percent: 100, Tag: "stable"}}
 	// The manual controls acted on this rollout; it ends here, and they must

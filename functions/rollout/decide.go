@@ -42,6 +42,9 @@ type Verdict struct {
 	Outcome Outcome
 	// Reason says what was measured against what, for people.
 	Reason string
+	// Value is what the query measured; nil when it measured nothing
+	// (no data, an error, too few requests).
+	Value *float64
 }
 
 // Input is everything a decision depends on.
@@ -116,8 +119,18 @@ func active(p policy.Phase) bool {
 	return false
 }
 
-// Decide is the whole of rollout's judgement. It does no I/O and reads no clock.
+// Decide is the whole of rollout's judgement. It does no I/O and reads no
+// clock. Each state it writes is stamped with when its phase began
+// (policy.Stamp).
 func Decide(in Input) Plan {
+	p := decide(in)
+	for _, st := range []*policy.State{p.State, p.Change.State, p.Change.Rollback} {
+		policy.Stamp(in.State, st, in.Now)
+	}
+	return p
+}
+
+func decide(in Input) Plan {
 	s, live := in.State, in.Service
 	if c := in.Committed; c != nil && in.PolicyErr == nil && in.Policy.Writer == policy.WriterCluster &&
 		c.CandidateRevision != "" && c.CandidateRevision != s.Candidate && c.CandidateRevision != s.Stable {
@@ -337,7 +350,7 @@ func progressing(in Input) Plan {
 			return Plan{RunCheck: true, Reason: "analysis due"}
 		}
 		st := s
-		st.CheckedAt, st.LastCheck = at(in.Now), in.Check.Outcome.String()+": "+in.Check.Reason
+		st.CheckedAt, st.LastCheck, st.LastValue = at(in.Now), in.Check.Outcome.String()+": "+in.Check.Reason, in.Check.Value
 		switch in.Check.Outcome {
 		case Fail:
 			st.FailedChecks++
@@ -378,7 +391,7 @@ func progressing(in Input) Plan {
 			return p
 		}
 		in.State.Inconclusive = 0
-		in.State.CheckedAt, in.State.LastCheck = st.CheckedAt, st.LastCheck
+		in.State.CheckedAt, in.State.LastCheck, in.State.LastValue = st.CheckedAt, st.LastCheck, st.LastValue
 	} else if pausing {
 		return pauseWait
 	}
@@ -586,7 +599,7 @@ func templateChanged(in Input, l string) Plan {
 		}
 		next := in
 		next.State, next.Committed = st, nil
-		return clearControls(in, Decide(next))
+		return clearControls(in, decide(next))
 	}
 	traffic := []eventing.TrafficTarget{{RevisionName: st.Stable, Percent: 100, Tag: policy.TagStable}, {RevisionName: l, Percent: 0, Tag: policy.TagCandidate}}
 	if !gitOwnsState(in) {

@@ -689,12 +689,12 @@ func TestAChecksOutcomeIsRecorded(t *testing.T) {
 	pol := gitPolicy(t, policy.AnnotationTrafficWriter, "cluster", policy.AnnotationAnalysisQuery, "errors", policy.AnnotationAnalysisMax, "0.01",
 		policy.AnnotationAnalysisFailures, "2")
 	in := Input{Now: t0, Service: live(showing(tt(75))), Policy: pol, State: state(policy.Progressing, 2, at(t0.Add(-2*time.Minute))),
-		Revision: ready, Stable: &ready, Check: &Verdict{Fail, "errors = 0.05, above the maximum 0.01"}}
+		Revision: ready, Stable: &ready, Check: &Verdict{Outcome: Fail, Reason: "errors = 0.05, above the maximum 0.01"}}
 	p := Decide(in)
 	if p.State == nil || p.State.LastCheck != "fail: errors = 0.05, above the maximum 0.01" || p.State.CheckedAt == nil || !p.State.CheckedAt.Equal(t0) {
 		t.Fatalf("after a failed check: %+v", p.State)
 	}
-	in.Check = &Verdict{Pass, "errors = 0.001 within bounds"}
+	in.Check = &Verdict{Outcome: Pass, Reason: "errors = 0.001 within bounds"}
 	p = Decide(in)
 	if p.State == nil || p.State.Step != 3 || p.State.LastCheck != "pass: errors = 0.001 within bounds" {
 		t.Errorf("after the passing check that ends the step: %+v", p.State)

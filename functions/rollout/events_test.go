@@ -31,7 +31,7 @@ func TestEvents(t *testing.T) {
 		{name: "the step is live", in: func() Input { in := mid(0); in.State.StepStartedAt = nil; return in }(), reason: "StepLive", key: "StepLive/" + cand + "/2", says: "step 2 of 4 is live"},
 		{name: "a failed check", in: func() Input {
 			in := mid(2 * time.Minute)
-			in.Policy, in.Check = pol, &Verdict{Fail, "errors = 0.05, above the maximum 0.01"}
+			in.Policy, in.Check = pol, &Verdict{Outcome: Fail, Reason: "errors = 0.05, above the maximum 0.01"}
 			return in
 		}(), reason: "AnalysisFailed", warn: true, says: "errors = 0.05"},
 		{name: "aborted: rolled back", in: func() Input {

@@ -36,6 +36,8 @@ type Row struct {
 	Namespace string `json:"namespace"`
 	Service   string `json:"service"`
 	Phase     string `json:"phase"`
+	// Since is when the rollout entered its phase (nil: not recorded).
+	Since *time.Time `json:"since,omitempty"`
 	// Step and Steps: step n of m (0 before the first).
 	Step  int `json:"step"`
 	Steps int `json:"steps"`
@@ -83,7 +85,7 @@ func Of(s *servingv1.Service) Row {
 	if st.Phase != "" {
 		r.Phase = string(st.Phase)
 	}
-	r.Step, r.Steps, r.Reason = st.Step, len(st.Steps), st.Reason
+	r.Step, r.Steps, r.Reason, r.Since = st.Step, len(st.Steps), st.Reason, st.Since
 	if r.Steps == 0 && perr == nil {
 		r.Steps = len(pol.Steps)
 	}

@@ -220,3 +220,15 @@ func TestTableCellsAreInert(t *testing.T) {
 		t.Errorf("the reason cell has %d characters, want it cut at %d", n, maxCell)
 	}
 }
+
+func TestOfCarriesWhenThePhaseBegan(t *testing.T) {
+	since := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	r := Of(testutil.Service("demo", "hello", testutil.WithState(policy.State{Phase: policy.Paused, Candidate: "hello-2", Since: &since})))
+	if r.Since == nil || !r.Since.Equal(since) {
+		t.Errorf("since = %v, want %v", r.Since, since)
+	}
+	b, err := JSON([]Row{r})
+	if err != nil || !strings.Contains(string(b), `"since": "2026-11-26T08:00:00Z"`) {
+		t.Errorf("JSON %s (%v) lacks since", b, err)
+	}
+}
