@@ -1,6 +1,7 @@
 package slipstream
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,4 +68,48 @@ func prose(md string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestDashboardChartsDocumentedMetrics: the Grafana dashboard in examples/
+// is valid JSON whose every query names only metrics docs/operations.md
+// documents (and rollout's tests check rollout exports each of them; the
+// e2e tier runs the queries against a real Prometheus).
+func TestDashboardChartsDocumentedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("examples/grafana/slipstream-rollouts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		UID    string
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := os.ReadFile("docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metric := regexp.MustCompile(`slipstream_[a-z_]+`)
+	queries := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			queries++
+			names := metric.FindAllString(tg.Expr, -1)
+			if len(names) == 0 {
+				t.Errorf("panel %q: query %q names no slipstream metric", p.Title, tg.Expr)
+			}
+			for _, n := range names {
+				if !strings.Contains(string(ops), "`"+n+"`") {
+					t.Errorf("panel %q: %s is not documented in docs/operations.md", p.Title, n)
+				}
+			}
+		}
+	}
+	if d.UID == "" || queries < 5 {
+		t.Errorf("uid %q, %d queries: not the dashboard", d.UID, queries)
+	}
 }

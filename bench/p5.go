@@ -11,8 +11,8 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/e2e/cluster"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/local/demo"
-	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -135,13 +135,13 @@ func p5Run(ctx context.Context, work string, m p5Mode) ([]time.Duration, error) 
 				return false, nil
 			}
 			now := time.Now()
-			if p := sim.Share(s.Spec.Traffic, candidate); p > 0 {
+			if p := kservice.Share(s.Spec.Traffic, candidate); p > 0 {
 				if _, ok := set[p]; !ok {
 					set[p] = now
 				}
 			}
 			if s.Status.ObservedGeneration == s.Generation {
-				if p := sim.Share(s.Status.Traffic, candidate); p > 0 {
+				if p := kservice.Share(s.Status.Traffic, candidate); p > 0 {
 					if _, ok := live[p]; !ok {
 						live[p] = now
 					}

@@ -26,7 +26,6 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
-	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -155,7 +154,7 @@ func tickReal(ctx context.Context, c *cluster.Cluster) (tickCluster, error) {
 			return err
 		}
 		return tickSettled(ctx, services, func(s *servingv1.Service) bool {
-			return s.Status.LatestReadyRevisionName == s.Name+"-v2" && sim.Share(s.Status.Traffic, s.Name+"-v1") == 90 && sim.Share(s.Status.Traffic, s.Name+"-v2") == 10
+			return s.Status.LatestReadyRevisionName == s.Name+"-v2" && kservice.Share(s.Status.Traffic, s.Name+"-v1") == 90 && kservice.Share(s.Status.Traffic, s.Name+"-v2") == 10
 		})
 	}
 	if err := reset(ctx, policy.WriterGit); err != nil {

@@ -124,7 +124,7 @@ receivers:
         labels: {severity: critical}
         annotations: {summary: "{{ $labels.revision_name }} answers {{ $value }} errors"}
 `)
-	promConfig := write("prometheus.yml", fmt.Sprintf(`global:
+	promConfig := fmt.Sprintf(`global:
   scrape_interval: 250ms
   evaluation_interval: 250ms
 rule_files: [%s]
@@ -134,7 +134,7 @@ alerting:
 scrape_configs:
   - job_name: revisions
     static_configs: [{targets: [%q]}]
-`, rules, am, strings.TrimPrefix(metrics.URL, "http://")))
+`, rules, am, strings.TrimPrefix(metrics.URL, "http://"))
 
 	amProc, err := cluster.StartProc(dir, "alertmanager", p.bin("alertmanager"), []string{
 		"--config.file=" + amConfig, "--storage.path=" + filepath.Join(dir, "am-data"),
@@ -144,18 +144,29 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { amProc.Stop(5 * time.Second) })
-	promProc, err := cluster.StartProc(dir, "prometheus", p.bin("prometheus"), []string{
-		"--config.file=" + promConfig, "--storage.tsdb.path=" + filepath.Join(dir, "prom-data"),
-		"--web.listen-address=" + prom, "--rules.alert.resend-delay=250ms",
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { promProc.Stop(5 * time.Second) })
+	promProc := startPrometheus(t, p, dir, prom, promConfig, "--rules.alert.resend-delay=250ms")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("--- alertmanager:\n%s\n--- prometheus:\n%s", amProc.Tail(20), promProc.Tail(20))
 		}
 	})
 	return a
+}
+
+// startPrometheus runs the Prometheus peer on addr with config (the
+// prometheus.yml content), its files in dir.
+func startPrometheus(t *testing.T, p *pipeline, dir, addr, config string, args ...string) *cluster.Proc {
+	t.Helper()
+	path := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proc, err := cluster.StartProc(dir, "prometheus", p.bin("prometheus"), append([]string{
+		"--config.file=" + path, "--storage.tsdb.path=" + filepath.Join(dir, "prom-data"), "--web.listen-address=" + addr,
+	}, args...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Stop(5 * time.Second) })
+	return proc
 }

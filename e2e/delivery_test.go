@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/functions/rollback"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/local/sim"
 )
@@ -91,7 +92,7 @@ func TestRollbackUnderConflicts(t *testing.T) {
 	waitService(t, c, ns, service, 60*time.Second, "giving 1.1.0 traffic", func(s *servingv1.Service) bool {
 		st := liveState(s)
 		candidate = st.Candidate
-		return strings.HasSuffix(st.CandidateImage, d2) && sim.Share(s.Spec.Traffic, candidate) > 0
+		return strings.HasSuffix(st.CandidateImage, d2) && kservice.Share(s.Spec.Traffic, candidate) > 0
 	})
 
 	conflictsBefore := conflicts(t, p)
@@ -125,7 +126,7 @@ func TestRollbackUnderConflicts(t *testing.T) {
 		t.Fatalf("rollback answered %d: %s", resp.StatusCode, reply)
 	}
 	live := waitService(t, c, ns, service, 30*time.Second, "all on stable", func(s *servingv1.Service) bool {
-		return sim.Share(s.Spec.Traffic, stable) == 100 && ready(s) && sim.Share(s.Status.Traffic, stable) == 100
+		return kservice.Share(s.Spec.Traffic, stable) == 100 && ready(s) && kservice.Share(s.Status.Traffic, stable) == 100
 	})
 	seen := conflicts(t, p) - conflictsBefore
 	t.Logf("another writer patched %d times; the apiserver refused %d PATCHes of services with 409; rollback answered %d; traffic %s",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/e2e/cluster"
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 	"github.com/slipstream-cd/slipstream/local/sim"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -60,7 +61,7 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 		if strings.HasSuffix(st.CandidateImage, d2) {
 			candidate = st.Candidate
 		}
-		return candidate != "" && sim.Share(s.Status.Traffic, candidate) > 0
+		return candidate != "" && kservice.Share(s.Status.Traffic, candidate) > 0
 	})
 	a.exporter.set(candidate, 0.5) // the candidate now answers half its requests with errors
 	bad := time.Now()
@@ -85,13 +86,13 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 			if st := liveState(s); specStable.IsZero() && st.Phase == policy.Progressing && st.Candidate == candidate {
 				stepState = s.Annotations[policy.AnnotationRollout]
 			}
-			if specStable.IsZero() && !sent.IsZero() && sim.Share(s.Spec.Traffic, stable) == 100 {
+			if specStable.IsZero() && !sent.IsZero() && kservice.Share(s.Spec.Traffic, stable) == 100 {
 				specStable, rolledBackAt = time.Now(), s.ResourceVersion
 			}
-			if !specStable.IsZero() && sim.Share(s.Spec.Traffic, candidate) > 0 {
+			if !specStable.IsZero() && kservice.Share(s.Spec.Traffic, candidate) > 0 {
 				leaks = append(leaks, "spec "+s.ResourceVersion+": "+sim.TargetsText(s.Spec.Traffic))
 			}
-			if !specStable.IsZero() && s.Status.ObservedGeneration == s.Generation && sim.Share(s.Status.Traffic, stable) == 100 && ready(s) {
+			if !specStable.IsZero() && s.Status.ObservedGeneration == s.Generation && kservice.Share(s.Status.Traffic, stable) == 100 && ready(s) {
 				statusStable = time.Now()
 			}
 		case <-deadline:
@@ -113,7 +114,7 @@ func alertRollsBack(t *testing.T, c *cluster.Cluster, mode string) {
 			return false
 		}
 		st, _ := policy.ParseState(head.Annotations[policy.AnnotationRollout])
-		return st.Phase == policy.RolledBack && sim.Share(head.Spec.Traffic, stable) == 100
+		return st.Phase == policy.RolledBack && kservice.Share(head.Spec.Traffic, stable) == 100
 	})
 	if q := head.Annotations[policy.AnnotationQuarantine]; !strings.Contains(q, d2) {
 		t.Errorf("quarantine = %q, want it to hold %s", q, d2)
@@ -138,7 +139,7 @@ watching:
 				t.Fatal("the watch of the Service ended")
 			}
 			if s, ok := ev.Object.(*servingv1.Service); ok {
-				if sim.Share(s.Spec.Traffic, candidate) > 0 || sim.Share(s.Status.Traffic, candidate) > 0 {
+				if kservice.Share(s.Spec.Traffic, candidate) > 0 || kservice.Share(s.Status.Traffic, candidate) > 0 {
 					leaks = append(leaks, s.ResourceVersion+": spec "+sim.TargetsText(s.Spec.Traffic)+" status "+sim.TargetsText(s.Status.Traffic))
 				}
 			}

@@ -13,7 +13,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
-	"github.com/slipstream-cd/slipstream/local/sim"
+	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -22,7 +22,7 @@ import (
 func promotedTo(ok func(*servingv1.Service) bool) func(*servingv1.Service) bool {
 	return func(s *servingv1.Service) bool {
 		return ready(s) && liveState(s).Phase == policy.Promoted &&
-			sim.Share(s.Status.Traffic, s.Status.LatestReadyRevisionName) == 100 && ok(s)
+			kservice.Share(s.Status.Traffic, s.Status.LatestReadyRevisionName) == 100 && ok(s)
 	}
 }
 
@@ -76,7 +76,7 @@ func TestSafetyCasesOnRealKnative(t *testing.T) {
 			d2 := p.push("team/hello", "1.1.0")
 			waitService(t, p.c, p.ns, p.service, 60*time.Second, "giving 1.1.0 traffic", func(s *servingv1.Service) bool {
 				st := liveState(s)
-				return strings.HasSuffix(st.CandidateImage, d2) && sim.Share(s.Status.Traffic, st.Candidate) > 0
+				return strings.HasSuffix(st.CandidateImage, d2) && kservice.Share(s.Status.Traffic, st.Candidate) > 0
 			})
 			d3 := p.push("team/hello", "1.2.0")
 			waitService(t, p.c, p.ns, p.service, 90*time.Second, "promoting 1.2.0", promotedTo(servesOnly(d3)))
@@ -113,7 +113,7 @@ func TestSafetyCasesOnRealKnative(t *testing.T) {
 			waitService(t, p.c, p.ns, p.service, 60*time.Second, "giving 1.1.0 traffic", func(s *servingv1.Service) bool {
 				st := liveState(s)
 				candidate = st.Candidate
-				return strings.HasSuffix(st.CandidateImage, d2) && sim.Share(s.Status.Traffic, candidate) > 0 && ready(s)
+				return strings.HasSuffix(st.CandidateImage, d2) && kservice.Share(s.Status.Traffic, candidate) > 0 && ready(s)
 			})
 			// The networking layer fails to load balance the route for a
 			// while; Knative's route reconciler takes the Service out of Ready.

@@ -12,11 +12,14 @@ import (
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/webauth"
+	"github.com/slipstream-cd/slipstream/policy"
 )
 
 // Name is the function's name.
@@ -31,6 +34,8 @@ type Rollback struct {
 	cluster Cluster
 	send    Sender
 	now     func() time.Time
+	// rollbacks counts the rollbacks made (slipstream_rollbacks_total).
+	rollbacks *prometheus.CounterVec
 }
 
 // Option configures Rollback.
@@ -45,7 +50,7 @@ func New(cfg config.Rollback, cluster Cluster, send Sender, opts ...Option) (*Ro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Rollback{cfg: cfg, cluster: cluster, send: send, now: time.Now}
+	r := &Rollback{cfg: cfg, cluster: cluster, send: send, now: time.Now, rollbacks: host.RollbacksTotal()}
 	for _, o := range opts {
 		o(r)
 	}
@@ -57,7 +62,8 @@ func New(cfg config.Rollback, cluster Cluster, send Sender, opts ...Option) (*Ro
 
 // Function returns the webhook route for the host.
 func (r *Rollback) Function() host.Function {
-	return host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{Route: r.handle}, AuthorizeHeaders: r.authorize}
+	return host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{Route: r.handle}, AuthorizeHeaders: r.authorize,
+		Collectors: []prometheus.Collector{r.rollbacks}}
 }
 
 func (r *Rollback) authorize(_ string, req *http.Request) error {
@@ -176,6 +182,12 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNot
 		if gone = errors.Is(err, kservice.ErrNotFound); err != nil {
 			return err
 		}
+		if _, managed := live.Annotations[policy.AnnotationRollout]; managed {
+			// The counter exists at 0 before a first rollback, so increase()
+			// sees that one too (only for managed Services: alert labels
+			// must not grow the label set).
+			r.rollbacks.WithLabelValues(live.Namespace, live.Name)
+		}
 		act = Decide(a, t.Revision, live, r.cfg.DefaultRollbackOn, r.now())
 		if act.Kind != Ignore && !claimed {
 			if other = !claims.claim(key); other {
@@ -215,6 +227,7 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNot
 		return alertNote{}, fmt.Errorf("%s: traffic is on %s, but promote was not told: %w", key, act.State.Stable, err)
 	}
 	if act.Kind == RollBack { // best effort, after the rollback: the story on the Service (rollout's key for the same rollback)
+		r.rollbacks.WithLabelValues(live.Namespace, live.Name).Inc()
 		ev := kservice.Event{Warning: true, Reason: "RolledBack", Key: "RolledBack/" + act.State.Candidate + "/" + act.State.Stable,
 			Note: fmt.Sprintf("%s rolled back, 100%% on %s: alert %s (%s)", act.State.Candidate, act.State.Stable, a.Name(), a.Fingerprint)}
 		if err := r.cluster.Record(ctx, live, Name, ev, r.now()); err != nil {

@@ -228,6 +228,18 @@ func TestRealSampleRollsBackOnce(t *testing.T) {
 	if n := e.patches.Load(); n != 2 {
 		t.Errorf("%d patches for 3 deliveries, want 2 (traffic, then the announced flag)", n)
 	}
+	// Alerts naming Services that do not exist add no series: the label
+	// set is the managed Services, not what senders write.
+	for _, name := range []string{"nope-1", "nope-2"} {
+		e.post(notification(alert("firing", map[string]string{"namespace": "shop", "service_name": name, "severity": "critical"})), bearer())
+	}
+	resp, body := testutil.Get(t, e.url+"/metrics")
+	if want := `slipstream_rollbacks_total{function="rollback",namespace="shop",service="checkout"} 1`; resp.StatusCode != 200 || !strings.Contains(body, want) {
+		t.Errorf("/metrics (%d) lacks %s: three deliveries of one alert are one rollback", resp.StatusCode, want)
+	}
+	if strings.Contains(body, "nope-") {
+		t.Errorf("/metrics has series for Services that do not exist:\n%s", body)
+	}
 }
 
 func TestResolvedChangesNothing(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/slipstream-cd/slipstream/eventing"
@@ -43,6 +44,8 @@ type Rollout struct {
 	// check's count is recorded once, not again at every tick.
 	mu      sync.Mutex
 	written map[string]writtenState
+
+	metrics *metrics
 }
 
 type writtenState struct {
@@ -86,6 +89,7 @@ func New(cluster Cluster, opts ...Option) (*Rollout, error) {
 	for _, o := range opts {
 		o(r)
 	}
+	r.metrics = newMetrics(r.now)
 	switch {
 	case r.cluster == nil || r.now == nil || r.wait == nil:
 		return nil, errors.New("rollout: a cluster client, a clock and a wait are required")
@@ -103,7 +107,7 @@ func (r *Rollout) Function() host.Function {
 		eventing.TypeManifestCommitted:     r.onCommitted,
 		eventing.TypeAPIServerPrefix + "*": r.onAPIServer,
 		eventing.TypePing:                  r.onTick,
-	}}
+	}, Collectors: []prometheus.Collector{r.metrics}}
 }
 
 func (r *Rollout) onCommitted(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
@@ -165,10 +169,13 @@ func (r *Rollout) onTick(ctx context.Context, _ cloudevents.Event) (*cloudevents
 	if err != nil {
 		return nil, clusterError(err)
 	}
+	r.metrics.keepOnly(list)
 	var due []target
 	for _, s := range list {
 		if st, err := policy.ParseState(s.Annotations[policy.AnnotationRollout]); err == nil && active(st.Phase) {
 			due = append(due, target{namespace: s.Namespace, name: s.Name, seen: s, listed: listed})
+		} else if st, err := policy.LiveState(s.Annotations); err == nil {
+			r.metrics.observe(s, st) // nothing to decide: as it is
 		}
 	}
 	if len(due) == 0 {
@@ -392,6 +399,14 @@ func (r *Rollout) decideOnce(ctx context.Context, log *slog.Logger, namespace, n
 			return Plan{}, err
 		}
 	}
+	after := st
+	if plan.State != nil {
+		after = *plan.State
+		if after.Phase == policy.RolledBack && st.Phase != policy.RolledBack {
+			r.metrics.rollbacks.WithLabelValues(namespace, name).Inc()
+		}
+	}
+	r.metrics.observe(live, after)
 	for _, ev := range Events(in, plan) { // best effort: the story, not the rollout
 		if err := r.cluster.Record(ctx, live, Name, ev, in.Now); err != nil {
 			log.Warn("event not recorded", "reason", ev.Reason, "error", err.Error())

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // EventHandler handles one CloudEvent. It returns the follow-up event to reply
@@ -57,6 +58,9 @@ type Function struct {
 	AuthorizeBody func(route string, r *http.Request, body []byte) error
 	// Ready reports whether the function can serve; nil means always ready.
 	Ready func(ctx context.Context) error
+	// Collectors are the function's own metrics, served on /metrics with
+	// the host's (each with the function label).
+	Collectors []prometheus.Collector
 }
 
 // route returns the handler for an event type and the key it matched, which

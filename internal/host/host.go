@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/slipstream-cd/slipstream/config"
@@ -63,7 +64,15 @@ func (h *Host) Logger() *slog.Logger { return h.log }
 // Handler returns the HTTP handler that serves fn: POST / for CloudEvents,
 // POST on each webhook route, GET /healthz, /readyz and /metrics, and a JSON
 // 404 for anything else.
+//
+// fn's Collectors join the host's metrics, with its function label.
 func (h *Host) Handler(fn Function) http.Handler {
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"function": h.name}, h.metrics.registry)
+	for _, c := range fn.Collectors {
+		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			h.log.Error("a function's metrics were not registered", "error", err.Error())
+		}
+	}
 	metricsHandler := promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch path := r.URL.Path; {

@@ -43,3 +43,12 @@ func newMetrics(function string) *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// RollbacksTotal is slipstream_rollbacks_total, the rollbacks a function
+// made by Service (rollback for alerts; rollout for a failed analysis, an
+// abort or a deadline): one definition, so both count alike.
+func RollbacksTotal() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slipstream_rollbacks_total", Help: "Rollbacks made, by Service (rollback: alerts; rollout: failed analysis, abort, deadline).",
+	}, []string{"namespace", "service"})
+}

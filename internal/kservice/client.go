@@ -169,6 +169,17 @@ func (c *Client) Patch(ctx context.Context, svc *servingv1.Service, ch Change) (
 	return out, nil
 }
 
+// Share is a revision's percent in a traffic block (its targets summed).
+func Share(targets []servingv1.TrafficTarget, revision string) int64 {
+	var sum int64
+	for _, t := range targets {
+		if t.RevisionName == revision && t.Percent != nil {
+			sum += *t.Percent
+		}
+	}
+	return sum
+}
+
 func ptrValue(p *int64) int64 {
 	if p == nil {
 		return 0

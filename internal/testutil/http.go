@@ -25,3 +25,15 @@ func Post(t testing.TB, url string, header http.Header, body io.Reader) (*http.R
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
 }
+
+// Get fetches url and returns the response (its body read and closed) and the body.
+func Get(t testing.TB, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}

@@ -243,17 +243,6 @@ func (c *Cluster) report(kind string, obj any) {
 // TrafficOf renders a Service's live traffic, sorted by tag, e.g. "hello-3f2a 25% (candidate), hello-aa11 75% (stable)".
 func TrafficOf(s *servingv1.Service) string { return TargetsText(s.Status.Traffic) }
 
-// Share is a revision's percent in a traffic block (its targets summed).
-func Share(targets []servingv1.TrafficTarget, revision string) int64 {
-	var sum int64
-	for _, t := range targets {
-		if t.RevisionName == revision && t.Percent != nil {
-			sum += *t.Percent
-		}
-	}
-	return sum
-}
-
 // TargetsText is a traffic block as "revision N% (tag), …", sorted by tag.
 func TargetsText(targets []servingv1.TrafficTarget) string {
 	var parts []string
