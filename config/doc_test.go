@@ -46,6 +46,10 @@ func TestOperationsDocListsEverySetting(t *testing.T) {
 			prefix: Prefix + "_ROLLBACK",
 			spec:   &Rollback{},
 		},
+		{
+			prefix: Prefix + "_NOTIFY",
+			spec:   &Notify{},
+		},
 	}
 	for _, s := range specs {
 		var b bytes.Buffer

@@ -333,3 +333,33 @@ func (c *Rollback) Validate() error {
 	}
 	return p.err()
 }
+
+// Notify is notify's settings (SLIPSTREAM_NOTIFY_*): where promotions and
+// rollbacks are told to people.
+type Notify struct {
+	// URLFile holds the webhook URL (a Slack or Google Chat webhook URL is a
+	// credential), read from a file.
+	URLFile Secret `split_words:"true" desc:"file holding the chat webhook URL messages are posted to"`
+	// Format is the payload the webhook takes: slack, googlechat, teams or json.
+	Format string `default:"slack" desc:"payload format: slack, googlechat, teams (Workflows, an Adaptive Card) or json (the event's data and a text)"`
+	// Timeout bounds each post. Default 5s.
+	Timeout time.Duration `default:"5s" desc:"time limit for each post to the webhook"`
+}
+
+// NotifyFormats are the payload formats notify can post.
+var NotifyFormats = []string{"slack", "googlechat", "teams", "json"}
+
+// Validate implements Validator.
+func (c *Notify) Validate() error {
+	var p problems
+	if !c.URLFile.Set() {
+		p.env(Prefix+"_NOTIFY_URL_FILE", "required: the file holding the chat webhook URL")
+	} else if u, err := url.Parse(strings.TrimSpace(string(c.URLFile.Value()))); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p.env(Prefix+"_NOTIFY_URL_FILE", "%s does not hold an http(s) URL", c.URLFile.Path())
+	}
+	if !slices.Contains(NotifyFormats, c.Format) {
+		p.env(Prefix+"_NOTIFY_FORMAT", "%q is not one of %s", c.Format, strings.Join(NotifyFormats, ", "))
+	}
+	p.positiveDuration(Prefix+"_NOTIFY_TIMEOUT", c.Timeout)
+	return p.err()
+}

@@ -361,27 +361,33 @@ func TestFuncYAML(t *testing.T) {
 func TestTriggersCarryTheAudiencesTheFunctionsVerify(t *testing.T) {
 	for _, dir := range []string{"base", "overlays/kafka", "overlays/all-in-one"} {
 		t.Run(dir, func(t *testing.T) {
-			docs := build(t, dir)
-			subs, err := broker.Subscribers(triggersOf(t, docs))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(subs) == 0 {
-				t.Fatal("no Triggers")
-			}
-			for svc, sub := range subs {
-				if sub.Audience == "" {
-					t.Errorf("the Triggers to %s have no subscriber audience: their deliveries would carry no token", svc)
-				}
-				env := containerEnv(t, find(docs, "Service", svc))
-				if got := env["SLIPSTREAM_OIDC_AUDIENCE"]; got != sub.Audience {
-					t.Errorf("Service %s verifies audience %q; its Triggers' audience is %q", svc, got, sub.Audience)
-				}
-				if got, want := env["SLIPSTREAM_OIDC_SUBJECTS"], strings.Join(sub.Subjects, ","); got != want {
-					t.Errorf("Service %s allows subjects %q; its Triggers' identities are %q", svc, got, want)
-				}
-			}
+			checkAudiences(t, build(t, dir))
 		})
+	}
+}
+
+// checkAudiences: each Service the Triggers among docs deliver to verifies
+// their audience and allows exactly their identities.
+func checkAudiences(t *testing.T, docs []map[string]any) {
+	t.Helper()
+	subs, err := broker.Subscribers(triggersOf(t, docs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) == 0 {
+		t.Fatal("no Triggers")
+	}
+	for svc, sub := range subs {
+		if sub.Audience == "" {
+			t.Errorf("the Triggers to %s have no subscriber audience: their deliveries would carry no token", svc)
+		}
+		env := containerEnv(t, find(docs, "Service", svc))
+		if got := env["SLIPSTREAM_OIDC_AUDIENCE"]; got != sub.Audience {
+			t.Errorf("Service %s verifies audience %q; its Triggers' audience is %q", svc, got, sub.Audience)
+		}
+		if got, want := env["SLIPSTREAM_OIDC_SUBJECTS"], strings.Join(sub.Subjects, ","); got != want {
+			t.Errorf("Service %s allows subjects %q; its Triggers' identities are %q", svc, got, want)
+		}
 	}
 }
 

@@ -19,7 +19,8 @@ type Combined struct {
 	ready   []func(context.Context) error
 }
 
-// Combine builds the named functions (all of them when names is empty) from
+// Combine builds the named functions (the four of the pipeline when names is
+// empty; notify only when named) from
 // the environment and routes to them: raw webhooks by path, CloudEvents at /
 // by type. Broker events at / need the broker's OIDC token as in the
 // separate functions (Combine refuses to start when nothing would verify
@@ -27,7 +28,11 @@ type Combined struct {
 // left out of /; its webhook formats are served as usual.
 func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, error) {
 	if len(names) == 0 {
-		names = Names()
+		for _, n := range Names() {
+			if !optional[n] {
+				names = append(names, n)
+			}
+		}
 	}
 	var shared config.Shared
 	if err := config.Load(config.Prefix, &shared); err != nil {

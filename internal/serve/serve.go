@@ -11,6 +11,7 @@ import (
 
 	"github.com/slipstream-cd/slipstream/config"
 	"github.com/slipstream-cd/slipstream/functions/intake"
+	"github.com/slipstream-cd/slipstream/functions/notify"
 	"github.com/slipstream-cd/slipstream/functions/promote"
 	"github.com/slipstream-cd/slipstream/functions/rollback"
 	"github.com/slipstream-cd/slipstream/functions/rollout"
@@ -31,7 +32,12 @@ var builders = map[string]builder{
 	promote.Name:  promote.FromEnv,
 	rollout.Name:  rollout.FromEnv,
 	rollback.Name: rollback.FromEnv,
+	notify.Name:   notify.FromEnv,
 }
+
+// optional are the functions a deployment adds when it wants them: the
+// all-in-one serves them only when named.
+var optional = map[string]bool{notify.Name: true}
 
 // Names returns the known function names, sorted.
 func Names() []string {
