@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test vet fmt-check fmt tidy bench demo clean e2e e2e-peers
+.PHONY: all build test vet fmt-check fmt tidy bench demo clean e2e e2e-peers screenshots
 
 all: build
 
@@ -35,6 +35,11 @@ e2e: e2e-peers
 ## bench: every speed claim beside its baseline; rewrites docs/benchmarks.md (the first run builds P2's control plane into the e2e cache)
 bench:
 	$(GO) run ./bench/run -doc docs/benchmarks.md
+
+## screenshots: the README's picture of the web view, from a real Chromium
+## (Debian's chromium) during slipstream dev: docs/screenshots/dashboard.png
+screenshots:
+	SLIPSTREAM_SCREENSHOT=docs/screenshots/dashboard.png $(GO) test -tags e2e -count=1 -run 'TestWebViewInABrowser' -v ./e2e
 
 ## fmt: format every Go file
 fmt:

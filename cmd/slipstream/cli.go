@@ -38,6 +38,7 @@ func commands() []command {
 		{name: "demo", summary: "tell the whole story on this machine, in under a minute", help: demoHelp, run: runDemo},
 		{name: "dev", args: "[flags]", summary: "run the whole pipeline on this machine until interrupted", help: devHelp, run: runDev},
 		{name: "status", args: "[-n namespace | -A] [-o table|json|yaml] [-w] [service]", summary: "show where each managed Service's rollout is", help: statusHelp, run: runStatus},
+		{name: "dashboard", args: "[-n namespace | -A] [--listen addr] [--repo dir]", summary: "serve a live web page of the rollouts", help: dashboardHelp, run: runDashboard},
 		steerCommand(steer.Promote, "skip a rollout's remaining steps"),
 		steerCommand(steer.Abort, "roll a rollout's candidate back now"),
 		steerCommand(steer.Pause, "hold a rollout where it is"),

@@ -115,6 +115,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer e.Close()
 	fmt.Fprintf(stdout, `slipstream dev: running until interrupted
+  dashboard  %s        (open it: the rollouts, live)
   registry   %s        (push to %s/team/hello:<tag>)
   repository %s
   broker     %s
@@ -124,7 +125,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
   rollback   %s
 An alert, as Alertmanager sends it (rolls a rollout in progress back):
   %s
-`, e.Registry, e.Registry, e.Repo, e.Broker, e.Intake, e.Promote, e.Rollout, e.Rollback, e.AlertCurl())
+`, e.Dashboard, e.Registry, e.Registry, e.Repo, e.Broker, e.Intake, e.Promote, e.Rollout, e.Rollback, e.AlertCurl())
 	demo.NewView(e, stdout, isTerminal(stdout)).Run(ctx)
 	return exitOK
 }

@@ -15,9 +15,11 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/slipstream-cd/slipstream/config"
@@ -31,6 +33,8 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/registry"
+	"github.com/slipstream-cd/slipstream/internal/status"
+	"github.com/slipstream-cd/slipstream/internal/webview"
 	"github.com/slipstream-cd/slipstream/local/broker"
 	"github.com/slipstream-cd/slipstream/local/issuer"
 	"github.com/slipstream-cd/slipstream/local/sim"
@@ -102,7 +106,7 @@ func (o *Options) defaults() {
 }
 
 // PortNames are the local servers in the order they take their ports.
-var PortNames = []string{"broker", "token issuer", "intake", "registry", "promote", "rollout", "rollback"}
+var PortNames = []string{"broker", "token issuer", "intake", "registry", "promote", "rollout", "rollback", "dashboard"}
 
 // PortCount is how many ports Options.Ports takes from its first.
 var PortCount = len(PortNames)
@@ -128,6 +132,8 @@ const (
 type Env struct {
 	// Addresses of everything, for people.
 	Broker, Intake, Promote, Rollout, Rollback, Registry, Repo string
+	// Dashboard is the live web view of the rollouts (internal/webview).
+	Dashboard string
 
 	// Cluster and Traffic are nil with a real cluster.
 	Cluster *sim.Cluster
@@ -224,6 +230,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		{"the broker's Triggers", e.routeTriggers},
 		{"the simulated cluster, sync and traffic", e.startSimulation},
 		{"the PingSource", e.startTicks},
+		{"the dashboard", e.startDashboard},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {
@@ -239,6 +246,39 @@ func (e *Env) serve(h http.Handler) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return e.serveOn(ln, h), nil
+}
+
+// startDashboard serves the live web view of the pipeline's rollouts: the
+// Services as the functions see them, the local config repository's commits.
+func (e *Env) startDashboard(ctx context.Context) error {
+	ln, err := e.opts.listen()
+	if err != nil {
+		return err
+	}
+	src := webview.Source{Where: "slipstream dev", Services: func(ctx context.Context) ([]*servingv1.Service, error) {
+		services, _, err := status.List(ctx, e.Serving, metav1.NamespaceAll, "")
+		return services, err
+	}}
+	if e.Bare != "" {
+		src.Commits = webview.GitCommits(e.Bare, "")
+	}
+	view, err := webview.NewServer(src, 250*time.Millisecond, time.Now, e.opts.Log, webview.HostsFor(ln.Addr())...)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	e.Dashboard = e.serveOn(ln, view)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		view.Run(ctx)
+	}()
+	return nil
+}
+
+// serveOn serves h on ln and returns its URL.
+func (e *Env) serveOn(ln net.Listener, h http.Handler) string {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	e.servers = append(e.servers, srv)
 	e.sockets = append(e.sockets, ln) // closed by Close even if Serve has not started yet
@@ -247,7 +287,7 @@ func (e *Env) serve(h http.Handler) (string, error) {
 			e.opts.Log.Error("local server stopped", "address", ln.Addr().String(), "error", err.Error())
 		}
 	}()
-	return "http://" + ln.Addr().String(), nil
+	return "http://" + ln.Addr().String()
 }
 
 // startIngress starts the broker's server first, since every function
