@@ -166,6 +166,7 @@ type Env struct {
 	log       []Line
 	listeners []func(Line)
 	refused   map[string]bool // digests of image.pushed events promote acknowledged without acting
+	told      map[string]bool // event IDs and lines the log has told (observe)
 }
 
 // Namespace and Service name the demo's app.
@@ -210,7 +211,7 @@ func (e *Env) OnLine(f func(Line)) {
 // names the step.
 func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	opts.defaults()
-	e := &Env{opts: opts, refused: map[string]bool{}, clock: &clock{}}
+	e := &Env{opts: opts, refused: map[string]bool{}, told: map[string]bool{}, clock: &clock{}}
 	ctx, e.cancel = context.WithCancel(ctx)
 	defer func() {
 		if err != nil {
@@ -358,7 +359,11 @@ func (e *Env) function(name string, build func(send *host.Sender) (host.Function
 		s.OidcAudience, s.OidcSubjects = sub.Audience, sub.Subjects
 	}
 	log := slog.New(why{next: e.opts.Log.Handler(), function: name, note: func(fn, reason string) {
-		e.note("%-19s   %-8s did not act: %s", "", fn, strings.TrimPrefix(reason, host.ErrRefused.Error()+": "))
+		if fn == rollout.Name {
+			return // its refusals are of its own plumbing (an event before the sync); its reasons are in the state
+		}
+		reason = strings.TrimPrefix(reason, host.ErrRefused.Error()+": ")
+		e.note("%-8s did not take it: %s", fn, strings.TrimPrefix(reason, "nothing to change: "))
 	}})
 	h, err := host.New(name, s, log)
 	if err != nil {
@@ -637,36 +642,58 @@ func (e *Env) apiServerEvent(c sim.Change) {
 	}
 }
 
-// observe turns broker deliveries into the event log.
+// observe turns broker deliveries into the event log, told as a person
+// tells it (narrate): each event once, when a function took it, and a
+// line the log already holds since the last push is not repeated (rollout
+// tells a step again after each commit of it).
 func (e *Env) observe(d broker.Delivered) {
 	if d.Err != nil || d.Status/100 != 2 {
 		return
 	}
-	typ := d.Event.Type()
-	if typ == eventing.TypePing || strings.HasPrefix(typ, eventing.TypeAPIServerPrefix) {
+	if d.Status == http.StatusOK && d.Reply == nil && d.Event.Type() == eventing.TypeImagePushed {
+		// promote did not take the push: its reason is in the log (why).
+		if dg, ok := d.Event.Extensions()[eventing.ExtDigest].(string); ok {
+			e.mu.Lock()
+			e.refused[dg] = true
+			e.mu.Unlock()
+		}
+	}
+	line, ok := narrate(d.Event)
+	if !ok {
 		return
 	}
-	switch {
-	case d.Reply != nil:
-		e.note("%-19s → %-8s replied %s", short(typ), d.Trigger, short(d.Reply.Type()))
-	case d.Status == http.StatusOK:
-		e.note("%-19s → %-8s not taken (why: the line above)", short(typ), d.Trigger)
-		if typ == eventing.TypeImagePushed {
-			if dg, ok := d.Event.Extensions()[eventing.ExtDigest].(string); ok {
-				e.mu.Lock()
-				e.refused[dg] = true
-				e.mu.Unlock()
-			}
+	// A line is told once per chapter, whatever its commit: the git writer
+	// commits a step, then when it went live — one step to a person.
+	key, _, _ := strings.Cut(line, " (commit ")
+	if c, ok := eventing.Decode[eventing.ManifestCommitted](d.Event); ok == nil && c.CauseType == eventing.TypeTrafficShifted {
+		key = "recorded " + c.CauseID // each step's record, once
+		e.mu.Lock()
+		step := e.told["step of "+c.CauseID]
+		e.mu.Unlock()
+		if !step {
+			return // the step it records was not told (a repeat of one that was)
 		}
-	default:
-		e.note("%-19s → %-8s handled", short(typ), d.Trigger)
 	}
+	e.mu.Lock()
+	if e.told[d.Event.ID()] || e.told[key] {
+		e.mu.Unlock()
+		return
+	}
+	e.told[d.Event.ID()], e.told[key] = true, true
+	if d.Event.Type() == eventing.TypeTrafficShifted {
+		e.told["step of "+d.Event.ID()] = true
+	}
+	e.mu.Unlock()
+	e.note("%s", line)
 }
 
-// short is an event type as the log shows it: image.pushed for
-// dev.slipstream.image.pushed.v1.
-func short(typ string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(typ, "dev.slipstream."), ".v1")
+// chapter starts a part of the story: a line, after which what was told
+// before may be told again.
+func (e *Env) chapter(format string, args ...any) {
+	e.mu.Lock()
+	e.told = map[string]bool{}
+	e.mu.Unlock()
+	e.note(format, args...)
 }
 
 // Close stops everything that was started, in reverse: the loops, the

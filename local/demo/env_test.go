@@ -230,7 +230,7 @@ func TestTheAlertDevPrintsIsTaken(t *testing.T) {
 
 // TestAPushNotTakenSaysWhy: a push promote does not act on (2.0.0 is
 // outside the demo app's semver:^1.0.0 track) shows in the event log with
-// promote's reason, not only as "not taken".
+// promote's reason, beside the push.
 func TestAPushNotTakenSaysWhy(t *testing.T) {
 	e, err := Start(context.Background(), Options{})
 	if err != nil {
@@ -254,10 +254,10 @@ func TestAPushNotTakenSaysWhy(t *testing.T) {
 		select {
 		case l := <-lines:
 			seen = append(seen, l)
-			why = why || strings.Contains(l, "promote") && strings.Contains(l, "did not act:") && strings.Contains(l, "2.0.0")
-			taken = taken || strings.Contains(l, "image.pushed") && strings.Contains(l, "not taken")
+			why = why || strings.Contains(l, "promote") && strings.Contains(l, "did not take it:") && strings.Contains(l, "2.0.0")
+			taken = taken || strings.Contains(l, "intake") && strings.Contains(l, "team/hello:2.0.0 was pushed")
 		case <-deadline:
-			t.Fatalf("no reason in the event log (why %v, not taken %v):\n%s", why, taken, strings.Join(seen, "\n"))
+			t.Fatalf("no reason in the event log (why %v, the push %v):\n%s", why, taken, strings.Join(seen, "\n"))
 		}
 	}
 	t.Logf("the event log:\n%s", strings.Join(seen, "\n"))

@@ -51,7 +51,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	image := e.Registry + "/team/hello"
 
 	// 1. First deploy.
-	e.note("▶ push 1.0.0 (first deploy)")
+	e.chapter("▶ push 1.0.0 (first deploy)")
 	t := time.Now()
 	d1, err := push(image, "1.0.0")
 	if err != nil {
@@ -65,7 +65,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	hop("1.0.0: push → first deploy live and stable", t)
 
 	// 2. A progressive rollout.
-	e.note("▶ push 1.1.0 (rolled out 10 → 25 → 50 → 100%%)")
+	e.chapter("▶ push 1.1.0 (rolled out 10 → 25 → 50 → 100%%)")
 	t = time.Now()
 	d2, err := push(image, "1.1.0")
 	if err != nil {
@@ -89,7 +89,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	hop("1.1.0: candidate committed → promoted after 4 steps", committed)
 
 	// 3. A bad release: the alert rolls it back.
-	e.note("▶ push 1.2.0 (bad: answers with errors)")
+	e.chapter("▶ push 1.2.0 (bad: answers with errors)")
 	bad, err := random.Image(512, 1)
 	if err != nil {
 		return sum, err
@@ -135,7 +135,7 @@ func Story(ctx context.Context, e *Env) (Summary, error) {
 	hop("1.2.0: cluster rolled back → Git reverted, digest quarantined", rolledBack)
 
 	// 4. The same bad digest again: refused.
-	e.note("▶ push 1.2.0 again (quarantined: refused)")
+	e.chapter("▶ push 1.2.0 again (quarantined: refused)")
 	e.clock.Advance(dedupWindow) // later: a new push of the same image, not a retry intake would absorb
 	before, err := e.head()
 	if err != nil {
@@ -193,7 +193,7 @@ func (e *Env) templateChange(ctx context.Context, sum *Summary, stableImage, goo
 	}); err != nil {
 		return err
 	}
-	e.note("▶ a person edits the template in Git (%s, revision name deleted)", badEnvName)
+	e.chapter("▶ a person edits the template in Git (%s, revision name deleted)", badEnvName)
 	e.Traffic.MarkBadEnv(badEnvName, badEnvValue)
 	before, err := e.manifest()
 	if err != nil {
