@@ -3,13 +3,18 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test vet fmt-check fmt tidy bench demo clean e2e e2e-peers screenshots
+.PHONY: all build kubectl-plugin test vet fmt-check fmt tidy bench demo clean e2e e2e-peers screenshots
 
 all: build
 
 ## build: the one binary, bin/slipstream
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/slipstream ./cmd/slipstream
+
+## kubectl-plugin: bin/kubectl-slipstream, the same binary as a kubectl plugin
+## (put it on your PATH: kubectl slipstream status, kubectl slipstream pause …)
+kubectl-plugin:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubectl-slipstream ./cmd/slipstream
 
 ## test: vet, gofmt check, and every test with the race detector
 test: vet fmt-check

@@ -24,6 +24,10 @@ const (
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+// prog is how usage names the command: "kubectl slipstream" when kubectl
+// runs it as the plugin kubectl-slipstream.
+var prog = "slipstream"
+
 type command struct {
 	name    string
 	args    string
@@ -52,11 +56,11 @@ func commands() []command {
 const topHelp = `slipstream: progressive delivery for Knative, made of small serverless functions.
 
 Usage:
-  slipstream <command> [arguments]
+  %[1]s <command> [arguments]
 
 Commands:
-%s
-Run 'slipstream <command> --help' for more about a command.
+%[2]s
+Run '%[1]s <command> --help' for more about a command.
 Settings come from SLIPSTREAM_* environment variables (docs/operations.md).
 `
 
@@ -99,11 +103,11 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-13s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, topHelp, b.String())
+	fmt.Fprintf(w, topHelp, prog, b.String())
 }
 
 func commandUsage(w io.Writer, c command) {
-	fmt.Fprintf(w, "Usage: slipstream %s %s\n\n%s\n", c.name, c.args, c.help)
+	fmt.Fprintf(w, "Usage: %s %s %s\n\n%s\n", prog, c.name, c.args, c.help)
 }
 
 // parseFlags parses a command's flags (define adds them; it may be nil);

@@ -57,3 +57,13 @@ func TestSteer(t *testing.T) {
 	}
 	checkRun(t, []string{"help"}, exitOK, []string{"promote       skip a rollout's remaining steps", "resume        let a paused rollout go on"}, nil, nil)
 }
+
+// TestAsAKubectlPlugin: installed as kubectl-slipstream, usage names the
+// command as kubectl runs it.
+func TestAsAKubectlPlugin(t *testing.T) {
+	old := prog
+	prog = "kubectl slipstream"
+	t.Cleanup(func() { prog = old })
+	checkRun(t, []string{"pause", "--help"}, exitOK, []string{"Usage: kubectl slipstream pause [-n namespace] <service>"}, nil, nil)
+	checkRun(t, []string{"help"}, exitOK, []string{"kubectl slipstream <command> [arguments]", "Run 'kubectl slipstream <command> --help'"}, nil, nil)
+}
