@@ -54,7 +54,7 @@ func TestCommandLine(t *testing.T) {
 			name:       "dev on ports below 1024",
 			args:       []string{"dev", "--ports", "80"},
 			code:       2,
-			stderr:     []string{"--ports 80: the first of 8 ports must be between 1024"},
+			stderr:     []string{"--ports 80: the first of 9 ports must be between 1024"},
 			stdoutNone: true,
 		},
 		{

@@ -126,6 +126,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 An alert, as Alertmanager sends it (rolls a rollout in progress back):
   %s
 `, e.Dashboard, e.Registry, e.Registry, e.Repo, e.Broker, e.Intake, e.Promote, e.Rollout, e.Rollback, e.AlertCurl())
+	if e.Kubeconfig != "" {
+		fmt.Fprintf(stdout, "slipstream's commands, on this simulated cluster:\n  %s status -w --kubeconfig %s\n  %s pause hello --kubeconfig %s\n",
+			prog, e.Kubeconfig, prog, e.Kubeconfig)
+	}
 	demo.NewView(e, stdout, isTerminal(stdout)).Run(ctx)
 	return exitOK
 }

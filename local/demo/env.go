@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,7 +107,7 @@ func (o *Options) defaults() {
 }
 
 // PortNames are the local servers in the order they take their ports.
-var PortNames = []string{"broker", "token issuer", "intake", "registry", "promote", "rollout", "rollback", "dashboard"}
+var PortNames = []string{"broker", "token issuer", "intake", "registry", "promote", "rollout", "rollback", "dashboard", "kube api"}
 
 // PortCount is how many ports Options.Ports takes from its first.
 var PortCount = len(PortNames)
@@ -134,6 +135,10 @@ type Env struct {
 	Broker, Intake, Promote, Rollout, Rollback, Registry, Repo string
 	// Dashboard is the live web view of the rollouts (internal/webview).
 	Dashboard string
+	// Kubeconfig points slipstream's commands (status, dashboard, the
+	// steering commands) at the simulated cluster's Services; "" with a real
+	// cluster.
+	Kubeconfig string
 
 	// Cluster and Traffic are nil with a real cluster.
 	Cluster *sim.Cluster
@@ -232,6 +237,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		{"the simulated cluster, sync and traffic", e.startSimulation},
 		{"the PingSource", e.startTicks},
 		{"the dashboard", e.startDashboard},
+		{"the Kubernetes API of the simulated cluster", e.startKubeAPI},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {
@@ -276,6 +282,30 @@ func (e *Env) startDashboard(ctx context.Context) error {
 		view.Run(ctx)
 	}()
 	return nil
+}
+
+// startKubeAPI serves the simulated cluster's Services as the Kubernetes
+// API does, for slipstream's own commands, and writes their kubeconfig
+// into the state folder.
+func (e *Env) startKubeAPI(context.Context) error {
+	if e.Cluster == nil {
+		return nil // a real cluster: its own kubeconfig
+	}
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
+	cert, ca, err := selfSigned()
+	if err != nil {
+		return err
+	}
+	ln, err := e.opts.listen()
+	if err != nil {
+		return err
+	}
+	e.serveOn(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), &kubeAPI{serving: e.Serving, token: token})
+	e.Kubeconfig, err = writeKubeconfig(e.opts.StateDir, "https://"+ln.Addr().String(), ca, token)
+	return err
 }
 
 // serveOn serves h on ln and returns its URL.
