@@ -11,10 +11,8 @@ import (
 	"net/http"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/status"
 	"github.com/slipstream-cd/slipstream/internal/webview"
 )
@@ -34,14 +32,10 @@ docs/status.md has more.`
 
 func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("dashboard")
-	var k kubeFlags
-	var all bool
+	var k scopeFlags
 	listen, repo, commitURL, every := "127.0.0.1:8090", "", "", 2*time.Second
 	rest, code, ok := parseAround(c, args, stdout, stderr, func(fs *flag.FlagSet) {
 		k.define(fs)
-		for _, n := range []string{"A", "all-namespaces"} {
-			fs.BoolVar(&all, n, all, "every namespace")
-		}
 		fs.StringVar(&listen, "listen", listen, "address to serve the page on")
 		fs.StringVar(&repo, "repo", repo, "a clone of the config repository, for the commit history (pull it to see new commits)")
 		fs.StringVar(&commitURL, "commit-url", commitURL, "a commit's web page, {commit} standing for its hash (e.g. https://github.com/acme/config/commit/{commit})")
@@ -57,28 +51,20 @@ func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	switch {
 	case len(rest) > 0:
 		return fail(exitUsage, "takes no arguments, got %q", rest)
-	case all && k.namespace != "":
-		return fail(exitUsage, "-A and -n contradict each other: every namespace, or one")
-	case k.namespace != "" && !eventing.IsNamespace(k.namespace):
-		return fail(exitUsage, "-n %q is not a namespace name", k.namespace)
+	case k.problem() != "":
+		return fail(exitUsage, "%s", k.problem())
 	case every < 250*time.Millisecond:
 		return fail(exitUsage, "--every %s: at least 250ms (each read lists the Services)", every)
 	case commitURL != "" && repo == "":
 		return fail(exitUsage, "--commit-url links the commits of --repo: give both")
 	}
-	serving, ctxNamespace, err := servingFor(k.kubeconfig, k.kubecontext)
+	serving, namespace, err := k.connect()
 	if err != nil {
 		return fail(exitError, "reading the kubeconfig: %v", err)
 	}
-	namespace, where := k.namespace, ""
-	switch {
-	case all:
-		namespace, where = metav1.NamespaceAll, "every namespace"
-	case namespace == "":
-		namespace = ctxNamespace
-	}
-	if where == "" {
-		where = "namespace " + namespace
+	where := "namespace " + namespace
+	if k.all {
+		where = "every namespace"
 	}
 	if k.kubecontext != "" {
 		where = "context " + k.kubecontext + ", " + where

@@ -83,8 +83,8 @@ func runGitEdit(ctx context.Context, name string, nargs int, args []string, stdo
 		return fail(exitUsage, "takes %s, got %q", c.args[strings.Index(c.args, "<"):], rest)
 	case len(validation.IsDNS1035Label(rest[0])) > 0:
 		return fail(exitUsage, "%q is not a Knative Service name", rest[0])
-	case e.namespace != "" && len(validation.IsDNS1123Label(e.namespace)) > 0:
-		return fail(exitUsage, "-n %q is not a namespace name", e.namespace)
+	case e.problem() != "":
+		return fail(exitUsage, "%s", e.problem())
 	}
 	var rolledBack string
 	if name == "retry" || e.namespace == "" {

@@ -8,12 +8,10 @@ import (
 	"io"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
-	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/status"
 )
 
@@ -56,21 +54,17 @@ var statusNow = time.Now
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, _ := findCommand("status")
-	var k kubeFlags
+	var k scopeFlags
 	output := "table"
-	var all, watch bool
+	var watch bool
 	rest, code, ok := parseAround(c, args, stdout, stderr, func(fs *flag.FlagSet) {
 		k.define(fs)
-		for _, n := range []string{"A", "all-namespaces"} {
-			fs.BoolVar(&all, n, all, "every namespace")
-		}
 		fs.StringVar(&output, "o", output, "output: table, json or yaml")
 		fs.BoolVar(&watch, "w", watch, "keep watching: print again on every change (until interrupted)")
 	})
 	if !ok {
 		return code
 	}
-	namespace := k.namespace
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "slipstream status: "+format+"\n", a...)
 		return exitUsage
@@ -80,23 +74,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail("takes at most one Service name, got %q", rest)
 	case output != "table" && output != "json" && output != "yaml":
 		return fail("-o %q: must be table, json or yaml", output)
-	case all && namespace != "":
-		return fail("-A and -n contradict each other: every namespace, or one")
-	case namespace != "" && !eventing.IsNamespace(namespace):
-		return fail("-n %q is not a namespace name", namespace)
-	case all && len(rest) == 1:
+	case k.problem() != "":
+		return fail("%s", k.problem())
+	case k.all && len(rest) == 1:
 		return fail("a Service name needs one namespace, not -A")
 	}
-	serving, ctxNamespace, err := servingFor(k.kubeconfig, k.kubecontext)
+	serving, namespace, err := k.connect()
 	if err != nil {
 		fmt.Fprintf(stderr, "slipstream status: reading the kubeconfig: %v\n", err)
 		return exitError
-	}
-	switch {
-	case all:
-		namespace = metav1.NamespaceAll
-	case namespace == "":
-		namespace = ctxNamespace
 	}
 	name := ""
 	if len(rest) == 1 {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/slipstream-cd/slipstream/eventing"
 	"github.com/slipstream-cd/slipstream/internal/steer"
@@ -55,6 +57,50 @@ func (k *kubeFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&k.kubecontext, "context", k.kubecontext, "kubeconfig context (default: the current one)")
 }
 
+// problem says what is wrong with the flags ("" when nothing is).
+func (k *kubeFlags) problem() string {
+	if k.namespace != "" && !eventing.IsNamespace(k.namespace) {
+		return fmt.Sprintf("-n %q is not a namespace name", k.namespace)
+	}
+	return ""
+}
+
+// scopeFlags are the flags of the commands that read one namespace or all.
+type scopeFlags struct {
+	kubeFlags
+	all bool
+}
+
+func (s *scopeFlags) define(fs *flag.FlagSet) {
+	s.kubeFlags.define(fs)
+	for _, n := range []string{"A", "all-namespaces"} {
+		fs.BoolVar(&s.all, n, s.all, "every namespace")
+	}
+}
+
+func (s *scopeFlags) problem() string {
+	if s.all && s.namespace != "" {
+		return "-A and -n contradict each other: every namespace, or one"
+	}
+	return s.kubeFlags.problem()
+}
+
+// connect reads the kubeconfig: the serving client, and the namespace to
+// read (every one with -A, else -n, else the context's).
+func (s *scopeFlags) connect() (servingclient.Interface, string, error) {
+	serving, ctxNamespace, err := servingFor(s.kubeconfig, s.kubecontext)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case s.all:
+		return serving, metav1.NamespaceAll, nil
+	case s.namespace != "":
+		return serving, s.namespace, nil
+	}
+	return serving, ctxNamespace, nil
+}
+
 // parseAround parses flags before, between and after the arguments (abort
 // hello -n prod): define's defaults are the values so far, so each pass
 // keeps what the ones before it parsed.
@@ -94,8 +140,8 @@ func runSteer(ctx context.Context, cmd steer.Command, args []string, stdout, std
 		return fail(exitUsage, "takes one Service name, got %q", rest)
 	case len(validation.IsDNS1035Label(rest[0])) > 0:
 		return fail(exitUsage, "%q is not a Knative Service name", rest[0])
-	case k.namespace != "" && !eventing.IsNamespace(k.namespace):
-		return fail(exitUsage, "-n %q is not a namespace name", k.namespace)
+	case k.problem() != "":
+		return fail(exitUsage, "%s", k.problem())
 	}
 	serving, ctxNamespace, err := servingFor(k.kubeconfig, k.kubecontext)
 	if err != nil {
