@@ -26,7 +26,8 @@ chart, why it is where it is (the alert behind a rollback), and — with
 It reads the cluster with your kubeconfig as 'slipstream status' does
 (--kubeconfig, --context, -n, -A), every --every, and listens on
 127.0.0.1 by default: it shows what your kubeconfig may read, so keep it
-on loopback (a wider --listen serves it to anyone who can reach the port).
+on loopback (--listen on another interface's address serves it to anyone
+who can reach that port; it answers only requests addressed to it).
 'slipstream dev' serves the same page for its simulated pipeline.
 docs/status.md has more.`
 
@@ -80,12 +81,19 @@ func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fail(exitError, "--listen %s: %v", listen, err)
 	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		// The page answers only requests addressed to where it listens (no
+		// DNS rebinding): every interface has no one such address.
+		ln.Close()
+		return fail(exitUsage, "--listen %s: give one address (127.0.0.1:8090, or the interface's own), not every interface", listen)
+	}
 	view, err := webview.NewServer(src, every, time.Now, slog.New(slog.NewTextHandler(stderr, nil)), webview.HostsFor(ln.Addr())...)
 	if err != nil {
 		ln.Close()
 		return fail(exitError, "%v", err)
 	}
-	srv := &http.Server{Handler: view, ReadHeaderTimeout: 5 * time.Second}
+	// The live pages end with ctx: Shutdown need not wait for them.
+	srv := &http.Server{Handler: view, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	go view.Run(ctx)
 	go func() {
 		<-ctx.Done()

@@ -83,6 +83,7 @@ func TestDashboardUsage(t *testing.T) {
 		{[]string{"dashboard", "--every", "10ms"}, "at least 250ms"},
 		{[]string{"dashboard", "--commit-url", "https://x/{commit}"}, "give both"},
 		{[]string{"dashboard", "extra"}, "takes no arguments"},
+		{[]string{"dashboard", "--listen", ":0"}, "give one address"},
 	} {
 		checkRun(t, tc.args, exitUsage, nil, []string{tc.stderr}, nil)
 	}

@@ -156,13 +156,24 @@ func commitIn(ctx context.Context, root string, c gitrepo.Change) (string, error
 	if strings.TrimSpace(dirty) != "" {
 		return "", fmt.Errorf("refused: the clone has changes not committed to the files this edits; commit or stash them first:\n%s", dirty)
 	}
-	if err := gitrepo.Dir(root).Write(c.Files); err != nil {
+	dir := gitrepo.Dir(root)
+	before := map[string][]byte{}
+	for _, f := range files {
+		if b, err := dir.Read(f); err == nil {
+			before[f] = b
+		}
+	}
+	if err := dir.Write(c.Files); err != nil {
 		return "", err
 	}
-	if _, err := git(ctx, root, nil, append([]string{"add", "--"}, files...)...); err != nil {
-		return "", err
+	_, err = git(ctx, root, nil, append([]string{"add", "--"}, files...)...)
+	if err == nil {
+		_, err = git(ctx, root, strings.NewReader(c.Message), append([]string{"commit", "--quiet", "--file=-", "--"}, files...)...)
 	}
-	if _, err := git(ctx, root, strings.NewReader(c.Message), append([]string{"commit", "--quiet", "--file=-", "--"}, files...)...); err != nil {
+	if err != nil {
+		// Nothing half done: the files as they were, unstaged.
+		_ = dir.Write(before)
+		_, _ = git(ctx, root, nil, append([]string{"reset", "--quiet", "--"}, files...)...)
 		return "", err
 	}
 	hash, err := git(ctx, root, nil, "rev-parse", "--short", "HEAD")
@@ -174,7 +185,8 @@ func commitIn(ctx context.Context, root string, c gitrepo.Change) (string, error
 func git(ctx context.Context, dir string, stdin io.Reader, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	// Paths are paths, never patterns.
+	cmd := exec.CommandContext(ctx, "git", append([]string{"--literal-pathspecs", "-C", dir}, args...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errOut
 	if err := cmd.Run(); err != nil {

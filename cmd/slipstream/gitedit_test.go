@@ -132,3 +132,22 @@ func TestUnquarantine(t *testing.T) {
 	}
 	checkRun(t, []string{"unquarantine", "-n", "demo", "hello", quarantinedDigest, "--repo", dir}, exitError, nil, []string{"refused: demo/hello does not quarantine " + quarantinedDigest}, nil)
 }
+
+// TestAFailedCommitLeavesTheCloneAsItWas: a commit git refuses (a hook
+// here) leaves the manifest and the index as they were.
+func TestAFailedCommitLeavesTheCloneAsItWas(t *testing.T) {
+	dir := rolledBackClone(t, policy.RolledBack, "hello-3f2a9c01b2")
+	hook := filepath.Join(dir, ".git", "hooks", "pre-commit")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'no commits today' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "apps", "hello", "service.yaml"))
+	checkRun(t, []string{"unquarantine", "-n", "demo", "hello", quarantinedDigest, "--repo", dir}, exitError, nil, []string{"no commits today"}, nil)
+	after, _ := os.ReadFile(filepath.Join(dir, "apps", "hello", "service.yaml"))
+	if string(after) != string(before) {
+		t.Errorf("the manifest was left edited")
+	}
+	if st := gitIn(t, dir, "status", "--porcelain"); st != "" {
+		t.Errorf("the clone is left with changes:\n%s", st)
+	}
+}

@@ -81,19 +81,20 @@ func Payload(format string, m Message, d eventing.Data) ([]byte, error) {
 		// Slack reads <…> as links and mentions (<!channel>): & < > are
 		// escaped as its docs ask, so a reason cannot page a channel.
 		esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-		return json.Marshal(map[string]string{"text": "*" + esc.Replace(m.Title) + "*\n" + esc.Replace(m.Detail)})
+		return json.Marshal(map[string]any{"text": "*" + esc.Replace(m.Title) + "*\n" + esc.Replace(m.Detail), "unfurl_links": false, "unfurl_media": false})
 	case "googlechat":
 		// Google Chat reads <users/all> as a mention and <url|text> as a link.
 		esc := strings.NewReplacer("<", "‹", ">", "›")
 		return json.Marshal(map[string]string{"text": "*" + esc.Replace(m.Title) + "*\n" + esc.Replace(m.Detail)})
 	case "teams":
 		// A Workflows webhook ("when a Teams webhook request is received")
-		// takes a message with an Adaptive Card; TextBlocks show text, not mentions.
+		// takes a message with an Adaptive Card. TextBlocks render Markdown
+		// ([text](url) is a link): its characters are escaped.
 		card := map[string]any{
 			"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
 			"body": []map[string]any{
-				{"type": "TextBlock", "text": m.Title, "weight": "Bolder", "size": "Medium", "wrap": true},
-				{"type": "TextBlock", "text": m.Detail, "wrap": true},
+				{"type": "TextBlock", "text": markdownText(m.Title), "weight": "Bolder", "size": "Medium", "wrap": true},
+				{"type": "TextBlock", "text": markdownText(m.Detail), "wrap": true},
 			},
 		}
 		return json.Marshal(map[string]any{"type": "message", "attachments": []map[string]any{
@@ -102,4 +103,17 @@ func Payload(format string, m Message, d eventing.Data) ([]byte, error) {
 		return json.Marshal(map[string]any{"text": m.Title + "\n" + m.Detail, "type": d.EventType(), "subject": d.Subject(), "data": d})
 	}
 	return nil, fmt.Errorf("unknown format %q", format)
+}
+
+// markdownText escapes the characters Markdown gives a meaning (links,
+// emphasis, headings, lists), so text shows as written.
+func markdownText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_{}[]()<>#+-.!|~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

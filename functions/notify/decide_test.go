@@ -60,16 +60,17 @@ func TestText(t *testing.T) {
 
 func TestPayload(t *testing.T) {
 	loud := *rolledBack
-	loud.Reason = "<!channel> <users/all> <https://evil.example|click> & more"
+	loud.Reason = "<!channel> <users/all> <https://evil.example|click> & more [Re-authenticate here](https://evil.example)"
 	m, _ := Text(&loud)
 	tests := []struct {
 		format string
 		want   []string
 		not    []string
 	}{
-		{format: "slack", want: []string{`"text":"*⏪ demo/hello`, "&lt;!channel&gt;", "&lt;https://evil.example|click&gt; &amp; more"}, not: []string{"<!channel>", "<https://"}},
+		{format: "slack", want: []string{`"text":"*⏪ demo/hello`, "&lt;!channel&gt;", "&lt;https://evil.example|click&gt; &amp; more", `"unfurl_links":false`}, not: []string{"<!channel>", "<https://"}},
 		{format: "googlechat", want: []string{`"text":"*⏪ demo/hello`, "‹users/all›"}, not: []string{"<users/all>"}},
-		{format: "teams", want: []string{`"type":"message"`, `"contentType":"application/vnd.microsoft.card.adaptive"`, `"type":"AdaptiveCard"`, `"weight":"Bolder"`}},
+		{format: "teams", want: []string{`"type":"message"`, `"contentType":"application/vnd.microsoft.card.adaptive"`, `"type":"AdaptiveCard"`, `"weight":"Bolder"`,
+			`\\[Re\\-authenticate here\\]\\(https://evil\\.example\\)`}, not: []string{"[Re-authenticate here](https://evil.example)"}},
 		{format: "json", want: []string{`"type":"dev.slipstream.rollout.rolledback.v1"`, `"subject":"demo/hello"`, `"candidateRevision":"hello-3f2a9c01b2"`, `"text":"⏪ demo/hello`}},
 	}
 	for _, tt := range tests {

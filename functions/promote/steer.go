@@ -48,6 +48,12 @@ func Retry(files gitrepo.Files, paths []string, namespace, name, rolledBack stri
 	if err != nil {
 		return gitrepo.Change{}, err
 	}
+	if pol, err := s.policy(); err == nil && pol.Writer == policy.WriterCluster {
+		// rollout learns a new candidate of the cluster writer from
+		// promote's manifest.committed, which a person's commit does not send.
+		return gitrepo.Change{}, fmt.Errorf("%w: %s uses the cluster traffic writer, whose rollouts start from promote's event, not from a commit: "+
+			"slipstream unquarantine it, then push the image again", ErrSteer, s.key())
+	}
 	if s.State.Phase != policy.RolledBack || s.State.CandidateImage == "" {
 		return gitrepo.Change{}, fmt.Errorf("%w: %s has no rollback to retry in this repository (phase %q%s); pull if the cluster rolled back since",
 			ErrSteer, s.key(), s.State.Phase, because(s.State.Reason))

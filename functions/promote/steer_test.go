@@ -76,6 +76,9 @@ func TestSteerRefuses(t *testing.T) {
 			return Retry(progressing, []string{"."}, "demo", "hello", "hello-3f2a9c01b2", now)
 		},
 			want: `demo/hello has no rollback to retry in this repository (phase "Pending"`},
+		{name: "retry with the cluster traffic writer", edit: func() (gitrepo.Change, error) {
+			return Retry(clusterWriter(t), []string{"."}, "demo", "hello", "hello-3f2a9c01b2", now)
+		}, want: "uses the cluster traffic writer, whose rollouts start from promote's event"},
 		{name: "retry of another rollback than the cluster's", edit: func() (gitrepo.Change, error) {
 			return Retry(rolledBack, []string{"."}, "demo", "hello", "hello-0000000000", now)
 		},
@@ -101,4 +104,16 @@ func TestSteerRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// clusterWriter is testdata/retry's tree with the cluster traffic writer.
+func clusterWriter(t *testing.T) gitrepo.Files {
+	t.Helper()
+	dir := t.TempDir()
+	tree := testutil.ReadTree(t, filepath.Join("testdata", "retry", "original"))
+	for p, b := range tree {
+		tree[p] = strings.Replace(b, "    slipstream.dev/track:", "    slipstream.dev/traffic-writer: cluster\n    slipstream.dev/track:", 1)
+	}
+	testutil.WriteTree(t, dir, tree)
+	return gitrepo.Dir(dir)
 }

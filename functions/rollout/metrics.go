@@ -72,7 +72,8 @@ func (m *metrics) observe(live *servingv1.Service, st policy.State) {
 	m.rollbacks.WithLabelValues(live.Namespace, live.Name)
 }
 
-// keepOnly forgets the Services a tick's list no longer has.
+// keepOnly forgets the Services a tick's list no longer has, their
+// rollbacks counter too: the label values stay the managed Services.
 func (m *metrics) keepOnly(listed []*servingv1.Service) {
 	keep := make(map[[2]string]bool, len(listed))
 	for _, s := range listed {
@@ -82,6 +83,7 @@ func (m *metrics) keepOnly(listed []*servingv1.Service) {
 	for k := range m.services {
 		if !keep[k] {
 			delete(m.services, k)
+			m.rollbacks.DeleteLabelValues(k[0], k[1])
 		}
 	}
 	m.mu.Unlock()

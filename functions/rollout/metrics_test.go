@@ -82,7 +82,7 @@ func TestRolloutMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.tick()
-	if got := w.scrape(); strings.Contains(got, "slipstream_rollout_phase{") {
+	if got := w.scrape(); strings.Contains(got, "slipstream_rollout_phase{") || strings.Contains(got, "slipstream_rollbacks_total{") {
 		t.Errorf("a deleted Service is still reported:\n%s", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -130,8 +131,10 @@ func Decide(cmd Command, svc *servingv1.Service, reason string) (Action, error) 
 			return refuse("an abort needs a reason")
 		case len(reason) > maxReason:
 			return refuse("the reason has %d bytes, at most %d", len(reason), maxReason)
-		case strings.ContainsFunc(reason, func(r rune) bool { return r < ' ' || r == 0x7f }):
-			return refuse("the reason holds control characters")
+		case strings.ContainsFunc(reason, func(r rune) bool {
+			return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' || !unicode.IsPrint(r) && r != ' '
+		}):
+			return refuse("the reason holds control characters, line separators or bidirectional overrides")
 		}
 		next := fmt.Sprintf("rollout sends all traffic back to %s%s, and promote reverts Git to it and quarantines the digest of %s%s",
 			orNone(st.Stable), version(st.StableImage, ""), st.Candidate, version(st.CandidateImage, digestOf(st.CandidateImage)))

@@ -3,6 +3,7 @@ package webview
 import (
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -14,10 +15,13 @@ import (
 // Limits of what a Server remembers.
 const (
 	// MaxPoints is how many points of one Service's history are kept (the oldest go).
-	MaxPoints = 720
+	MaxPoints = 240
 	// MaxServices is how many Services are shown; beyond it the rest are
 	// counted, not kept (the page says so).
-	MaxServices = 500
+	MaxServices = 200
+	// maxText bounds what the page shows of a text a Service's writers
+	// control (the reason, a problem).
+	maxText = 500
 )
 
 // Point is one moment of a Service's rollout: the share of what Knative
@@ -67,6 +71,7 @@ func (h *History) Record(now time.Time, services []*servingv1.Service) ([]Servic
 			break
 		}
 		r := status.Of(svc)
+		r.Reason, r.Problem, r.Analysis = shorten(r.Reason), shorten(r.Problem), shorten(r.Analysis)
 		key := r.Namespace + "/" + r.Service
 		seen[key] = true
 		var share, point int64
@@ -94,4 +99,12 @@ func (h *History) Record(now time.Time, services []*servingv1.Service) ([]Servic
 		}
 	}
 	return out, len(sorted) - len(out)
+}
+
+// shorten cuts a text to maxText runes.
+func shorten(s string) string {
+	if utf8.RuneCountInString(s) <= maxText {
+		return s
+	}
+	return string([]rune(s)[:maxText]) + "…"
 }

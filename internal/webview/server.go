@@ -73,8 +73,13 @@ type Server struct {
 	history *History
 	mu      sync.Mutex
 	state   []byte        // the last State as JSON
+	content []byte        // the last State as JSON without its time: what a change changes
 	changed chan struct{} // closed and replaced at every change
 	live    int
+
+	// lastServices and lastMore are the last Services read (Poll's alone).
+	lastServices []Service
+	lastMore     int
 }
 
 // NewServer returns a server polling src every interval; hosts are the
@@ -115,7 +120,8 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
-// Poll reads the Source once and, if the state changed, tells the live pages.
+// Poll reads the Source once and, if the state changed, tells the live
+// pages. Run calls it; it must not run twice at once.
 func (s *Server) Poll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(s.every, 5*time.Second))
 	defer cancel()
@@ -133,39 +139,30 @@ func (s *Server) Poll(ctx context.Context) {
 			st.Commits = commits
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err == nil {
 		st.Services, st.More = s.history.Record(st.At, services)
+		s.lastServices, s.lastMore = st.Services, st.More
 	} else {
-		// Keep showing what was last read, with the problem.
-		var last State
-		_ = json.Unmarshal(s.state, &last)
-		st.Services, st.More = last.Services, last.More
+		st.Services, st.More = s.lastServices, s.lastMore // what was last read, with the problem
 	}
-	b, merr := json.Marshal(st)
+	// Encoded outside the lock: pages read the last state meanwhile.
+	at := st.At
+	st.At = time.Time{}
+	content, merr := json.Marshal(st)
 	if merr != nil {
 		s.log.Error("webview: encoding the state", "error", merr.Error())
 		return
 	}
-	if sameButTime(b, s.state) {
+	st.At = at
+	b, _ := json.Marshal(st)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bytes.Equal(content, s.content) {
 		return
 	}
-	s.state = b
+	s.state, s.content = b, content
 	close(s.changed)
 	s.changed = make(chan struct{})
-}
-
-// sameButTime reports whether two states differ only in their time.
-func sameButTime(a, b []byte) bool {
-	var x, y State
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	x.At, y.At = time.Time{}, time.Time{}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return bytes.Equal(xa, ya)
 }
 
 // current is the last state and the channel closed at the next change.
@@ -182,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	if !s.hosts[strings.ToLower(r.Host)] {
+	if !s.hosts[strings.ToLower(r.Host)] && !s.hosts[strings.ToLower(r.Host)+":80"] {
 		http.Error(w, fmt.Sprintf("host %q is not this dashboard's address; open it by the address it printed", r.Host), http.StatusMisdirectedRequest)
 		return
 	}
@@ -197,6 +194,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
 	case "/api/events":
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, "the live state is GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+			http.Error(w, "the live state is for the dashboard's own page", http.StatusForbidden)
+			return
+		}
 		s.events(w, r)
 	case "/", "/index.html", "/app.js", "/app.css", "/favicon.svg":
 		name := strings.TrimPrefix(r.URL.Path, "/")
@@ -235,6 +241,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
+	heartbeat := time.NewTicker(heartbeatEvery)
+	defer heartbeat.Stop()
 	for {
 		b, changed := s.current()
 		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -244,10 +252,23 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		select {
-		case <-changed:
-		case <-r.Context().Done():
-			return
+		for waiting := true; waiting; {
+			select {
+			case <-changed:
+				waiting = false
+			case <-heartbeat.C:
+				// A comment line: a reader that went away is found out
+				// within a beat, and its slot freed.
+				_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+				if _, err := fmt.Fprint(w, ": beat\n\n"); err != nil || rc.Flush() != nil {
+					return
+				}
+			case <-r.Context().Done():
+				return
+			}
 		}
 	}
 }
+
+// heartbeatEvery is how often a live page with nothing new gets a comment.
+var heartbeatEvery = 20 * time.Second

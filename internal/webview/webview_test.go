@@ -241,3 +241,42 @@ func TestGitCommits(t *testing.T) {
 		t.Errorf("not a repository: %v", err)
 	}
 }
+
+func TestLiveStateIsTheDashboardsOwn(t *testing.T) {
+	src := &source{}
+	long := hello(policy.Progressing, 10)
+	st, _ := policy.ParseState(long.Annotations[policy.AnnotationRollout])
+	st.Reason = strings.Repeat("r", 5000)
+	long.Annotations[policy.AnnotationRollout] = st.String()
+	src.set(nil, long)
+	srv, url := serve(t, src)
+	old := heartbeatEvery
+	heartbeatEvery = 20 * time.Millisecond
+	t.Cleanup(func() { heartbeatEvery = old })
+	srv.Poll(context.Background())
+	_, body := testutil.Get(t, url+"/api/state")
+	if strings.Contains(body, strings.Repeat("r", maxText+1)) || !strings.Contains(body, strings.Repeat("r", maxText)+"…") {
+		t.Errorf("a 5000-character reason is not cut to %d", maxText)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url+"/api/events", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another site's page following the state: %v %v, want 403", resp, err)
+	}
+	if resp, err := http.Head(url + "/api/events"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD of the live state: %v %v, want 405", resp, err)
+	}
+	resp, err := http.Get(url + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	for lines.Scan() {
+		if lines.Text() == ": beat" {
+			return // a quiet page hears a heartbeat
+		}
+	}
+	t.Errorf("no heartbeat: %v", lines.Err())
+}
