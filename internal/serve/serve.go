@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/functions/deadletters"
 	"github.com/slipstream-cd/slipstream/functions/intake"
 	"github.com/slipstream-cd/slipstream/functions/notify"
 	"github.com/slipstream-cd/slipstream/functions/promote"
@@ -33,11 +34,14 @@ var builders = map[string]builder{
 	rollout.Name:  rollout.FromEnv,
 	rollback.Name: rollback.FromEnv,
 	notify.Name:   notify.FromEnv,
+
+	deadletters.Name: deadletters.FromEnv,
 }
 
-// optional are the functions a deployment adds when it wants them: the
-// all-in-one serves them only when named.
-var optional = map[string]bool{notify.Name: true}
+// optional are the functions the all-in-one serves only when named: notify
+// (a deployment adds it when it wants it) and the dead-letter sink (a
+// Service of its own, whose catch-all must not take the others' types).
+var optional = map[string]bool{notify.Name: true, deadletters.Name: true}
 
 // Names returns the known function names, sorted.
 func Names() []string {
