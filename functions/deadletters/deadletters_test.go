@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -16,29 +15,12 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestADeadLetterIsLoggedAndCounted: as the broker sends it after its
 // retries (Knative's error extensions set), each event is acknowledged,
 // logged with where it was going and what that answered, cut to a bounded
 // length, and counted by a bounded type.
 func TestADeadLetterIsLoggedAndCounted(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	h, err := host.New(Name, testutil.Shared(""), slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func (c *chat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveNotify runs notify behind its host, posting to a chat webhook whose
 // URL carries a secret path, as Slack's do; it returns the function's URL
 // and the logs.
-func serveNotify(t *testing.T, c *chat, format string) (string, *strings.Builder) {
+func serveNotify(t *testing.T, c *chat, format string) (string, *testutil.Buffer) {
 	t.Helper()
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
@@ -70,25 +70,14 @@ func serveNotify(t *testing.T, c *chat, format string) (string, *strings.Builder
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &strings.Builder{}
-	h, err := host.New(Name, testutil.Shared(""), slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)))
+	logs := &testutil.Buffer{}
+	h, err := host.New(Name, testutil.Shared(""), slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fn := httptest.NewServer(h.Handler(n.Function()))
 	t.Cleanup(fn.Close)
 	return fn.URL, logs
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // deliver sends an event as the broker does and returns the answer's status.

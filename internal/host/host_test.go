@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,19 +29,6 @@ func testSettings() config.Shared {
 	s.LogLevel, s.MaxBodyBytes, s.RequestTimeout, s.ShutdownGrace, s.SinkRetries = "debug", 1024, 5*time.Second, 5*time.Second, 3
 	return s
 }
-
-// logBuffer is a goroutine-safe buffer for the JSON log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // testFunction is a function made for these tests: each event type exercises one path.
 func testFunction(t *testing.T) (Function, *testState) {
@@ -128,9 +113,9 @@ type testState struct {
 	notReady bool
 }
 
-func newTestServer(t *testing.T) (*Host, *httptest.Server, *logBuffer, *testState) {
+func newTestServer(t *testing.T) (*Host, *httptest.Server, *testutil.Buffer, *testState) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	h, err := New("test", testSettings(), NewLogger(logs, "debug", "json"))
 	if err != nil {
 		t.Fatal(err)
@@ -562,7 +547,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 }
 
 func TestGracefulDrain(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	h, err := New("test", testSettings(), NewLogger(logs, "info", "json"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slipstream-cd/slipstream/config"
+	"github.com/slipstream-cd/slipstream/internal/testutil"
 )
 
 // running is Run serving the test function on a loopback port.
@@ -29,7 +30,7 @@ type running struct {
 // stops it.
 func runWith(t *testing.T, s config.Shared, mutate func(*Host)) *running {
 	t.Helper()
-	h, err := New("test", s, NewLogger(&logBuffer{}, "info", "json"))
+	h, err := New("test", s, NewLogger(&testutil.Buffer{}, "info", "json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,7 +229,7 @@ func TestBrokerDeliveriesAreVerifiedOrRefusedAtStart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := testSettings()
 			s.AllowUnauthenticatedEvents = tc.allow
-			logs := &logBuffer{}
+			logs := &testutil.Buffer{}
 			h, err := New("test", s, NewLogger(logs, "info", "json"))
 			if err != nil {
 				t.Fatal(err)
