@@ -41,6 +41,10 @@ type Rollback struct {
 // Option configures Rollback.
 type Option func(*Rollback)
 
+// WithRollbacks counts rollback's rollbacks into c (the host's
+// slipstream_rollbacks_total, Host.Rollbacks). Default: counted, not served.
+func WithRollbacks(c *prometheus.CounterVec) Option { return func(r *Rollback) { r.rollbacks = c } }
+
 // WithClock sets the clock that judges bake windows and stamps events. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(r *Rollback) { r.now = now } }
 
@@ -62,8 +66,7 @@ func New(cfg config.Rollback, cluster Cluster, send Sender, opts ...Option) (*Ro
 
 // Function returns the webhook route for the host.
 func (r *Rollback) Function() host.Function {
-	return host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{Route: r.handle}, AuthorizeHeaders: r.authorize,
-		Collectors: []prometheus.Collector{r.rollbacks}}
+	return host.Function{Name: Name, Webhooks: map[string]host.WebhookHandler{Route: r.handle}, AuthorizeHeaders: r.authorize}
 }
 
 func (r *Rollback) authorize(_ string, req *http.Request) error {

@@ -141,7 +141,7 @@ func (e *env) restart() {
 	if e.wrap != nil {
 		c = e.wrap(c)
 	}
-	r, err := New(e.cfg, c, sender, WithClock(func() time.Time { return now }))
+	r, err := New(e.cfg, c, sender, WithClock(func() time.Time { return now }), WithRollbacks(h.Rollbacks()))
 	if err != nil {
 		t.Fatal(err)
 	}

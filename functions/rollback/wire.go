@@ -23,7 +23,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if err != nil {
 		return host.Function{}, err
 	}
-	r, err := New(cfg, kc, sender)
+	r, err := New(cfg, kc, sender, WithRollbacks(h.Rollbacks()))
 	if err != nil {
 		return host.Function{}, err
 	}

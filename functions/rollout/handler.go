@@ -45,7 +45,8 @@ type Rollout struct {
 	mu      sync.Mutex
 	written map[string]writtenState
 
-	metrics *metrics
+	metrics   *metrics
+	rollbacks *prometheus.CounterVec
 }
 
 type writtenState struct {
@@ -73,6 +74,10 @@ func WithMaxWait(d time.Duration) Option { return func(r *Rollout) { r.maxWait =
 // (SLIPSTREAM_ROLLOUT_CONCURRENCY). Default 8.
 func WithConcurrency(n int) Option { return func(r *Rollout) { r.concurrency = n } }
 
+// WithRollbacks counts rollout's rollbacks into c (the host's
+// slipstream_rollbacks_total, Host.Rollbacks). Default: counted, not served.
+func WithRollbacks(c *prometheus.CounterVec) Option { return func(r *Rollout) { r.rollbacks = c } }
+
 // WithClock sets the clock decisions are made by. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(r *Rollout) { r.now = now } }
 
@@ -89,7 +94,10 @@ func New(cluster Cluster, opts ...Option) (*Rollout, error) {
 	for _, o := range opts {
 		o(r)
 	}
-	r.metrics = newMetrics(r.now)
+	if r.rollbacks == nil {
+		r.rollbacks = host.RollbacksTotal()
+	}
+	r.metrics = newMetrics(r.now, r.rollbacks)
 	switch {
 	case r.cluster == nil || r.now == nil || r.wait == nil:
 		return nil, errors.New("rollout: a cluster client, a clock and a wait are required")

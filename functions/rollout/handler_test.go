@@ -78,11 +78,11 @@ func newWorld(t *testing.T, annotations map[string]string, withProm bool) *world
 		}
 		ropts = append(ropts, WithQuerier(q))
 	}
-	r, err := New(kservice.New(w.cs, time.Second), ropts...)
+	h, err := host.New(Name, testutil.Shared(""), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.New(Name, testutil.Shared(""), slog.New(slog.DiscardHandler))
+	r, err := New(kservice.New(w.cs, time.Second), append(ropts, WithRollbacks(h.Rollbacks()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

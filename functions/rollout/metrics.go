@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/policy"
 )
@@ -45,9 +44,8 @@ var (
 	descInPhase  = prometheus.NewDesc("slipstream_rollout_time_in_phase_seconds", "How long the rollout has been in its current phase.", []string{"namespace", "service", "phase"}, nil)
 )
 
-func newMetrics(now func() time.Time) *metrics {
-	return &metrics{now: now, services: map[[2]string]gauges{},
-		rollbacks: host.RollbacksTotal()}
+func newMetrics(now func() time.Time, rollbacks *prometheus.CounterVec) *metrics {
+	return &metrics{now: now, services: map[[2]string]gauges{}, rollbacks: rollbacks}
 }
 
 // observe records a Service as a decision left it: st is its rollout state
@@ -94,7 +92,6 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPhase, descWeight, descStep, descSteps, descAnalysis, descInPhase} {
 		ch <- d
 	}
-	m.rollbacks.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -121,5 +118,4 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descInPhase, prometheus.GaugeValue, max(0, now.Sub(*g.since).Seconds()), ns, svc, string(g.phase))
 		}
 	}
-	m.rollbacks.Collect(ch)
 }

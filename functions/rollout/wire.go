@@ -21,7 +21,7 @@ func FromEnv(_ context.Context, h *host.Host) (host.Function, error) {
 	if err != nil {
 		return host.Function{}, err
 	}
-	opts := []Option{WithNamespaces(cfg.Namespaces), WithMaxWait(cfg.MaxWait), WithConcurrency(cfg.Concurrency)}
+	opts := []Option{WithNamespaces(cfg.Namespaces), WithMaxWait(cfg.MaxWait), WithConcurrency(cfg.Concurrency), WithRollbacks(h.Rollbacks())}
 	if cfg.PrometheusURL != "" {
 		q, err := prom.New(cfg.PrometheusURL, cfg.QueryTimeout)
 		if err != nil {

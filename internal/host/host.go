@@ -58,6 +58,9 @@ func New(name string, settings config.Shared, log *slog.Logger) (*Host, error) {
 // Settings returns the shared settings the host was made with.
 func (h *Host) Settings() config.Shared { return h.settings }
 
+// Rollbacks is the host's slipstream_rollbacks_total, served on /metrics.
+func (h *Host) Rollbacks() *prometheus.CounterVec { return h.metrics.rollbacks }
+
 // Logger returns the host's logger (with the function name).
 func (h *Host) Logger() *slog.Logger { return h.log }
 

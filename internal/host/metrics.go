@@ -14,6 +14,9 @@ type metrics struct {
 	hooks    *prometheus.CounterVec
 	hookDur  *prometheus.HistogramVec
 	sends    *prometheus.CounterVec
+	// rollbacks is slipstream_rollbacks_total: one per host, so the
+	// functions an all-in-one host serves count into one.
+	rollbacks *prometheus.CounterVec
 }
 
 // latencyBuckets span 1 ms to 10 s: rollback is judged in milliseconds, promote's Git pushes in seconds.
@@ -39,6 +42,8 @@ func newMetrics(function string) *metrics {
 			Name: "slipstream_sink_sends_total", Help: "Events sent to K_SINK, by outcome (sent, rejected, unavailable) and attempts.", ConstLabels: constLabels,
 		}, []string{"outcome"}),
 	}
+	m.rollbacks = RollbacksTotal()
+	prometheus.WrapRegistererWith(constLabels, m.registry).MustRegister(m.rollbacks)
 	m.registry.MustRegister(m.events, m.eventDur, m.hooks, m.hookDur, m.sends,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -46,7 +51,8 @@ func newMetrics(function string) *metrics {
 
 // RollbacksTotal is slipstream_rollbacks_total, the rollbacks a function
 // made by Service (rollback for alerts; rollout for a failed analysis, an
-// abort or a deadline): one definition, so both count alike.
+// abort or a deadline): one definition, so both count alike. A host serves
+// its own (Host.Rollbacks); a function built without one counts unserved.
 func RollbacksTotal() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slipstream_rollbacks_total", Help: "Rollbacks made, by Service (rollback: alerts; rollout: failed analysis, abort, deadline).",

@@ -74,6 +74,7 @@ func Combine(ctx context.Context, names []string, logs io.Writer) (*Combined, er
 		if fn.Ready != nil {
 			c.ready = append(c.ready, fn.Ready)
 		}
+		all.Collectors = append(all.Collectors, fn.Collectors...)
 	}
 	// Each webhook route keeps its own function's checks.
 	all.AuthorizeHeaders = func(route string, r *http.Request) error {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -95,5 +96,35 @@ spec:
 	}
 	if err := c.Ready(context.Background()); err != nil {
 		t.Errorf("Ready: %v", err)
+	}
+}
+
+// TestCombinedServesTheFunctionsMetrics: a function's own metrics reach the
+// all-in-one's /metrics (here notify's, once it posted).
+func TestCombinedServesTheFunctionsMetrics(t *testing.T) {
+	chat := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer chat.Close()
+	url := filepath.Join(t.TempDir(), "url")
+	os.WriteFile(url, []byte(chat.URL+"/hook"), 0o600)
+	t.Setenv("SLIPSTREAM_NOTIFY_URL_FILE", url)
+	t.Setenv("SLIPSTREAM_ALLOW_UNAUTHENTICATED_EVENTS", "true")
+	c, err := Combine(context.Background(), []string{"notify"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	e, err := eventing.New("rollout", &eventing.RolloutPromoted{Namespace: "demo", Service: "hello", Revision: "hello-b",
+		Image: "registry.example.com/team/hello:1.4.0@sha256:" + strings.Repeat("3", 64)}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := cloudevents.NewClientHTTP()
+	if res := client.Send(cloudevents.ContextWithTarget(context.Background(), srv.URL), e); !cloudevents.IsACK(res) {
+		t.Fatalf("event: %v", res)
+	}
+	_, metrics := testutil.Get(t, srv.URL+"/metrics")
+	if want := `slipstream_notifications_total{function="slipstream",outcome="sent"} 1`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s", want)
 	}
 }
