@@ -3,12 +3,12 @@ package deadletters
 import (
 	"context"
 	"slices"
-	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/clip"
 	"github.com/slipstream-cd/slipstream/internal/host"
 )
 
@@ -62,14 +62,10 @@ func Fields(e cloudevents.Event) []any {
 		"data_bytes", len(e.Data()), "data", cut(string(e.Data()))}
 }
 
-// cut bounds a text on a rune boundary.
+// cut bounds a text to maxLogged bytes, marked when it was cut.
 func cut(s string) string {
-	if len(s) <= maxLogged {
-		return s
+	if c := clip.Bytes(s, maxLogged); c != s {
+		return c + "…"
 	}
-	s = s[:maxLogged]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + "…"
+	return s
 }

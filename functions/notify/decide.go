@@ -4,10 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/clip"
 )
 
 // maxField bounds each part of a message a sender writes (a reason, an
@@ -60,18 +59,7 @@ func digestOf(image string) string {
 
 // clean is a sender's text made safe to show: control characters and
 // bidirectional overrides become spaces, and it is cut to maxField runes.
-func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if utf8.RuneCountInString(s) > maxField {
-		s = string([]rune(s)[:maxField]) + "…"
-	}
-	return s
-}
+func clean(s string) string { return clip.Runes(clip.Printable(s, ' '), maxField) }
 
 // Payload is the body a webhook of format takes for m; data is the event's
 // (the json format carries it whole).

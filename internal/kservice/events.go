@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -16,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/slipstream-cd/slipstream/internal/clip"
 )
 
 // Event is a Kubernetes Event about a Knative Service: what `kubectl
@@ -75,24 +76,12 @@ func eventFor(svc *servingv1.Service, controller string, ev Event, now time.Time
 		ObjectMeta:          metav1.ObjectMeta{Name: svc.Name + "." + hex.EncodeToString(sum[:8]), Namespace: svc.Namespace},
 		EventTime:           metav1.NewMicroTime(now),
 		ReportingController: controller,
-		ReportingInstance:   truncate(instance, 128),
+		ReportingInstance:   clip.Bytes(instance, 128),
 		Action:              ev.Reason,
 		Reason:              ev.Reason,
 		Type:                typ,
-		Note:                truncate(ev.Note, maxNote),
+		Note:                clip.Bytes(ev.Note, maxNote),
 		Regarding: corev1.ObjectReference{APIVersion: servingv1.SchemeGroupVersion.String(), Kind: "Service",
 			Namespace: svc.Namespace, Name: svc.Name, UID: svc.UID, ResourceVersion: svc.ResourceVersion},
 	}
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }

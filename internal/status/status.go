@@ -7,12 +7,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipstream-cd/slipstream/eventing"
+	"github.com/slipstream-cd/slipstream/internal/clip"
 	"github.com/slipstream-cd/slipstream/policy"
 )
 
@@ -239,16 +239,7 @@ func cell(s string) string {
 	if s == "" {
 		return "-"
 	}
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return '\ufffd'
-		}
-		return r
-	}, s)
-	if rs := []rune(s); len(rs) > maxCell {
-		s = string(rs[:maxCell-1]) + "…"
-	}
-	return s
+	return clip.Runes(clip.Printable(s, '\ufffd'), maxCell)
 }
 
 // JSON renders rows as a JSON list.

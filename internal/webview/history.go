@@ -3,10 +3,10 @@ package webview
 import (
 	"sort"
 	"time"
-	"unicode/utf8"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/slipstream-cd/slipstream/internal/clip"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/status"
 	"github.com/slipstream-cd/slipstream/policy"
@@ -71,7 +71,7 @@ func (h *History) Record(now time.Time, services []*servingv1.Service) ([]Servic
 			break
 		}
 		r := status.Of(svc)
-		r.Reason, r.Problem, r.Analysis = shorten(r.Reason), shorten(r.Problem), shorten(r.Analysis)
+		r.Reason, r.Problem, r.Analysis = clip.Runes(r.Reason, maxText), clip.Runes(r.Problem, maxText), clip.Runes(r.Analysis, maxText)
 		key := r.Namespace + "/" + r.Service
 		seen[key] = true
 		var share, point int64
@@ -99,12 +99,4 @@ func (h *History) Record(now time.Time, services []*servingv1.Service) ([]Servic
 		}
 	}
 	return out, len(sorted) - len(out)
-}
-
-// shorten cuts a text to maxText runes.
-func shorten(s string) string {
-	if utf8.RuneCountInString(s) <= maxText {
-		return s
-	}
-	return string([]rune(s)[:maxText]) + "…"
 }

@@ -255,7 +255,7 @@ func TestLiveStateIsTheDashboardsOwn(t *testing.T) {
 	t.Cleanup(func() { heartbeatEvery = old })
 	srv.Poll(context.Background())
 	_, body := testutil.Get(t, url+"/api/state")
-	if strings.Contains(body, strings.Repeat("r", maxText+1)) || !strings.Contains(body, strings.Repeat("r", maxText)+"…") {
+	if strings.Contains(body, strings.Repeat("r", maxText)) || !strings.Contains(body, strings.Repeat("r", maxText-1)+"…") {
 		t.Errorf("a 5000-character reason is not cut to %d", maxText)
 	}
 	req, _ := http.NewRequest(http.MethodGet, url+"/api/events", nil)
