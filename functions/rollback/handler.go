@@ -231,7 +231,7 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNot
 	}
 	if act.Kind == RollBack { // best effort, after the rollback: the story on the Service (rollout's key for the same rollback)
 		r.rollbacks.WithLabelValues(live.Namespace, live.Name).Inc()
-		ev := kservice.Event{Warning: true, Reason: "RolledBack", Key: "RolledBack/" + act.State.Candidate + "/" + act.State.Stable,
+		ev := kservice.Event{Warning: true, Reason: "RolledBack", Key: kservice.EventKey("RolledBack", act.State.Candidate, act.State.StartedAt, act.State.Stable),
 			Note: fmt.Sprintf("%s rolled back, 100%% on %s: alert %s (%s)", act.State.Candidate, act.State.Stable, a.Name(), a.Fingerprint)}
 		if err := r.cluster.Record(ctx, live, Name, ev, r.now()); err != nil {
 			host.Logger(ctx).Warn("event not recorded", "service", key, "error", err.Error())

@@ -15,12 +15,12 @@ import (
 // again — a redelivery, a tick that finds the same — records nothing new.
 func Events(in Input, p Plan) []kservice.Event {
 	var out []kservice.Event
-	was, cand := in.State, in.State.Candidate
+	was, cand, started := in.State, in.State.Candidate, in.State.StartedAt
 	if p.State != nil && p.State.Candidate != "" {
-		cand = p.State.Candidate
+		cand, started = p.State.Candidate, p.State.StartedAt
 	}
 	add := func(warning bool, reason, key, format string, a ...any) {
-		out = append(out, kservice.Event{Warning: warning, Reason: reason, Key: reason + "/" + cand + "/" + key, Note: fmt.Sprintf(format, a...)})
+		out = append(out, kservice.Event{Warning: warning, Reason: reason, Key: kservice.EventKey(reason, cand, started, key), Note: fmt.Sprintf(format, a...)})
 	}
 	if st := p.State; st != nil {
 		if st.CheckedAt != nil && st.LastCheck != "" && (was.CheckedAt == nil || !was.CheckedAt.Equal(*st.CheckedAt)) {

@@ -27,8 +27,8 @@ func TestEvents(t *testing.T) {
 		says   string
 	}{
 		{name: "pausing: nothing", in: mid(10 * time.Second)},
-		{name: "the pause is over: the next step", in: mid(2 * time.Minute), reason: "StepShifted", key: "StepShifted/" + cand + "/3", says: "step 3 of 4"},
-		{name: "the step is live", in: func() Input { in := mid(0); in.State.StepStartedAt = nil; return in }(), reason: "StepLive", key: "StepLive/" + cand + "/2", says: "step 2 of 4 is live"},
+		{name: "the pause is over: the next step", in: mid(2 * time.Minute), reason: "StepShifted", key: "StepShifted/" + cand + "@/3", says: "step 3 of 4"},
+		{name: "the step is live", in: func() Input { in := mid(0); in.State.StepStartedAt = nil; return in }(), reason: "StepLive", key: "StepLive/" + cand + "@/2", says: "step 2 of 4 is live"},
 		{name: "a failed check", in: func() Input {
 			in := mid(2 * time.Minute)
 			in.Policy, in.Check = pol, &Verdict{Outcome: Fail, Reason: "errors = 0.05, above the maximum 0.01"}
@@ -38,11 +38,16 @@ func TestEvents(t *testing.T) {
 			in := mid(0)
 			in.Service = live(showing(tt(75)), ann(policy.AnnotationAbort, "bad smell"))
 			return in
-		}(), reason: "RolledBack", key: "RolledBack/" + cand + "/" + stable, warn: true, says: "bad smell"},
+		}(), reason: "RolledBack", key: "RolledBack/" + cand + "@/" + stable, warn: true, says: "bad smell"},
+		{name: "a rollout of the same candidate started later: its own key", in: func() Input {
+			in := mid(2 * time.Minute)
+			in.State.StartedAt = at(t0.Add(-time.Hour))
+			return in
+		}(), reason: "StepShifted", key: "StepShifted/" + cand + "@" + t0.Add(-time.Hour).UTC().Format("20060102T150405.000000000") + "/3", says: "step 3 of 4"},
 		{name: "the last step passed: promoted", in: func() Input {
 			in := Input{Now: t0, Service: live(showing(tt(0))), Policy: plain, State: state(policy.Progressing, 4, at(t0.Add(-2*time.Minute))), Revision: ready, Stable: &ready}
 			return in
-		}(), reason: "Promoted", key: "Promoted/" + cand + "/" + cand, says: "stable at 100%"},
+		}(), reason: "Promoted", key: "Promoted/" + cand + "@/" + cand, says: "stable at 100%"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,19 @@ type Event struct {
 	Key string
 }
 
+// EventKey is an Event's Key for one rollout: the reason, the candidate and
+// when that rollout started (the same candidate rolled out again is another
+// rollout, whose Events must not be taken for repeats), and what tells this
+// Event from others of the rollout (a step, a check's time). rollout and
+// rollback key a rollback alike, so it is recorded once.
+func EventKey(reason, candidate string, started *time.Time, detail string) string {
+	at := ""
+	if started != nil {
+		at = started.UTC().Format("20060102T150405.000000000")
+	}
+	return reason + "/" + candidate + "@" + at + "/" + detail
+}
+
 // maxNote is the events.k8s.io/v1 limit on an Event's note.
 const maxNote = 1024
 
