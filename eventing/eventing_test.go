@@ -371,3 +371,20 @@ func TestNameRules(t *testing.T) {
 		})
 	}
 }
+
+func TestVersionedAndShortDigest(t *testing.T) {
+	const d = "sha256:3f2a9c01b2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d"
+	tests := []struct{ got, want string }{
+		{Versioned("hello-3f2a9c01b2", "registry.example.com/team/hello:1.4.0@"+d), "1.4.0 (hello-3f2a9c01b2)"},
+		{Versioned("hello-00002", "registry.example.com/team/hello@"+d), "hello-00002"},
+		{ShortDigest(d), "sha256:3f2a9c01b2d4"},
+		{ShortDigest("registry.example.com/team/hello:1.4.0@" + d), "sha256:3f2a9c01b2d4"},
+		{ShortDigest("registry.example.com/team/hello:1.4.0"), ""},
+		{ShortDigest("sha256:abc"), ""},
+	}
+	for i, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%d: %q, want %q", i, tt.got, tt.want)
+		}
+	}
+}

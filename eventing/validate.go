@@ -167,6 +167,27 @@ func VersionOf(image string) string {
 	return TagOf(ref)
 }
 
+// Versioned names a revision as people read it: 1.4.0 (hello-3f2a9c01b2),
+// or the revision alone when its image has no tag.
+func Versioned(revision, image string) string {
+	if v := VersionOf(image); v != "" {
+		return v + " (" + revision + ")"
+	}
+	return revision
+}
+
+// ShortDigest is a digest, or a pinned image's, as people read it: its
+// first 12 hex digits (sha256:3f2a9c01b2d4); "" when there is none.
+func ShortDigest(s string) string {
+	if _, d, found := strings.Cut(s, "@"); found {
+		s = d
+	}
+	if !IsDigest(s) {
+		return ""
+	}
+	return s[:len("sha256:")+12]
+}
+
 // TrafficText is a traffic split for people: hello-00001 75%, hello-00002 25%.
 func TrafficText(ts []TrafficTarget) string {
 	parts := make([]string, len(ts))

@@ -24,7 +24,7 @@ type Message struct {
 func Text(d eventing.Data) (Message, bool) {
 	switch e := d.(type) {
 	case *eventing.RolloutPromoted:
-		m := Message{Title: fmt.Sprintf("✅ %s/%s: %s promoted", e.Namespace, e.Service, version(e.Image, e.Revision))}
+		m := Message{Title: fmt.Sprintf("✅ %s/%s: %s promoted", e.Namespace, e.Service, eventing.Versioned(e.Revision, e.Image))}
 		m.Detail = fmt.Sprintf("Revision %s now serves all traffic", e.Revision)
 		if e.PreviousRevision != "" {
 			m.Detail += fmt.Sprintf(", replacing %s", e.PreviousRevision)
@@ -32,7 +32,7 @@ func Text(d eventing.Data) (Message, bool) {
 		m.Detail += "."
 		return m, true
 	case *eventing.RolloutRolledBack:
-		m := Message{Title: fmt.Sprintf("⏪ %s/%s: %s rolled back", e.Namespace, e.Service, version(e.Image, e.CandidateRevision))}
+		m := Message{Title: fmt.Sprintf("⏪ %s/%s: %s rolled back", e.Namespace, e.Service, eventing.Versioned(e.CandidateRevision, e.Image))}
 		m.Detail = fmt.Sprintf("All traffic is on %s again; %s is quarantined. Why: %s", e.StableRevision, digestOf(e.Image), clean(e.Reason))
 		if e.Alert != nil && e.Alert.Name != "" {
 			m.Detail += fmt.Sprintf(" (alert %s)", clean(e.Alert.Name))
@@ -42,17 +42,9 @@ func Text(d eventing.Data) (Message, bool) {
 	return Message{}, false
 }
 
-// version names an image for people: its tag and revision.
-func version(image, revision string) string {
-	if v := eventing.VersionOf(image); v != "" {
-		return v + " (" + revision + ")"
-	}
-	return revision
-}
-
 func digestOf(image string) string {
-	if _, d, ok := strings.Cut(image, "@"); ok && eventing.IsDigest(d) {
-		return "digest " + d[:len("sha256:")+12] + "…"
+	if d := eventing.ShortDigest(image); d != "" {
+		return "digest " + d + "…"
 	}
 	return "its image"
 }

@@ -313,7 +313,7 @@ func subject(ev eventing.Data, pl plan) string {
 		}
 		return fmt.Sprintf("slipstream: %s step %d/%d, %s", target, e.Step, e.Steps, shares)
 	case *eventing.RolloutPromoted:
-		return fmt.Sprintf("slipstream: promote %s in %s", versioned(e.Revision, e.Image), target)
+		return fmt.Sprintf("slipstream: promote %s in %s", eventing.Versioned(e.Revision, e.Image), target)
 	case *eventing.RolloutRolledBack:
 		reason := e.Reason
 		if e.Alert != nil {
@@ -327,22 +327,13 @@ func subject(ev eventing.Data, pl plan) string {
 	return "slipstream: " + ev.EventType()
 }
 
-// versioned names a revision as people read it: 1.4.0 (hello-3f2a9c01b2),
-// or the revision alone when its image has no tag.
-func versioned(revision, image string) string {
-	if v := eventing.VersionOf(image); v != "" {
-		return v + " (" + revision + ")"
-	}
-	return revision
-}
-
 // versionLine is a step's traffic with each revision's version, from the
 // rollout state's images: 1.0.0 (hello-aa11bb22cc) 75%, 1.4.0 (…) 25%.
 func versionLine(ts []eventing.TrafficTarget, st policy.State) string {
 	images := map[string]string{st.Stable: st.StableImage, st.Candidate: st.CandidateImage}
 	parts := make([]string, len(ts))
 	for i, t := range ts {
-		parts[i] = fmt.Sprintf("%s %d%%", versioned(t.RevisionName, images[t.RevisionName]), t.Percent)
+		parts[i] = fmt.Sprintf("%s %d%%", eventing.Versioned(t.RevisionName, images[t.RevisionName]), t.Percent)
 	}
 	return strings.Join(parts, ", ")
 }

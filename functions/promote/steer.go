@@ -34,7 +34,7 @@ func Unquarantine(files gitrepo.Files, paths []string, namespace, name, digest s
 	}
 	d := desired{svc: s, Unquarantine: digest, Summary: "lift the quarantine of " + digest + " (a person trusts it again); the next push of it is rolled out",
 		Committed: committed(s, s.Image, s.pinnedStable(), "")}
-	return steerChange(snapshot, d, fmt.Sprintf("slipstream: unquarantine %s of %s", shortDigest(digest), s.key()), "unquarantine", time.Time{})
+	return steerChange(snapshot, d, fmt.Sprintf("slipstream: unquarantine %s of %s", eventing.ShortDigest(digest), s.key()), "unquarantine", time.Time{})
 }
 
 // Retry is the edit that rolls out again the candidate the last rollback
@@ -114,13 +114,6 @@ func steerChange(snapshot map[string][]byte, d desired, subject, command string,
 		return gitrepo.Change{}, fmt.Errorf("%w: %s: nothing to change", ErrSteer, d.svc.key())
 	}
 	return gitrepo.Change{Files: pl.Files, Message: fmt.Sprintf("%s\n\n- %s: %s\n\nSlipstream-Command: %s\n", subject, d.svc.key(), d.Summary, command)}, nil
-}
-
-func shortDigest(d string) string {
-	if len(d) > len("sha256:")+12 {
-		return d[:len("sha256:")+12]
-	}
-	return d
 }
 
 func versionOrImage(image string) string {

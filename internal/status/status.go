@@ -109,9 +109,7 @@ func revision(name, image string) *Revision {
 		return nil
 	}
 	r := &Revision{Name: name, Image: image, Tag: eventing.VersionOf(image)}
-	if _, hex, ok := strings.Cut(image, "@sha256:"); ok && eventing.IsDigest("sha256:"+hex) {
-		r.Digest = hex[:12]
-	}
+	r.Digest = strings.TrimPrefix(eventing.ShortDigest(image), "sha256:")
 	return r
 }
 

@@ -170,8 +170,8 @@ func version(image, digest string) string {
 }
 
 func digestOf(image string) string {
-	if _, d, ok := strings.Cut(image, "@"); ok && eventing.IsDigest(d) {
-		return d[:len("sha256:")+12] + "…"
+	if d := eventing.ShortDigest(image); d != "" {
+		return d + "…"
 	}
 	return ""
 }

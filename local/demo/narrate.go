@@ -23,7 +23,7 @@ func narrate(e cloudevents.Event) (string, bool) {
 		if err != nil {
 			return "", false
 		}
-		return line("intake", "%s:%s was pushed (%s)", d.Repository, d.Tag, shortDigest(d.Digest))
+		return line("intake", "%s:%s was pushed (%s)", d.Repository, d.Tag, eventing.ShortDigest(d.Digest)+"…")
 	case eventing.TypeManifestCommitted:
 		d, err := eventing.Decode[eventing.ManifestCommitted](e)
 		if err != nil {
@@ -36,12 +36,12 @@ func narrate(e cloudevents.Event) (string, bool) {
 		switch d.CauseType {
 		case eventing.TypeImagePushed:
 			if d.StableRevision == "" {
-				return line("promote", "committed %s as the first deploy of %s/%s (commit %s)", version(d.Image, d.CandidateRevision), d.Namespace, d.Service, commit)
+				return line("promote", "committed %s as the first deploy of %s/%s (commit %s)", eventing.Versioned(d.CandidateRevision, d.Image), d.Namespace, d.Service, commit)
 			}
 			if d.CandidateRevision == "" {
 				return line("promote", "committed %s/%s, which waits for its running revision to be pinned first (commit %s)", d.Namespace, d.Service, commit)
 			}
-			return line("promote", "committed %s as the candidate beside %s, with no traffic yet (commit %s)", version(d.Image, d.CandidateRevision), d.StableRevision, commit)
+			return line("promote", "committed %s as the candidate beside %s, with no traffic yet (commit %s)", eventing.Versioned(d.CandidateRevision, d.Image), d.StableRevision, commit)
 		case eventing.TypeTrafficShifted:
 			return line("promote", "recorded it in Git (commit %s)", commit)
 		case eventing.TypeRolloutPromoted:
@@ -78,7 +78,7 @@ func narrate(e cloudevents.Event) (string, bool) {
 		if err != nil {
 			return "", false
 		}
-		return line("rollout", "promoted %s: it serves all traffic", version(d.Image, d.Revision))
+		return line("rollout", "promoted %s: it serves all traffic", eventing.Versioned(d.Revision, d.Image))
 	case eventing.TypeRolloutRolledBack:
 		d, err := eventing.Decode[eventing.RolloutRolledBack](e)
 		if err != nil {
@@ -88,21 +88,7 @@ func narrate(e cloudevents.Event) (string, bool) {
 		if d.Alert != nil {
 			who = "rollback"
 		}
-		return line(who, "rolled %s back: all traffic on %s again (%s)", version(d.Image, d.CandidateRevision), d.StableRevision, d.Reason)
+		return line(who, "rolled %s back: all traffic on %s again (%s)", eventing.Versioned(d.CandidateRevision, d.Image), d.StableRevision, d.Reason)
 	}
 	return "", false
-}
-
-func version(image, revision string) string {
-	if v := eventing.VersionOf(image); v != "" {
-		return v + " (" + revision + ")"
-	}
-	return revision
-}
-
-func shortDigest(d string) string {
-	if len(d) > len("sha256:")+12 {
-		return d[:len("sha256:")+12] + "…"
-	}
-	return d
 }
