@@ -11,9 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
-
-	"github.com/slipstream-cd/slipstream/internal/status"
 	"github.com/slipstream-cd/slipstream/internal/webview"
 )
 
@@ -70,10 +67,7 @@ func runDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if k.kubecontext != "" {
 		where = "context " + k.kubecontext + ", " + where
 	}
-	src := webview.Source{Where: where, Services: func(ctx context.Context) ([]*servingv1.Service, error) {
-		services, _, err := status.List(ctx, serving, namespace, "")
-		return services, err
-	}}
+	src := webview.Source{Where: where, Services: webview.Services(serving, namespace)}
 	if repo != "" {
 		src.Commits = webview.GitCommits(repo, commitURL)
 	}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os/exec"
 	"sort"
 	"strings"
 	"time"
@@ -88,13 +86,11 @@ func runGitEdit(ctx context.Context, name string, nargs int, args []string, stdo
 	}
 	var rolledBack string
 	if name == "retry" || e.namespace == "" {
-		serving, ctxNamespace, err := servingFor(e.kubeconfig, e.kubecontext)
+		serving, namespace, err := e.connect()
 		if err != nil {
 			return fail(exitError, "reading the kubeconfig (or give -n): %v", err)
 		}
-		if e.namespace == "" {
-			e.namespace = ctxNamespace
-		}
+		e.namespace = namespace
 		if name == "retry" {
 			svc, err := serving.ServingV1().Services(e.namespace).Get(ctx, rest[0], metav1.GetOptions{})
 			if err != nil {
@@ -180,17 +176,9 @@ func commitIn(ctx context.Context, root string, c gitrepo.Change) (string, error
 	return strings.TrimSpace(hash), err
 }
 
-// git runs git in dir, bounded in time, and returns its output; an error
-// carries what git said.
+// git runs git in dir, bounded in time (gitrepo.Run).
 func git(ctx context.Context, dir string, stdin io.Reader, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
 	defer cancel()
-	// Paths are paths, never patterns.
-	cmd := exec.CommandContext(ctx, "git", append([]string{"--literal-pathspecs", "-C", dir}, args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("git %s: %v: %s", args[0], err, strings.TrimSpace(errOut.String()))
-	}
-	return out.String(), nil
+	return gitrepo.Run(ctx, dir, stdin, args...)
 }

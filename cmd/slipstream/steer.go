@@ -85,20 +85,23 @@ func (s *scopeFlags) problem() string {
 	return s.kubeFlags.problem()
 }
 
-// connect reads the kubeconfig: the serving client, and the namespace to
-// read (every one with -A, else -n, else the context's).
-func (s *scopeFlags) connect() (servingclient.Interface, string, error) {
-	serving, ctxNamespace, err := servingFor(s.kubeconfig, s.kubecontext)
-	if err != nil {
-		return nil, "", err
-	}
-	switch {
-	case s.all:
-		return serving, metav1.NamespaceAll, nil
-	case s.namespace != "":
-		return serving, s.namespace, nil
+// connect reads the kubeconfig: the serving client, and the namespace (-n,
+// else the context's).
+func (k *kubeFlags) connect() (servingclient.Interface, string, error) {
+	serving, ctxNamespace, err := servingFor(k.kubeconfig, k.kubecontext)
+	if err != nil || k.namespace != "" {
+		return serving, k.namespace, err
 	}
 	return serving, ctxNamespace, nil
+}
+
+// connect is kubeFlags' with every namespace for -A.
+func (s *scopeFlags) connect() (servingclient.Interface, string, error) {
+	serving, namespace, err := s.kubeFlags.connect()
+	if s.all {
+		namespace = metav1.NamespaceAll
+	}
+	return serving, namespace, err
 }
 
 // parseAround parses flags before, between and after the arguments (abort
@@ -143,13 +146,11 @@ func runSteer(ctx context.Context, cmd steer.Command, args []string, stdout, std
 	case k.problem() != "":
 		return fail(exitUsage, "%s", k.problem())
 	}
-	serving, ctxNamespace, err := servingFor(k.kubeconfig, k.kubecontext)
+	serving, namespace, err := k.connect()
 	if err != nil {
 		return fail(exitError, "reading the kubeconfig: %v", err)
 	}
-	if k.namespace == "" {
-		k.namespace = ctxNamespace
-	}
+	k.namespace = namespace
 	a, err := steer.Apply(ctx, serving, k.namespace, rest[0], cmd, reason)
 	switch {
 	case errors.Is(err, steer.ErrRefused):

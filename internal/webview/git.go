@@ -1,13 +1,12 @@
 package webview
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slipstream-cd/slipstream/internal/gitrepo"
 )
 
 // GitCommits reads the newest commits of the Git repository at dir (a
@@ -15,13 +14,11 @@ import (
 // "{commit}", makes each commit's URL.
 func GitCommits(dir, link string) func(ctx context.Context, n int) ([]Commit, error) {
 	return func(ctx context.Context, n int) ([]Commit, error) {
-		cmd := exec.CommandContext(ctx, "git", "-C", dir, "log", "-n", strconv.Itoa(n), "--format=%H%x1f%an%x1f%aI%x1f%s%x1e")
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("git log in %s: %v: %s", dir, err, strings.TrimSpace(errOut.String()))
+		out, err := gitrepo.Run(ctx, dir, nil, "log", "-n", strconv.Itoa(n), "--format=%H%x1f%an%x1f%aI%x1f%s%x1e")
+		if err != nil {
+			return nil, err
 		}
-		return parseLog(out.String(), link), nil
+		return parseLog(out, link), nil
 	}
 }
 

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+
+	"github.com/slipstream-cd/slipstream/internal/status"
 )
 
 //go:embed static
@@ -38,6 +41,15 @@ type Source struct {
 	Commits  func(ctx context.Context, n int) ([]Commit, error)
 	// Where says what is shown, for the page's title ("cluster kind-dev, all namespaces").
 	Where string
+}
+
+// Services is a Source's Services: the managed Services of namespace
+// (every one when it is ""), as slipstream status lists them.
+func Services(serving servingclient.Interface, namespace string) func(ctx context.Context) ([]*servingv1.Service, error) {
+	return func(ctx context.Context) ([]*servingv1.Service, error) {
+		services, _, err := status.List(ctx, serving, namespace, "")
+		return services, err
+	}
 }
 
 // State is what the page draws, as /api/state answers it.

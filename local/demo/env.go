@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
 
 	"github.com/slipstream-cd/slipstream/config"
@@ -34,7 +33,6 @@ import (
 	"github.com/slipstream-cd/slipstream/internal/host"
 	"github.com/slipstream-cd/slipstream/internal/kservice"
 	"github.com/slipstream-cd/slipstream/internal/registry"
-	"github.com/slipstream-cd/slipstream/internal/status"
 	"github.com/slipstream-cd/slipstream/internal/webview"
 	"github.com/slipstream-cd/slipstream/local/broker"
 	"github.com/slipstream-cd/slipstream/local/issuer"
@@ -263,10 +261,7 @@ func (e *Env) startDashboard(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	src := webview.Source{Where: "slipstream dev", Services: func(ctx context.Context) ([]*servingv1.Service, error) {
-		services, _, err := status.List(ctx, e.Serving, metav1.NamespaceAll, "")
-		return services, err
-	}}
+	src := webview.Source{Where: "slipstream dev", Services: webview.Services(e.Serving, metav1.NamespaceAll)}
 	if e.Bare != "" {
 		src.Commits = webview.GitCommits(e.Bare, "")
 	}
