@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,16 +81,12 @@ func eventFor(svc *servingv1.Service, controller string, ev Event, now time.Time
 	if ev.Warning {
 		typ = corev1.EventTypeWarning
 	}
-	instance, _ := os.Hostname()
-	if instance == "" {
-		instance = "unknown"
-	}
 	return &eventsv1.Event{
 		TypeMeta:            metav1.TypeMeta{APIVersion: "events.k8s.io/v1", Kind: "Event"},
 		ObjectMeta:          metav1.ObjectMeta{Name: svc.Name + "." + hex.EncodeToString(sum[:8]), Namespace: svc.Namespace},
 		EventTime:           metav1.NewMicroTime(now),
 		ReportingController: controller,
-		ReportingInstance:   clip.Bytes(instance, 128),
+		ReportingInstance:   reportingInstance(),
 		Action:              ev.Reason,
 		Reason:              ev.Reason,
 		Type:                typ,
@@ -98,3 +95,13 @@ func eventFor(svc *servingv1.Service, controller string, ev Event, now time.Time
 			Namespace: svc.Namespace, Name: svc.Name, UID: svc.UID, ResourceVersion: svc.ResourceVersion},
 	}
 }
+
+// reportingInstance is the Events' reporting instance: this pod's name,
+// read once.
+var reportingInstance = sync.OnceValue(func() string {
+	instance, _ := os.Hostname()
+	if instance == "" {
+		instance = "unknown"
+	}
+	return clip.Bytes(instance, 128)
+})

@@ -23,9 +23,6 @@ const (
 	Abort   Command = "abort"
 )
 
-// Commands lists them in the order help shows them.
-var Commands = []Command{Promote, Abort, Pause, Resume}
-
 // ErrRefused: the rollout's phase does not allow the command; nothing is set.
 var ErrRefused = errors.New("refused")
 

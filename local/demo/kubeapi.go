@@ -29,11 +29,11 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+	servingtyped "knative.dev/serving/pkg/client/clientset/versioned/typed/serving/v1"
 )
 
 // maxPatch bounds a PATCH body.
@@ -93,7 +93,7 @@ func (k *kubeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && name != "":
 		out, err = services.Get(ctx, name, metav1.GetOptions{})
 	case r.Method == http.MethodGet && r.URL.Query().Get("watch") == "true":
-		k.watch(ctx, w, services.Watch, matches)
+		k.watch(ctx, w, services, matches)
 		return
 	case r.Method == http.MethodGet:
 		var l *servingv1.ServiceList
@@ -123,8 +123,8 @@ func (k *kubeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // watch streams watch events as the apiserver does (one JSON object a line).
-func (k *kubeAPI) watch(ctx context.Context, w http.ResponseWriter, start func(context.Context, metav1.ListOptions) (watchI, error), matches func(*servingv1.Service) bool) {
-	wi, err := start(ctx, metav1.ListOptions{})
+func (k *kubeAPI) watch(ctx context.Context, w http.ResponseWriter, services servingtyped.ServiceInterface, matches func(*servingv1.Service) bool) {
+	wi, err := services.Watch(ctx, metav1.ListOptions{})
 	if err != nil {
 		k.fail(w, err)
 		return
@@ -194,8 +194,6 @@ func newToken() (string, error) {
 }
 
 var schemaServices = schema.GroupResource{Group: "serving.knative.dev", Resource: "services"}
-
-type watchI = watch.Interface
 
 // withKinds sets the kind and API version clients expect on what the
 // clientset returns (its objects carry none).
