@@ -427,10 +427,10 @@ decision although only a rollback needs it, and the Services were decided one af
 from its list's copies (a copy that changed since meets a conflict on its patch and is read again), reads the stable
 revision only to roll back, and decides 8 Services at once (SLIPSTREAM_ROLLOUT_CONCURRENCY): a Service costs the
 read of its candidate revision, the Event that tells the step on the Service and, with the cluster writer, its patch —
-101 requests for the 50 with the git writer, 151 with the cluster writer, where past the burst of 100 the limiter
-spaces the rest at 50 a second. With one-minute ticks, the last of 50 Services has its step set within about one and
-a half seconds of the tick with the cluster writer, and within about a third of a second with the git writer (whose
-commits then go through promote and the sync).
+by that count (the calls each decision makes, not measured here) 101 requests for the 50 with the git writer and 151
+with the cluster writer, where past the burst of 100 the limiter spaces the rest at 50 a second. How long the last of
+the 50 waits for its step after a tick is the tick rows of the table above (the git writer's commits then go through
+promote and the sync).
 
 As it was, the storm queued behind client-go's limiter: each Service takes three requests to roll back and
 a fourth to record the announcement, so past the burst of 10 each waited its turn at 5 a second. Now the limit is 50/s

@@ -25,18 +25,23 @@ import (
 // chat is an in-process chat webhook: it answers with status (200 unless
 // set) after delay, and records every body.
 type chat struct {
-	mu     sync.Mutex
-	status int
-	delay  time.Duration
-	bodies []string
+	mu       sync.Mutex
+	status   int
+	delay    time.Duration
+	redirect string // answer 302 to it, when set
+	bodies   []string
 }
 
 func (c *chat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	c.mu.Lock()
 	c.bodies = append(c.bodies, string(b))
-	status, delay := c.status, c.delay
+	status, delay, redirect := c.status, c.delay, c.redirect
 	c.mu.Unlock()
+	if redirect != "" {
+		http.Redirect(w, r, redirect, http.StatusFound)
+		return
+	}
 	select {
 	case <-time.After(delay):
 	case <-r.Context().Done():
@@ -188,5 +193,26 @@ func TestNotifySettings(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestNotifyFollowsNoRedirect: a webhook that redirects elsewhere is
+// rejected, and the message goes nowhere the operator did not send it.
+func TestNotifyFollowsNoRedirect(t *testing.T) {
+	elsewhere := &chat{}
+	other := httptest.NewServer(elsewhere)
+	t.Cleanup(other.Close)
+	moved := &chat{}
+	url, _ := serveNotify(t, moved, "slack")
+	moved.redirect = other.URL + "/stolen"
+	if status := deliver(t, url, promoted); status != 200 {
+		t.Errorf("status %d, want 200 (rejected: not retried)", status)
+	}
+	if len(elsewhere.bodies) != 0 || len(moved.bodies) != 1 {
+		t.Errorf("posted %d times to the redirect's target, %d to the webhook; want 0 and 1", len(elsewhere.bodies), len(moved.bodies))
+	}
+	_, metrics := testutil.Get(t, url+"/metrics")
+	if want := `slipstream_notifications_total{function="notify",outcome="rejected"} 1`; !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s", want)
 	}
 }
