@@ -89,10 +89,17 @@ type Server struct {
 	changed chan struct{} // closed and replaced at every change
 	live    int
 
-	// lastServices and lastMore are the last Services read (Poll's alone).
-	lastServices []Service
-	lastMore     int
+	// lastServices and lastMore are the last Services read, lastCommits the
+	// last commits, read at commitsAt with commitsProblem (Poll's alone).
+	lastServices   []Service
+	lastMore       int
+	lastCommits    []Commit
+	commitsAt      time.Time
+	commitsProblem string
 }
+
+// commitsEvery is how often a Server reads the commits.
+const commitsEvery = 2 * time.Second
 
 // NewServer returns a server polling src every interval; hosts are the
 // Host header values it answers (its listening address and names for it).
@@ -142,14 +149,24 @@ func (s *Server) Poll(ctx context.Context) {
 	if err != nil {
 		st.Problem = "reading the Services: " + err.Error()
 	}
-	if s.src.Commits != nil {
+	if s.src.Commits != nil && st.At.Sub(s.commitsAt) >= commitsEvery {
+		// Commits move with pushes, not with every poll (dev polls four times
+		// a second, and each read is a git process): read at most every commitsEvery.
 		commits, err := s.src.Commits(ctx, MaxCommits)
-		if err != nil && st.Problem == "" {
-			st.Problem = "reading the commits: " + err.Error()
+		s.commitsProblem = ""
+		if err != nil {
+			s.commitsProblem = "reading the commits: " + err.Error()
 		}
 		if commits != nil {
-			st.Commits = commits
+			s.lastCommits = commits
 		}
+		s.commitsAt = st.At
+	}
+	if s.lastCommits != nil {
+		st.Commits = s.lastCommits
+	}
+	if st.Problem == "" {
+		st.Problem = s.commitsProblem
 	}
 	if err == nil {
 		st.Services, st.More = s.history.Record(st.At, services)

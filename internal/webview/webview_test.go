@@ -280,3 +280,25 @@ func TestLiveStateIsTheDashboardsOwn(t *testing.T) {
 	}
 	t.Errorf("no heartbeat: %v", lines.Err())
 }
+
+// TestCommitsAreReadAtMostEveryTwoSeconds: the commits, a git process each
+// read, are not read at every poll.
+func TestCommitsAreReadAtMostEveryTwoSeconds(t *testing.T) {
+	now, reads := t0, 0
+	srv, err := NewServer(Source{Services: (&source{}).Services, Commits: func(context.Context, int) ([]Commit, error) {
+		reads++
+		return []Commit{{Hash: strings.Repeat("a", 40), Subject: fmt.Sprint("read ", reads)}}, nil
+	}}, 250*time.Millisecond, func() time.Time { return now }, slog.New(slog.DiscardHandler), "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ { // two seconds of polls
+		srv.Poll(context.Background())
+		now = now.Add(250 * time.Millisecond)
+	}
+	srv.Poll(context.Background())
+	state, _ := srv.current()
+	if reads != 2 || !strings.Contains(string(state), `"subject":"read 2"`) {
+		t.Errorf("%d reads over 9 polls in 2 s (want 2), state %s", reads, state)
+	}
+}
