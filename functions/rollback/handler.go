@@ -176,9 +176,10 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNot
 	key := t.Namespace + "/" + t.Service
 	var live *servingv1.Service
 	var act Action
-	gone := false    // the Service does not exist: nothing to roll back
-	claimed := false // this alert rolls key back
-	other := false   // another alert of the notification does
+	gone := false     // the Service does not exist: nothing to roll back
+	claimed := false  // this alert rolls key back
+	other := false    // another alert of the notification does
+	stableFound := "" // the stable revision a read found in the cluster
 	err = kservice.RetryOnConflict(ctx, func() error {
 		var err error
 		live, err = r.cluster.Get(ctx, t.Namespace, t.Service)
@@ -202,14 +203,19 @@ func (r *Rollback) alert(ctx context.Context, a Alert, claims *claims) (alertNot
 			return nil
 		}
 		// Knative does not route to a revision it no longer has: a patch
-		// would leave the traffic where it is and claim a rollback.
-		good, err := r.cluster.GetRevision(ctx, t.Namespace, act.State.Stable)
-		if err != nil {
-			return err
-		}
-		if !good.Found {
-			return fmt.Errorf("cannot roll back %s: stable revision %s no longer exists in the cluster (garbage-collected?); traffic stays as it is until a person acts",
-				act.State.Candidate, act.State.Stable)
+		// would leave the traffic where it is and claim a rollback. Read
+		// once per revision: a conflict's retry keeps its window short (a
+		// writer patching back to back otherwise wins every race).
+		if act.State.Stable != stableFound {
+			good, err := r.cluster.GetRevision(ctx, t.Namespace, act.State.Stable)
+			if err != nil {
+				return err
+			}
+			if !good.Found {
+				return fmt.Errorf("cannot roll back %s: stable revision %s no longer exists in the cluster (garbage-collected?); traffic stays as it is until a person acts",
+					act.State.Candidate, act.State.Stable)
+			}
+			stableFound = act.State.Stable
 		}
 		live, err = r.cluster.Patch(ctx, live, act.Change) // a conflict: read it again and decide again
 		return err

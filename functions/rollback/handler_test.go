@@ -484,6 +484,15 @@ func TestConflictIsRetried(t *testing.T) {
 			if n := len(e.sink.Events()); (tc.wantPhase == policy.RolledBack) != (n == 1) {
 				t.Errorf("%d events sent to promote", n)
 			}
+			reads := 0
+			for _, a := range e.cs.Actions() {
+				if a.GetVerb() == "get" && a.GetResource().Resource == "revisions" {
+					reads++
+				}
+			}
+			if reads != 1 {
+				t.Errorf("the stable revision read %d times over the retries, want once", reads)
+			}
 		})
 	}
 }
